@@ -1,0 +1,318 @@
+/**
+ * PostgreSQL 16 (bitnami/postgresql), its credentials Secret, backup CronJob, NetworkPolicy and alerts.
+ * Values keys checked against bitnami/charts `bitnami/postgresql/values.yaml` at chart 15.5.38.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { parseBytes, PlatformSecrets, PostgresConfig } from "../config";
+import { BackupJob, secretEnv } from "./shared/backup";
+import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
+import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { generatedPassword, opaqueSecret } from "./shared/credentials";
+import { alertRules, diskSpaceRule } from "./shared/monitoring";
+import { databaseNetworkPolicy } from "./shared/network";
+
+/** postgresql.conf defaults from the design (seed §2.3); stack config `postgres.settings` overrides them. */
+export const POSTGRES_DEFAULT_SETTINGS: Record<string, string | number> = {
+  max_connections: 200,
+  work_mem: "64MB",
+  maintenance_work_mem: "256MB",
+  log_statement: "ddl",
+  log_min_duration_statement: 1000,
+  random_page_cost: 1.1,
+};
+
+/** Keys of the Secret the chart reads (`auth.secretKeys` defaults of the chart). */
+export const POSTGRES_SECRET_KEYS = {
+  admin: "postgres-password",
+  user: "password",
+  replication: "replication-password",
+} as const;
+
+const PORT = 5432;
+
+/**
+ * The postgresql.conf settings for a memory limit: the design's defaults, `shared_buffers` at 25% and
+ * `effective_cache_size` at 75% of the limit (the seed's ratios for 4Gi), then the user's settings.
+ */
+export function postgresSettings(
+  config: Pick<PostgresConfig, "settings" | "resources">,
+): Record<string, string> {
+  const limitMb = Math.floor((parseBytes(config.resources.limits.memory) ?? 0) / 2 ** 20);
+  const derived: Record<string, string | number> = {
+    shared_buffers: `${Math.max(16, Math.floor(limitMb / 4))}MB`,
+    effective_cache_size: `${Math.max(32, Math.floor((limitMb * 3) / 4))}MB`,
+  };
+  const merged = { ...POSTGRES_DEFAULT_SETTINGS, ...derived, ...config.settings };
+  return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, String(v)]));
+}
+
+/** Renders settings as postgresql.conf lines, quoting values the way PostgreSQL expects. */
+export function renderPostgresConf(settings: Record<string, string>): string {
+  return (
+    Object.entries(settings)
+      .map(([k, v]) => `${k} = ${/^-?[0-9.]+$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`}`)
+      .join("\n") + "\n"
+  );
+}
+
+/** Arguments of {@link PostgreSQL}. */
+export interface PostgreSQLArgs {
+  /** Validated `postgres` stack config. */
+  config: PostgresConfig;
+  /** Namespace, storage class, Helm, monitoring and network settings. */
+  platform: PlatformContext;
+  /** Secret config; `postgresPassword` is the admin password in `external` mode. */
+  secrets: PlatformSecrets;
+}
+
+/** How the initialiser and applications reach PostgreSQL. */
+export interface PostgresConnection {
+  host: pulumi.Output<string>;
+  port: pulumi.Output<number>;
+  database: string;
+  adminUser: string;
+  /** Secret. */
+  adminPassword: pulumi.Output<string>;
+  appUser: string;
+  /** Secret. */
+  appPassword: pulumi.Output<string>;
+}
+
+export class PostgreSQL extends pulumi.ComponentResource {
+  /** Helm release name, also the Service name. */
+  public readonly releaseName = "postgresql";
+  /** The release; absent in `external` mode. */
+  public readonly release?: k8s.helm.v3.Release;
+  /** Name of the Secret holding the passwords (absent in `external` mode). */
+  public readonly secretName?: string;
+  /** In-cluster endpoint (`host:port`) of the primary. */
+  public readonly endpoint: pulumi.Output<string>;
+  /** Connection details for the initialiser (endpoint override applied). */
+  public readonly connection: PostgresConnection;
+  /** Resources the initialiser must wait for. */
+  public readonly ready: pulumi.Resource[];
+  /** This service's keys in the `db-credentials` Secret. */
+  public readonly clientSecretData: ClientSecretData;
+
+  constructor(name: string, args: PostgreSQLArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ai-platform:data:PostgreSQL", name, {}, opts);
+    const { config, platform } = args;
+    const ns = platform.namespace;
+    const childOpts: pulumi.CustomResourceOptions = {
+      parent: this,
+      provider: platform.provider,
+      dependsOn: platform.dependsOn,
+    };
+
+    if (config.mode === "external") {
+      // A managed server: nothing to deploy, the same initialisation through the configured endpoint.
+      const ep = config.endpoint!;
+      this.endpoint = pulumi.output(`${ep.host}:${ep.port}`);
+      const adminPassword = pulumi.secret(args.secrets.postgresPassword!);
+      this.connection = {
+        host: pulumi.output(ep.host),
+        port: pulumi.output(ep.port),
+        database: config.database,
+        adminUser: config.adminUser,
+        adminPassword,
+        appUser: config.appUser,
+        appPassword: pulumi.secret(generatedPassword(`${name}-app-password`, { parent: this })),
+      };
+      this.ready = [];
+      this.clientSecretData = postgresClientData(this.connection);
+      this.registerOutputs({ endpoint: this.endpoint });
+      return;
+    }
+
+    const secretName = `${this.releaseName}-credentials`;
+    this.secretName = secretName;
+    const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+    const appPassword = generatedPassword(`${name}-app-password`, { parent: this });
+    const replicationPassword = generatedPassword(`${name}-replication-password`, { parent: this });
+    const secret = opaqueSecret(
+      `${name}-credentials`,
+      {
+        namespace: ns,
+        name: secretName,
+        data: {
+          [POSTGRES_SECRET_KEYS.admin]: adminPassword,
+          [POSTGRES_SECRET_KEYS.user]: appPassword,
+          [POSTGRES_SECRET_KEYS.replication]: replicationPassword,
+        },
+      },
+      childOpts,
+    );
+
+    const values = postgresValues(config, platform, secretName, this.releaseName);
+    this.release = pinnedRelease(
+      `${name}-release`,
+      this.releaseName,
+      CHARTS.postgresql,
+      values,
+      { namespace: ns, atomic: platform.helm.atomic, timeoutSeconds: platform.helm.timeoutSeconds },
+      { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
+    );
+
+    databaseNetworkPolicy(
+      `${name}-network-policy`,
+      {
+        service: "postgres",
+        releaseName: this.releaseName,
+        namespace: ns,
+        ports: [PORT, 9187],
+        network: platform.network,
+      },
+      childOpts,
+    );
+
+    if (config.backup.enabled) {
+      new BackupJob(
+        `${name}-backup`,
+        {
+          service: "postgres",
+          releaseName: this.releaseName,
+          namespace: ns,
+          backup: config.backup,
+          storageClass: platform.storageClass,
+          // The server image carries pg_dump of the same major version.
+          image: bitnamiImage(config.images.postgresql, "postgresql"),
+          defaultTag: "16.4.0-debian-12-r14",
+          env: [
+            { name: "PGHOST", value: this.releaseName },
+            { name: "PGPORT", value: String(PORT) },
+            { name: "PGUSER", value: "postgres" },
+            { name: "PGDATABASE", value: config.database },
+            secretEnv("PGPASSWORD", secretName, POSTGRES_SECRET_KEYS.admin),
+          ],
+        },
+        { parent: this, provider: platform.provider, dependsOn: [this.release] },
+      );
+    }
+
+    if (platform.monitoring.prometheusRule) {
+      alertRules(
+        `${name}-alerts`,
+        {
+          service: "postgres",
+          releaseName: this.releaseName,
+          namespace: ns,
+          labels: platform.monitoring.labels,
+          rules: [
+            {
+              alert: "PostgresTooManyConnections",
+              expr: `sum(pg_stat_database_numbackends{namespace="${ns}"}) / max(pg_settings_max_connections{namespace="${ns}"}) > 0.8`,
+              for: "5m",
+              severity: "warning",
+              summary: "PostgreSQL uses more than 80% of max_connections",
+            },
+            {
+              alert: "PostgresLowCacheHitRatio",
+              expr: `sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) / (sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) + sum(rate(pg_stat_database_blks_read{namespace="${ns}"}[5m]))) < 0.9`,
+              for: "15m",
+              severity: "warning",
+              summary: "PostgreSQL buffer cache hit ratio is below 90%",
+            },
+            {
+              alert: "PostgresReplicationLag",
+              expr: `max(pg_replication_lag_seconds{namespace="${ns}"}) > 30`,
+              for: "5m",
+              severity: "warning",
+              summary: "A PostgreSQL read replica is more than 30 s behind",
+            },
+            {
+              alert: "PostgresDown",
+              expr: `pg_up{namespace="${ns}"} == 0`,
+              for: "1m",
+              severity: "critical",
+              summary: "The PostgreSQL exporter cannot reach the server",
+            },
+            diskSpaceRule("postgres", this.releaseName, ns),
+          ],
+        },
+        { ...childOpts, dependsOn: [this.release] },
+      );
+    }
+
+    const host = serviceHost(this.releaseName, ns);
+    this.endpoint = pulumi.output(`${host}:${PORT}`);
+    this.connection = {
+      host: pulumi.output(config.endpoint?.host ?? host),
+      port: pulumi.output(config.endpoint?.port ?? PORT),
+      database: config.database,
+      adminUser: "postgres",
+      adminPassword: pulumi.secret(adminPassword),
+      appUser: config.appUser,
+      appPassword: pulumi.secret(appPassword),
+    };
+    this.ready = [this.release, secret];
+    this.clientSecretData = postgresClientData({
+      ...this.connection,
+      host: pulumi.output(host),
+      port: pulumi.output(PORT),
+    });
+    this.registerOutputs({ endpoint: this.endpoint, release: this.release });
+  }
+}
+
+/** Application-facing keys: the app role, never the admin. */
+function postgresClientData(c: PostgresConnection): ClientSecretData {
+  return {
+    "postgres-host": c.host,
+    "postgres-port": c.port.apply(String),
+    "postgres-database": c.database,
+    "postgres-username": c.appUser,
+    "postgres-password": c.appPassword,
+    "postgres-url": pulumi.secret(
+      pulumi.interpolate`postgresql://${c.appUser}:${c.appPassword}@${c.host}:${c.port}/${c.database}`,
+    ),
+  };
+}
+
+/** The chart values; pure so the tests can check every key path against the pinned chart. */
+export function postgresValues(
+  config: PostgresConfig,
+  platform: Pick<PlatformContext, "storageClass" | "monitoring">,
+  secretName: string,
+  releaseName: string,
+): Record<string, unknown> {
+  const resources = config.resources;
+  const persistence = { enabled: true, size: config.storageSize, storageClass: platform.storageClass };
+  const values: Record<string, unknown> = {
+    fullnameOverride: releaseName,
+    image: bitnamiImage(config.images.postgresql, "postgresql"),
+    auth: {
+      enablePostgresUser: true,
+      username: config.appUser,
+      database: config.database,
+      existingSecret: secretName,
+      secretKeys: {
+        adminPasswordKey: POSTGRES_SECRET_KEYS.admin,
+        userPasswordKey: POSTGRES_SECRET_KEYS.user,
+        replicationPasswordKey: POSTGRES_SECRET_KEYS.replication,
+      },
+    },
+    architecture: config.readReplicas > 0 ? "replication" : "standalone",
+    postgresqlSharedPreloadLibraries: config.sharedPreloadLibraries,
+    primary: {
+      initdb: { args: "--data-checksums" },
+      extendedConfiguration: renderPostgresConf(postgresSettings(config)),
+      resources,
+      persistence,
+      networkPolicy: { enabled: false },
+    },
+    readReplicas: {
+      replicaCount: config.readReplicas,
+      resources,
+      persistence,
+      networkPolicy: { enabled: false },
+    },
+    volumePermissions: { image: bitnamiImage(config.images.volumePermissions, "os-shell") },
+    metrics: {
+      enabled: true,
+      image: bitnamiImage(config.images.metrics, "postgres-exporter"),
+      serviceMonitor: { enabled: platform.monitoring.serviceMonitor, labels: platform.monitoring.labels },
+    },
+  };
+  return values;
+}

@@ -1,0 +1,56 @@
+/**
+ * The NetworkPolicy in front of each database (seed §2.3, §3.3): only labelled client pods, the
+ * release's own pods (replication peers, exporters) and the service's backup pods may connect.
+ * The charts' own policies are switched off because NetworkPolicies add up: a chart policy with
+ * `allowExternal: true` would open what this one closes.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "../../config";
+import { BACKUP_LABEL, serviceLabels } from "./labels";
+
+/** Arguments of {@link databaseNetworkPolicy}. */
+export interface DatabaseNetworkPolicyArgs {
+  /** Service name, for labels and the backup-pod selector. */
+  service: string;
+  /** The release whose pods the policy guards (selected by `app.kubernetes.io/instance`). */
+  releaseName: string;
+  namespace: pulumi.Input<string>;
+  /** Ports the service listens on for clients and peers. */
+  ports: number[];
+  /** Client labels and namespaces from config. */
+  network: PlatformConfig["network"];
+}
+
+export function databaseNetworkPolicy(
+  name: string,
+  args: DatabaseNetworkPolicyArgs,
+  opts: pulumi.CustomResourceOptions,
+): k8s.networking.v1.NetworkPolicy {
+  const instance = { "app.kubernetes.io/instance": args.releaseName };
+  const from: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [
+    { podSelector: { matchLabels: args.network.clientLabels } },
+    ...args.network.clientNamespaces.map((ns) => ({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
+      podSelector: { matchLabels: args.network.clientLabels },
+    })),
+    { podSelector: { matchLabels: instance } },
+    { podSelector: { matchLabels: { [BACKUP_LABEL]: args.service } } },
+  ];
+  return new k8s.networking.v1.NetworkPolicy(
+    name,
+    {
+      metadata: {
+        name: `${args.releaseName}-clients`,
+        namespace: args.namespace,
+        labels: serviceLabels(args.service, args.releaseName),
+      },
+      spec: {
+        podSelector: { matchLabels: instance },
+        policyTypes: ["Ingress"],
+        ingress: [{ from, ports: args.ports.map((port) => ({ port, protocol: "TCP" })) }],
+      },
+    },
+    opts,
+  );
+}

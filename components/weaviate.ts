@@ -1,0 +1,37 @@
+/**
+ * Weaviate: STUB being written (another engineer owns this file right now). Replace entirely.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { WeaviateConfig, PlatformSecrets } from "../config";
+import { ClientSecretData, PlatformContext } from "./shared/context";
+
+/** Arguments of {@link Weaviate}. */
+export interface WeaviateArgs {
+  /** Validated `weaviate` stack config. */
+  config: WeaviateConfig;
+  /** Namespace, storage class, Helm, monitoring and network settings. */
+  platform: PlatformContext;
+  /** Secret config (external-mode credentials, API keys). */
+  secrets: PlatformSecrets;
+}
+
+export class Weaviate extends pulumi.ComponentResource {
+  /** Helm release name, also the base of the Service names. */
+  public readonly releaseName = "weaviate";
+  /** The release; absent in `external` mode. */
+  public readonly release?: k8s.helm.v3.Release;
+  /** In-cluster endpoint. */
+  public readonly endpoint: pulumi.Output<string>;
+  /** Resources the initialiser must wait for. */
+  public readonly ready: pulumi.Resource[] = [];
+  /** This service's keys in the `db-credentials` Secret. */
+  public readonly clientSecretData: ClientSecretData = {};
+
+  constructor(name: string, args: WeaviateArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ai-platform:data:Weaviate", name, {}, opts);
+    void args;
+    this.endpoint = pulumi.output("");
+    this.registerOutputs({ endpoint: this.endpoint });
+  }
+}

@@ -1,0 +1,483 @@
+/**
+ * The stack configuration schema: every knob of the program, its type, its default and its limits.
+ *
+ * This file is the one place where defaults live. `Pulumi.yaml` declares the same top-level keys
+ * (a unit test keeps the two in step), `Pulumi.dev.yaml` and `Pulumi.prod.yaml` override them.
+ */
+import { z } from "zod";
+import {
+  binaryQuantity,
+  cpuQuantity,
+  cronSchedule,
+  k8sLabelMap,
+  k8sName,
+  memoryQuantity,
+} from "./quantities";
+
+/** A container image reference; each part overrides the chart's own default when set. */
+export const imageSchema = z
+  .object({
+    /** Registry host, for example `docker.io` or a private mirror. */
+    registry: z.string().min(1).optional(),
+    /** Repository inside the registry, for example `bitnamilegacy/postgresql`. */
+    repository: z.string().min(1).optional(),
+    /** Tag; leave unset to keep the tag the pinned chart was tested with. */
+    tag: z.string().min(1).optional(),
+  })
+  .strict();
+export type ImageConfig = z.infer<typeof imageSchema>;
+
+const resourceAmounts = z
+  .object({
+    /** CPU, Kubernetes quantity (`500m`, `2`). */
+    cpu: cpuQuantity,
+    /** Memory, binary Kubernetes quantity (`512Mi`, `4Gi`). */
+    memory: memoryQuantity,
+  })
+  .strict();
+
+/** Requests and limits for a database container. */
+export const resourcesSchema = z
+  .object({
+    requests: resourceAmounts,
+    limits: resourceAmounts,
+  })
+  .strict();
+export type ResourcesConfig = z.infer<typeof resourcesSchema>;
+
+/** Backup CronJob settings shared by every service. */
+export const backupSchema = z
+  .object({
+    /** Whether the component creates its backup CronJob and PVC. */
+    enabled: z.boolean().default(true),
+    /** Cron schedule in the cluster's time zone. */
+    schedule: cronSchedule.default("0 2 * * *"),
+    /** Days a backup is kept before the job deletes it. */
+    retentionDays: z.number().int().min(1).max(3650).default(7),
+    /** Size of the backup PersistentVolumeClaim. */
+    storageSize: binaryQuantity.default("10Gi"),
+  })
+  .strict();
+export type BackupConfig = z.infer<typeof backupSchema>;
+
+/** How the program reaches a service's server, and whether it deploys it. */
+const modeSchema = z.enum(["helm", "external"]);
+
+/** Fields every service has. */
+const serviceBase = {
+  /** Deploy and initialise this service at all. */
+  enabled: z.boolean().default(true),
+  /**
+   * `helm` deploys the chart in the cluster; `external` deploys nothing and initialises a server you run
+   * elsewhere (a managed database), reached through `endpoint` with credentials from secret config.
+   */
+  mode: modeSchema.default("helm"),
+  /** Seconds the initialiser keeps retrying to reach the server before it fails. */
+  initTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
+  /** Size of each data volume. */
+  storageSize: binaryQuantity,
+  /** Requests and limits of the database container. */
+  resources: resourcesSchema,
+  /** The backup CronJob. */
+  backup: backupSchema.prefault({}),
+};
+
+const hostPort = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+  })
+  .strict();
+export type HostPort = z.infer<typeof hostPort>;
+
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier (letters, digits, underscore)");
+
+export const postgresSchema = z
+  .object({
+    ...serviceBase,
+    storageSize: binaryQuantity.default("8Gi"),
+    resources: resourcesSchema.default({
+      requests: { cpu: "250m", memory: "512Mi" },
+      limits: { cpu: "1", memory: "1Gi" },
+    }),
+    /** Where the initialiser connects instead of the in-cluster service (a forwarded port, a managed server). */
+    endpoint: hostPort.optional(),
+    /** Administrator role; in `external` mode its password comes from secret config `postgresPassword`. */
+    adminUser: identifier.default("postgres"),
+    /** The application database. */
+    database: identifier.default("ai_platform"),
+    /** The application role, owner of the application schemas. */
+    appUser: identifier.default("ai_platform"),
+    /** Read replicas; 0 deploys the chart's `standalone` architecture. */
+    readReplicas: z.number().int().min(0).max(10).default(0),
+    /** postgresql.conf settings, merged over the defaults from the design (seed §2.3). */
+    settings: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
+    /** Libraries for `shared_preload_libraries`. */
+    sharedPreloadLibraries: z.string().default("pgaudit"),
+    /** Images: `postgresql` must ship pgvector (REFERENCE §3); the others are the chart's helpers. */
+    images: z
+      .object({
+        postgresql: imageSchema.default({}),
+        metrics: imageSchema.default({}),
+        volumePermissions: imageSchema.default({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+const indexKeySchema = z.record(z.string(), z.union([z.literal(1), z.literal(-1), z.literal("text")]));
+export const mongoIndexSchema = z
+  .object({
+    /** Index name; derived from the keys as MongoDB does when unset. */
+    name: z.string().min(1).optional(),
+    /** Fields and directions, in order. */
+    keys: indexKeySchema.refine((k) => Object.keys(k).length > 0, "an index needs at least one key"),
+    unique: z.boolean().optional(),
+    /** A TTL index: documents expire this many seconds after the indexed date. */
+    expireAfterSeconds: z.number().int().min(0).optional(),
+  })
+  .strict();
+export const mongoCollectionSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,119}$/, "must be a valid collection name"),
+    indexes: z.array(mongoIndexSchema).default([]),
+  })
+  .strict();
+
+export const mongodbSchema = z
+  .object({
+    ...serviceBase,
+    storageSize: binaryQuantity.default("8Gi"),
+    resources: resourcesSchema.default({
+      requests: { cpu: "250m", memory: "512Mi" },
+      limits: { cpu: "1", memory: "1Gi" },
+    }),
+    /** Seed list for the initialiser instead of the in-cluster service (`host:port` each). */
+    endpoint: z
+      .object({
+        hosts: z.array(z.string().regex(/^[^:]+:\d+$/, "must be host:port")).min(1),
+        replicaSet: z.string().optional(),
+        directConnection: z.boolean().optional(),
+        tls: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Data-bearing replica-set members. */
+    replicas: z.number().int().min(1).max(50).default(1),
+    /** Add an arbiter (it holds no data; off by default so every voting member bears data). */
+    arbiter: z.boolean().default(false),
+    replicaSetName: z.string().min(1).default("rs0"),
+    /** Root user; in `external` mode its password comes from secret config `mongodbPassword`. */
+    adminUser: z.string().min(1).default("root"),
+    database: z.string().min(1).default("ai_platform"),
+    appUser: z.string().min(1).default("ai_platform"),
+    /** Collections and indexes the initialiser converges (seed §3.4). */
+    collections: z.array(mongoCollectionSchema).default([]),
+    /** Let the initialiser drop collections that are removed from config (data loss). */
+    dropRemovedCollections: z.boolean().default(false),
+    images: z
+      .object({
+        mongodb: imageSchema.default({}),
+        metrics: imageSchema.default({}),
+        volumePermissions: imageSchema.default({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const weaviatePropertySchema = z
+  .object({
+    name: z.string().regex(/^[_A-Za-z][_0-9A-Za-z]{0,230}$/, "must be a GraphQL name"),
+    dataType: z.array(z.string().min(1)).min(1),
+    description: z.string().optional(),
+  })
+  .strict();
+export const weaviateClassSchema = z
+  .object({
+    name: z.string().regex(/^[A-Z][_0-9A-Za-z]*$/, "must start with a capital letter (GraphQL class name)"),
+    description: z.string().optional(),
+    /** A vectorizer module, or `none` to bring your own vectors. */
+    vectorizer: z.string().min(1).default("none"),
+    properties: z.array(weaviatePropertySchema).default([]),
+  })
+  .strict();
+
+export const WEAVIATE_MODULES = [
+  "text2vec-transformers",
+  "img2vec-neural",
+  "generative-openai",
+  "backup-filesystem",
+] as const;
+export type WeaviateModule = (typeof WEAVIATE_MODULES)[number];
+
+const weaviateModule = z
+  .object({
+    enabled: z.boolean(),
+    /** Inference container image, for the modules that run one. */
+    image: imageSchema.optional(),
+  })
+  .strict();
+
+export const weaviateSchema = z
+  .object({
+    ...serviceBase,
+    storageSize: binaryQuantity.default("8Gi"),
+    resources: resourcesSchema.default({
+      requests: { cpu: "500m", memory: "1Gi" },
+      limits: { cpu: "1", memory: "2Gi" },
+    }),
+    endpoint: z
+      .object({
+        scheme: z.enum(["http", "https"]).default("http"),
+        host: z.string().min(1),
+        port: z.number().int(),
+      })
+      .strict()
+      .optional(),
+    replicas: z.number().int().min(1).max(20).default(1),
+    /** HTTP port of the Service (the design's port plan uses 8088). */
+    httpPort: z.number().int().min(1).max(65535).default(8088),
+    /** gRPC port of the gRPC Service. */
+    grpcPort: z.number().int().min(1).max(65535).default(50051),
+    image: imageSchema.default({}),
+    /** Modules, as the chart's map; each can be switched off. */
+    modules: z
+      .object({
+        "text2vec-transformers": weaviateModule.default({ enabled: false }),
+        "img2vec-neural": weaviateModule.default({ enabled: false }),
+        "generative-openai": weaviateModule.default({ enabled: false }),
+        "backup-filesystem": weaviateModule.default({ enabled: true }),
+      })
+      .strict()
+      .prefault({}),
+    /** Classes the initialiser converges (seed §4.4). */
+    classes: z.array(weaviateClassSchema).default([]),
+    /** Class names the initialiser may delete and recreate when a change cannot be made in place (data loss). */
+    allowRecreate: z.array(z.string()).default([]),
+    /** Image of the backup job (it only needs curl). */
+    backupImage: imageSchema.prefault({}),
+  })
+  .strict();
+
+const aclUserSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only"),
+    /** Key patterns (`~pattern` in ACL syntax, without the tilde). */
+    keys: z.array(z.string().min(1)).default([]),
+    /** Pub/Sub channel patterns (`&pattern`). */
+    channels: z.array(z.string().min(1)).default([]),
+    /** Command rules, for example `+@read +@write -@dangerous`. */
+    commands: z
+      .string()
+      .regex(/^([+-]@?[a-z|-]+\s*)+$/, "space-separated +cmd, -cmd, +@category or -@category rules")
+      .default("+@read +@write -@dangerous"),
+  })
+  .strict();
+
+export const REDIS_EVICTION_POLICIES = [
+  "noeviction",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+] as const;
+
+export const redisSchema = z
+  .object({
+    ...serviceBase,
+    storageSize: binaryQuantity.default("2Gi"),
+    resources: resourcesSchema.default({
+      requests: { cpu: "100m", memory: "256Mi" },
+      limits: { cpu: "500m", memory: "512Mi" },
+    }),
+    endpoint: z
+      .object({
+        sentinels: z.array(hostPort).min(1),
+        masterName: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Redis nodes (one master, the rest replicas), each with a Sentinel beside it. */
+    nodes: z.number().int().min(1).max(9).default(1),
+    sentinel: z
+      .object({
+        /** Sentinels that must agree before a failover. */
+        quorum: z.number().int().min(1).default(1),
+        masterSet: z.string().min(1).default("mymaster"),
+      })
+      .strict()
+      .prefault({}),
+    persistence: z
+      .object({
+        /** RDB snapshots (`save` rules); the backup job copies the RDB file. */
+        rdb: z.boolean().default(true),
+        /** `save` rule when RDB is on. */
+        rdbSave: z.string().default("900 1 300 10 60 10000"),
+        /** Append-only file. */
+        aof: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** `maxmemory` (Redis syntax, `768mb`); unset: 75% of the memory limit. */
+    maxmemory: z
+      .string()
+      .regex(/^\d+(b|kb|mb|gb)?$/i, "Redis size such as 768mb or 1gb")
+      .optional(),
+    maxmemoryPolicy: z.enum(REDIS_EVICTION_POLICIES).default("allkeys-lru"),
+    /** ACL users the initialiser puts on every node; passwords are generated. */
+    aclUsers: z.array(aclUserSchema).default([]),
+    images: z
+      .object({
+        redis: imageSchema.default({}),
+        sentinel: imageSchema.default({}),
+        metrics: imageSchema.default({}),
+        volumePermissions: imageSchema.default({}),
+        sysctl: imageSchema.default({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const kafkaTopicSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "letters, digits, '.', '_' and '-' (at most 249)"),
+    partitions: z.number().int().min(1).max(10000).default(3),
+    replicationFactor: z.number().int().min(1).max(16).default(1),
+    /** Topic-level configs (`retention.ms`, `cleanup.policy`, `min.insync.replicas`, ...), as strings. */
+    configs: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+export const KAFKA_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
+
+export const kafkaSchema = z
+  .object({
+    ...serviceBase,
+    storageSize: binaryQuantity.default("8Gi"),
+    resources: resourcesSchema.default({
+      requests: { cpu: "250m", memory: "1Gi" },
+      limits: { cpu: "1", memory: "2Gi" },
+    }),
+    endpoint: z
+      .object({ brokers: z.array(z.string().regex(/^[^:]+:\d+$/, "must be host:port")).min(1) })
+      .strict()
+      .optional(),
+    /** Combined controller+broker nodes (KRaft). */
+    nodes: z.number().int().min(1).max(15).default(1),
+    /** JVM heap options; unset: half of the memory limit. */
+    heapOpts: z.string().optional(),
+    sasl: z
+      .object({
+        /** Mechanisms the client listener accepts. */
+        enabledMechanisms: z
+          .array(z.enum(KAFKA_MECHANISMS))
+          .min(1)
+          .default(["SCRAM-SHA-512", "SCRAM-SHA-256"]),
+        /** Mechanism the initialiser and applications use. */
+        clientMechanism: z.enum(KAFKA_MECHANISMS).default("SCRAM-SHA-512"),
+        interBrokerMechanism: z.enum(KAFKA_MECHANISMS).default("SCRAM-SHA-512"),
+      })
+      .strict()
+      .prefault({}),
+    /** Client users; the first is the one the initialiser uses. Passwords are generated. */
+    clientUsers: z
+      .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/))
+      .min(1)
+      .default(["admin", "app"]),
+    /** Topics the initialiser converges (seed §6.3). */
+    topics: z.array(kafkaTopicSchema).default([]),
+    /** Let the initialiser delete topics removed from config (data loss). */
+    deleteRemovedTopics: z.boolean().default(false),
+    images: z
+      .object({
+        kafka: imageSchema.default({}),
+        jmx: imageSchema.default({}),
+        kafkaExporter: imageSchema.default({}),
+        volumePermissions: imageSchema.default({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const platformSchema = z
+  .object({
+    /** Namespace of every object the program creates. */
+    namespace: k8sName.default("ai-platform-data"),
+    /** Create the namespace (off when a platform team owns it). */
+    createNamespace: z.boolean().default(true),
+    /** StorageClass of every volume; empty uses the cluster default. */
+    storageClass: z.string().default(""),
+    /** The `db-credentials` Secret with every service's connection details for applications (seed §7). */
+    credentialsSecret: z
+      .object({
+        enabled: z.boolean().default(true),
+        name: k8sName.default("db-credentials"),
+      })
+      .strict()
+      .prefault({}),
+    /** Helm: wait for readiness and roll back a failed upgrade. */
+    helm: z
+      .object({
+        atomic: z.boolean().default(true),
+        timeoutSeconds: z.number().int().min(60).max(7200).default(900),
+      })
+      .strict()
+      .prefault({}),
+    monitoring: z
+      .object({
+        /** ServiceMonitor objects (needs the Prometheus Operator CRDs). */
+        serviceMonitor: z.boolean().default(false),
+        /** PrometheusRule objects with the alert rules of seed §8.1. */
+        prometheusRule: z.boolean().default(false),
+        /** Labels the Prometheus Operator selects these objects by. */
+        labels: k8sLabelMap.default({}),
+      })
+      .strict()
+      .prefault({}),
+    network: z
+      .object({
+        /** Pods carrying these labels may connect to every database. */
+        clientLabels: k8sLabelMap.default({ "ai-platform.io/data-client": "true" }),
+        /** Namespaces (by name) whose labelled pods may connect too; empty: this namespace only. */
+        clientNamespaces: z.array(k8sName).default([]),
+      })
+      .strict()
+      .prefault({}),
+    postgres: postgresSchema.prefault({}),
+    mongodb: mongodbSchema.prefault({}),
+    weaviate: weaviateSchema.prefault({}),
+    redis: redisSchema.prefault({}),
+    kafka: kafkaSchema.prefault({}),
+  })
+  .strict();
+
+export type PlatformConfig = z.infer<typeof platformSchema>;
+export type PostgresConfig = PlatformConfig["postgres"];
+export type MongodbConfig = PlatformConfig["mongodb"];
+export type WeaviateConfig = PlatformConfig["weaviate"];
+export type RedisConfig = PlatformConfig["redis"];
+export type KafkaConfig = PlatformConfig["kafka"];
+export type KafkaTopicConfig = KafkaConfig["topics"][number];
+export type MongoCollectionConfig = MongodbConfig["collections"][number];
+export type WeaviateClassConfig = WeaviateConfig["classes"][number];
+export type RedisAclUserConfig = RedisConfig["aclUsers"][number];
+
+/** Secret config keys (set with `pulumi config set --secret`). */
+export const SECRET_KEYS = [
+  "openaiApiKey",
+  "postgresPassword",
+  "mongodbPassword",
+  "redisPassword",
+  "kafkaPassword",
+  "weaviateApiKey",
+] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];

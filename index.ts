@@ -1,0 +1,77 @@
+/**
+ * ai-platform-data: reads the stack config, deploys each enabled service as a component and
+ * initialises it. Nothing else lives here: values, checks and wiring details are in the modules.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "./config";
+import { DbCredentials } from "./components/credentials";
+import { Kafka } from "./components/kafka";
+import { MongoDB } from "./components/mongodb";
+import { PostgreSQL } from "./components/postgresql";
+import { Redis } from "./components/redis";
+import { Weaviate } from "./components/weaviate";
+import { PlatformContext } from "./components/shared/context";
+
+const { config, secrets } = loadConfig();
+
+const namespace = config.createNamespace
+  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.namespace } })
+  : undefined;
+
+const platform: PlatformContext = {
+  namespace: config.namespace,
+  storageClass: config.storageClass,
+  helm: config.helm,
+  monitoring: config.monitoring,
+  network: config.network,
+  dependsOn: namespace ? [namespace] : [],
+};
+
+const postgres = config.postgres.enabled
+  ? new PostgreSQL("postgres", { config: config.postgres, platform, secrets })
+  : undefined;
+
+const mongodb = config.mongodb.enabled
+  ? new MongoDB("mongodb", { config: config.mongodb, platform, secrets })
+  : undefined;
+const weaviate = config.weaviate.enabled
+  ? new Weaviate("weaviate", { config: config.weaviate, platform, secrets })
+  : undefined;
+const redis = config.redis.enabled
+  ? new Redis("redis", { config: config.redis, platform, secrets })
+  : undefined;
+const kafka = config.kafka.enabled
+  ? new Kafka("kafka", { config: config.kafka, platform, secrets })
+  : undefined;
+
+const deployed = [postgres, mongodb, weaviate, redis, kafka].filter((c) => c !== undefined);
+
+const credentials = config.credentialsSecret.enabled
+  ? new DbCredentials("db-credentials", {
+      secretName: config.credentialsSecret.name,
+      platform,
+      entries: deployed.map((c) => c.clientSecretData),
+    })
+  : undefined;
+
+// Initialisation (schemas, collections, classes, topics, ACL users) is wired in init/index.ts.
+
+/** In-cluster endpoints, in clear. */
+export const endpoints = {
+  postgres: postgres?.endpoint,
+  mongodb: mongodb?.endpoint,
+  weaviate: weaviate?.endpoint,
+  redis: redis?.endpoint,
+  kafka: kafka?.endpoint,
+};
+/** Name of the Secret applications read their connection details from. */
+export const credentialsSecretName = credentials?.secretName;
+/** Connection strings for applications: secret. */
+export const connectionStrings = pulumi.secret({
+  postgres: postgres?.clientSecretData["postgres-url"],
+  mongodb: mongodb?.clientSecretData["mongodb-uri"],
+  weaviate: weaviate?.clientSecretData["weaviate-url"],
+  redis: redis?.clientSecretData["redis-sentinels"],
+  kafka: kafka?.clientSecretData["kafka-brokers"],
+});

@@ -1,0 +1,105 @@
+/**
+ * Runs the Pulumi program once under mocks in this process and prints what it registered as JSON.
+ * The parent (test/support/program.ts) starts one process per run so each run gets a fresh runtime.
+ * Input: env PULUMI_CONFIG (as the engine passes it) and AIPD_STACK.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  provider?: string;
+  /** Input paths that were Pulumi secrets. */
+  secretPaths: string[];
+}
+
+const registered: Registered[] = [];
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Mocks see secrets in their wire form; tests want the plain value, with secrets marked by path. */
+function unwrapSecrets(value: unknown, path: string, secretPaths: string[]): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => unwrapSecrets(v, `${path}[${i}]`, secretPaths));
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (SECRET_SIG in obj) {
+      secretPaths.push(path);
+      return unwrapSecrets(obj.value, path, secretPaths);
+    }
+    return Object.fromEntries(
+      Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v, path ? `${path}.${k}` : k, secretPaths)]),
+    );
+  }
+  return value;
+}
+
+pulumi.runtime.setMocks(
+  {
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+      const secretPaths: string[] = [];
+      const inputs = unwrapSecrets(args.inputs, "", secretPaths) as Record<string, unknown>;
+      registered.push({ type: args.type, name: args.name, inputs, provider: args.provider, secretPaths });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type === "random:index/randomPassword:RandomPassword") {
+        // Recognisable, so the tests can search every value and object for a leaked password.
+        state.result = `MOCKSECRET${args.name.replace(/[^A-Za-z0-9]/g, "")}`;
+      }
+      return { id: `${args.name}-id`, state };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+      return args.inputs;
+    },
+  },
+  "ai-platform-data",
+  process.env.AIPD_STACK ?? "dev",
+  false,
+);
+
+async function settle(value: unknown): Promise<{ value: unknown; secret: boolean }> {
+  if (pulumi.Output.isInstance(value)) {
+    const out = value as pulumi.Output<unknown>;
+    const secret = await pulumi.isSecret(out);
+    const inner = await new Promise<unknown>((resolve) => out.apply((v) => resolve(v)));
+    const nested = await settle(inner);
+    return { value: nested.value, secret: secret || nested.secret };
+  }
+  if (Array.isArray(value)) {
+    const items = await Promise.all(value.map(settle));
+    return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+  }
+  if (value !== null && typeof value === "object") {
+    const entries = await Promise.all(
+      Object.entries(value).map(async ([k, v]) => [k, await settle(v)] as const),
+    );
+    return {
+      value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])),
+      secret: entries.some(([, v]) => v.secret),
+    };
+  }
+  return { value, secret: false };
+}
+
+async function main(): Promise<void> {
+  let exports: Record<string, unknown>;
+  try {
+    exports = await import("../../index");
+  } catch (e) {
+    const err = e as Error;
+    process.stdout.write(JSON.stringify({ error: { name: err.name, message: err.message } }));
+    return;
+  }
+  const outputs: Record<string, { value: unknown; secret: boolean }> = {};
+  for (const [k, v] of Object.entries(exports)) {
+    if (k === "default" || k === "__esModule") continue;
+    outputs[k] = await settle(v);
+  }
+  // Let pending registrations (children created inside applies) finish.
+  await new Promise((r) => setTimeout(r, 200));
+  process.stdout.write(JSON.stringify({ resources: registered, outputs }));
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e?.stack ?? e));
+  process.exit(1);
+});

@@ -1,0 +1,103 @@
+/**
+ * Runs the program under Pulumi mocks from the real stack files, in a child process per run, and
+ * returns the resources it registered and its stack outputs.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+const PROJECT = "ai-platform-data";
+
+export interface RegisteredResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  /** Input paths that were Pulumi secrets (`stringData.password`, ...). */
+  secretPaths: string[];
+}
+
+export interface ProgramRun {
+  resources: RegisteredResource[];
+  outputs: Record<string, { value: unknown; secret: boolean }>;
+}
+
+/** Config of a stack file, with `ai-platform-data:` keys, values as the engine hands them (JSON strings). */
+export function stackConfig(stack: string): Record<string, unknown> {
+  const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
+  const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+  return { ...(doc.config ?? {}) };
+}
+
+/** Defaults declared in Pulumi.yaml, as the engine adds them for keys the stack does not set. */
+export function projectDefaults(): Record<string, unknown> {
+  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+    config: Record<string, { default?: unknown }>;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc.config)) {
+    if (v.default !== undefined) out[`${PROJECT}:${k}`] = v.default;
+  }
+  return out;
+}
+
+function engineConfig(config: Record<string, unknown>): string {
+  const asStrings: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) asStrings[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return JSON.stringify(asStrings);
+}
+
+/** Runs the program; `overrides` replace whole top-level keys (`ai-platform-data:redis`, ...). */
+export function runProgram(
+  stack: string,
+  overrides: Record<string, unknown> = {},
+): ProgramRun | { error: { name: string; message: string } } {
+  const config = { ...projectDefaults(), ...stackConfig(stack), ...overrides };
+  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "program-child.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, PULUMI_CONFIG: engineConfig(config), AIPD_STACK: stack },
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return JSON.parse(out);
+}
+
+/** Like {@link runProgram} but fails the test when the program errored. */
+export function runOk(stack: string, overrides: Record<string, unknown> = {}): ProgramRun {
+  const r = runProgram(stack, overrides);
+  if ("error" in r) throw new Error(`program failed: ${r.error.message}`);
+  return r;
+}
+
+/** Like {@link runProgram} but returns the error message, failing when the program succeeded. */
+export function runError(stack: string, overrides: Record<string, unknown> = {}): string {
+  const r = runProgram(stack, overrides);
+  if (!("error" in r)) throw new Error("program succeeded but an error was expected");
+  return r.error.message;
+}
+
+export function byType(run: ProgramRun, type: string): RegisteredResource[] {
+  return run.resources.filter((r) => r.type === type);
+}
+
+/** The values of the Helm release of a chart (matched by chart reference). */
+export function releaseValues(run: ProgramRun, chartSuffix: string): Record<string, unknown> {
+  const rel = byType(run, "kubernetes:helm.sh/v3:Release").find((r) =>
+    String(r.inputs.chart).endsWith(chartSuffix),
+  );
+  if (!rel) throw new Error(`no Helm release of ${chartSuffix}`);
+  return rel.inputs.values as Record<string, unknown>;
+}
+
+/** Every leaf key path of a values object, arrays as `[]`. */
+export function leafPaths(obj: unknown, prefix = ""): string[] {
+  if (Array.isArray(obj)) {
+    if (obj.length === 0) return [prefix];
+    return [...new Set(obj.flatMap((v) => leafPaths(v, `${prefix}[]`)))];
+  }
+  if (obj !== null && typeof obj === "object" && Object.keys(obj).length > 0) {
+    return Object.entries(obj).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return [prefix];
+}

@@ -1,0 +1,94 @@
+import * as assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as fc from "fast-check";
+import { postgresSettings, renderPostgresConf } from "../../components/postgresql";
+import { assertKnownKeys, isSecretInput } from "../support/assert-helpers";
+import { byType, releaseValues, runOk } from "../support/program";
+import { POSTGRESQL_KEYS } from "./chart-keys";
+
+describe("PostgreSQL component", () => {
+  const prod = runOk("prod");
+  const dev = runOk("dev");
+
+  it("pins bitnami/postgresql 15.5.38 by OCI", () => {
+    const rel = byType(prod, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "postgresql")!;
+    assert.equal(rel.inputs.chart, "oci://registry-1.docker.io/bitnamicharts/postgresql");
+    assert.equal(rel.inputs.version, "15.5.38");
+    assert.equal(rel.inputs.atomic, true);
+  });
+
+  it("sets only keys the pinned chart reads", () => {
+    assertKnownKeys(releaseValues(prod, "/postgresql"), POSTGRESQL_KEYS, ["metrics.serviceMonitor.labels"]);
+    assertKnownKeys(releaseValues(dev, "/postgresql"), POSTGRESQL_KEYS, ["metrics.serviceMonitor.labels"]);
+  });
+
+  it("carries the prod sizes of the design", () => {
+    const v = releaseValues(prod, "/postgresql") as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- values are untyped chart input
+    assert.equal(v.primary.persistence.size, "20Gi");
+    assert.equal(v.primary.persistence.storageClass, "ssd");
+    assert.deepEqual(v.primary.resources, {
+      requests: { cpu: "1", memory: "2Gi" },
+      limits: { cpu: "2", memory: "4Gi" },
+    });
+    assert.equal(v.primary.initdb.args, "--data-checksums");
+    assert.match(v.primary.extendedConfiguration, /^shared_buffers = '1024MB'$/m);
+    assert.match(v.primary.extendedConfiguration, /^effective_cache_size = '3072MB'$/m);
+    assert.match(v.primary.extendedConfiguration, /^max_connections = 200$/m);
+    assert.equal(v.auth.database, "ai_platform");
+    assert.equal(v.image.repository, "bitnamilegacy/postgresql");
+    assert.equal(v.metrics.image.repository, "bitnamilegacy/postgres-exporter");
+    assert.equal(v.volumePermissions.image.repository, "bitnamilegacy/os-shell");
+    assert.equal(v.primary.networkPolicy.enabled, false);
+    assert.equal(v.metrics.serviceMonitor.enabled, true);
+  });
+
+  it("reads passwords from the credentials Secret, never from values", () => {
+    const v = releaseValues(prod, "/postgresql") as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- values are untyped chart input
+    assert.equal(v.auth.existingSecret, "postgresql-credentials");
+    assert.equal(v.auth.password, undefined);
+    assert.equal(v.auth.postgresPassword, undefined);
+    const secret = byType(prod, "kubernetes:core/v1:Secret").find(
+      (s) => (s.inputs.metadata as { name: string }).name === "postgresql-credentials",
+    )!;
+    const keys = Object.keys(secret.inputs.stringData as object).sort();
+    assert.deepEqual(keys, ["password", "postgres-password", "replication-password"]);
+    for (const k of keys)
+      assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
+  });
+
+  it("backs up with pg_dump in custom format on the configured schedule, password by secretKeyRef", () => {
+    const job = byType(prod, "kubernetes:batch/v1:CronJob").find(
+      (j) => j.name === "postgres-backup-cronjob",
+    )!;
+    const spec = job.inputs.spec as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- k8s object
+    assert.equal(spec.schedule, "0 2 * * *");
+    const c = spec.jobTemplate.spec.template.spec.containers[0];
+    assert.match(c.command[2], /pg_dump --format=custom/);
+    const pw = c.env.find((e: { name: string }) => e.name === "PGPASSWORD");
+    assert.deepEqual(pw.valueFrom, {
+      secretKeyRef: { name: "postgresql-credentials", key: "postgres-password" },
+    });
+    assert.equal(c.env.find((e: { name: string }) => e.name === "RETENTION_DAYS").value, "14");
+  });
+
+  it("derives shared_buffers and effective_cache_size from the memory limit unless set", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 256 }), (gi) => {
+        const s = postgresSettings({
+          settings: {},
+          resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: `${gi}Gi` } },
+        });
+        return s.shared_buffers === `${gi * 256}MB` && s.effective_cache_size === `${gi * 768}MB`;
+      }),
+    );
+    const s = postgresSettings({
+      settings: { shared_buffers: "2GB" },
+      resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "4Gi" } },
+    });
+    assert.equal(s.shared_buffers, "2GB");
+  });
+
+  it("quotes string settings and escapes quotes", () => {
+    assert.equal(renderPostgresConf({ a: "1.1", b: "ddl", c: "it's" }), "a = 1.1\nb = 'ddl'\nc = 'it''s'\n");
+  });
+});
