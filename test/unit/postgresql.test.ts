@@ -52,8 +52,7 @@ describe("PostgreSQL component", () => {
     )!;
     const keys = Object.keys(secret.inputs.stringData as object).sort();
     assert.deepEqual(keys, ["password", "postgres-password", "replication-password"]);
-    for (const k of keys)
-      assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
+    for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
   });
 
   it("backs up with pg_dump in custom format on the configured schedule, password by secretKeyRef", () => {
