@@ -1,0 +1,363 @@
+/**
+ * Kafka topics (seed §6.3) through kafkajs's admin API: missing topics created in one batched call,
+ * partitions grown in place, topic configs converged, destructive changes refused.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { changedKeys } from "./shared/diff";
+import { progress } from "./shared/progress";
+import { describeError, withRetry } from "./shared/retry";
+
+/** One topic as config declares it and as `read` observes it. */
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  /** Topic-level (dynamic) configs; `alterConfigs` replaces the whole set, so this is the full set. */
+  configs: Record<string, string>;
+}
+
+/** Inputs of the provider (plain values, as the engine passes them). */
+export interface KafkaTopicsInputs {
+  brokers: string[];
+  /** kafkajs mechanism name: `scram-sha-512`, `scram-sha-256` or `plain`. */
+  mechanism: string;
+  username: string;
+  password: string;
+  topics: TopicSpec[];
+  /** Delete topics that leave config (data loss); otherwise they are left in place. */
+  deleteRemovedTopics: boolean;
+  timeoutSeconds: number;
+}
+
+/** Outputs: the inputs, with `topics` as observed on the cluster, and the steps of the last run. */
+export interface KafkaTopicsOutputs extends KafkaTopicsInputs {
+  log: string[];
+}
+
+/** Changes Kafka cannot make in place, found by comparing old and new desired state (no network). */
+export function refusedTopicChanges(
+  olds: TopicSpec[] | undefined,
+  news: TopicSpec[],
+): { property: string; reason: string }[] {
+  const failures: { property: string; reason: string }[] = [];
+  const before = new Map((olds ?? []).map((t) => [t.name, t]));
+  news.forEach((t, i) => {
+    const old = before.get(t.name);
+    if (!old) return;
+    if (t.partitions < old.partitions) {
+      failures.push({
+        property: `topics[${i}].partitions`,
+        reason: `topic "${t.name}" has ${old.partitions} partitions and Kafka cannot remove partitions; keep kafka.topics[${i}].partitions at ${old.partitions} or more (to shrink, create a new topic, move the data, then remove this one from config)`,
+      });
+    }
+    if (t.replicationFactor !== old.replicationFactor) {
+      failures.push({
+        property: `topics[${i}].replicationFactor`,
+        reason: `topic "${t.name}" has replication factor ${old.replicationFactor}; this program does not reassign replicas. Reassign with kafka-reassign-partitions.sh, then set kafka.topics[${i}].replicationFactor to ${t.replicationFactor}, or put it back to ${old.replicationFactor}`,
+      });
+    }
+  });
+  return failures;
+}
+
+/** The plan for one run, from the desired topics and what the cluster has. */
+export function planTopics(
+  desired: TopicSpec[],
+  actual: Map<string, TopicSpec>,
+): {
+  create: TopicSpec[];
+  grow: { name: string; count: number }[];
+  reconfigure: TopicSpec[];
+  refused: string[];
+} {
+  const plan = {
+    create: [] as TopicSpec[],
+    grow: [] as { name: string; count: number }[],
+    reconfigure: [] as TopicSpec[],
+    refused: [] as string[],
+  };
+  for (const t of desired) {
+    const a = actual.get(t.name);
+    if (!a) {
+      plan.create.push(t);
+      continue;
+    }
+    if (t.partitions > a.partitions) plan.grow.push({ name: t.name, count: t.partitions });
+    if (t.partitions < a.partitions) {
+      plan.refused.push(
+        `topic "${t.name}" has ${a.partitions} partitions on the cluster, config asks for ${t.partitions}: Kafka cannot remove partitions`,
+      );
+    }
+    if (t.replicationFactor !== a.replicationFactor) {
+      plan.refused.push(
+        `topic "${t.name}" has replication factor ${a.replicationFactor} on the cluster, config asks for ${t.replicationFactor}: reassign replicas with kafka-reassign-partitions.sh first`,
+      );
+    }
+    if (JSON.stringify(sorted(t.configs)) !== JSON.stringify(sorted(a.configs))) plan.reconfigure.push(t);
+  }
+  return plan;
+}
+
+function sorted(o: Record<string, string>): [string, string][] {
+  return Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** The provider. Every client is required inside the methods: Pulumi serializes this object. */
+export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
+  async check(
+    olds: Partial<KafkaTopicsInputs>,
+    news: KafkaTopicsInputs,
+  ): Promise<pulumi.dynamic.CheckResult> {
+    const failures = refusedTopicChanges(olds.topics, news.topics ?? []);
+    const names = new Set<string>();
+    (news.topics ?? []).forEach((t, i) => {
+      if (names.has(t.name))
+        failures.push({ property: `topics[${i}].name`, reason: `topic "${t.name}" appears twice` });
+      names.add(t.name);
+    });
+    return { inputs: news, failures };
+  }
+
+  async diff(
+    _id: string,
+    olds: KafkaTopicsOutputs,
+    news: KafkaTopicsInputs,
+  ): Promise<pulumi.dynamic.DiffResult> {
+    const changes = changedKeys(
+      olds as unknown as Record<string, unknown>,
+      news as unknown as Record<string, unknown>,
+      ["log"],
+    );
+    return { changes: changes.length > 0, replaces: [], deleteBeforeReplace: false };
+  }
+
+  async create(inputs: KafkaTopicsInputs): Promise<pulumi.dynamic.CreateResult> {
+    const outs = await this.converge(inputs, []);
+    return { id: `kafka-topics-${inputs.brokers[0]}`, outs };
+  }
+
+  async update(
+    _id: string,
+    olds: KafkaTopicsOutputs,
+    news: KafkaTopicsInputs,
+  ): Promise<pulumi.dynamic.UpdateResult> {
+    const removed = (olds.topics ?? [])
+      .map((t) => t.name)
+      .filter((n) => !news.topics.some((t) => t.name === n));
+    return { outs: await this.converge(news, removed) };
+  }
+
+  async read(id: string, props: KafkaTopicsOutputs): Promise<pulumi.dynamic.ReadResult> {
+    const observed = await this.withAdmin(props, async (admin) =>
+      this.observe(
+        admin,
+        props.topics.map((t) => t.name),
+      ),
+    );
+    const topics = props.topics
+      .map((t) => observed.get(t.name))
+      .filter((t): t is TopicSpec => t !== undefined);
+    return { id, props: { ...props, topics } };
+  }
+
+  async delete(_id: string, props: KafkaTopicsOutputs): Promise<void> {
+    const { log } = progress("kafka-topics");
+    if (!props.deleteRemovedTopics) {
+      log(`kept topics ${props.topics.map((t) => t.name).join(", ")} (kafka.deleteRemovedTopics is false)`);
+      return;
+    }
+    await this.withAdmin(props, async (admin) => {
+      const existing = new Set(await admin.listTopics());
+      const doomed = props.topics.map((t) => t.name).filter((n) => existing.has(n));
+      if (doomed.length > 0) await admin.deleteTopics({ topics: doomed });
+      log(`deleted topics ${doomed.join(", ")} (kafka.deleteRemovedTopics is true)`);
+    });
+  }
+
+  /** Brings the cluster to the desired topics; safe to re-run after any partial run. */
+  private async converge(inputs: KafkaTopicsInputs, removed: string[]): Promise<KafkaTopicsOutputs> {
+    const { log, lines } = progress("kafka-topics");
+    await this.withAdmin(inputs, async (admin) => {
+      const actual = await this.observe(
+        admin,
+        inputs.topics.map((t) => t.name),
+      );
+      const plan = planTopics(inputs.topics, actual);
+      if (plan.refused.length > 0) {
+        throw new Error(`refusing to change Kafka topics: ${plan.refused.join("; ")}`);
+      }
+      if (plan.create.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: plan.create.map((t) => ({
+            topic: t.name,
+            numPartitions: t.partitions,
+            replicationFactor: t.replicationFactor,
+            configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
+          })),
+        });
+        for (const t of plan.create) {
+          log(
+            `created topic ${t.name} (${t.partitions} partitions, replication factor ${t.replicationFactor})`,
+          );
+        }
+      }
+      if (plan.grow.length > 0) {
+        await admin.createPartitions({
+          topicPartitions: plan.grow.map((g) => ({ topic: g.name, count: g.count })),
+        });
+        for (const g of plan.grow) log(`grew topic ${g.name} to ${g.count} partitions`);
+      }
+      if (plan.reconfigure.length > 0) {
+        const { ConfigResourceTypes } = require("kafkajs");
+        // alterConfigs is not incremental: it replaces the topic's whole dynamic config, so send it all.
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: plan.reconfigure.map((t) => ({
+            type: ConfigResourceTypes.TOPIC,
+            name: t.name,
+            configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
+          })),
+        });
+        for (const t of plan.reconfigure) log(`set configs of topic ${t.name}: ${JSON.stringify(t.configs)}`);
+      }
+      if (removed.length > 0) {
+        if (inputs.deleteRemovedTopics) {
+          const existing = new Set(await admin.listTopics());
+          const doomed = removed.filter((n) => existing.has(n));
+          if (doomed.length > 0) await admin.deleteTopics({ topics: doomed });
+          log(`deleted topics ${doomed.join(", ")} (kafka.deleteRemovedTopics is true)`);
+        } else {
+          log(`kept topics ${removed.join(", ")} removed from config (kafka.deleteRemovedTopics is false)`);
+        }
+      }
+    });
+    return { ...inputs, log: lines };
+  }
+
+  /** Partitions, replication factor and dynamic configs of the named topics that exist. */
+  private async observe(admin: KafkaAdmin, names: string[]): Promise<Map<string, TopicSpec>> {
+    const { ConfigResourceTypes } = require("kafkajs");
+    const existing = new Set(await admin.listTopics());
+    const present = names.filter((n) => existing.has(n));
+    const result = new Map<string, TopicSpec>();
+    if (present.length === 0) return result;
+    const meta = await admin.fetchTopicMetadata({ topics: present });
+    const configs = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+    });
+    for (const t of meta.topics) {
+      const res = configs.resources.find((r) => r.resourceName === t.name);
+      const dynamic: Record<string, string> = {};
+      // configSource 1 = TOPIC_CONFIG: set on the topic itself, as opposed to broker defaults.
+      for (const c of res?.configEntries ?? [])
+        if (c.configSource === 1) dynamic[c.configName] = c.configValue;
+      result.set(t.name, {
+        name: t.name,
+        partitions: t.partitions.length,
+        replicationFactor: t.partitions[0]?.replicas.length ?? 0,
+        configs: dynamic,
+      });
+    }
+    return result;
+  }
+
+  /** Connects an admin client with retry up to the deadline, runs `fn`, disconnects. */
+  private async withAdmin<T>(inputs: KafkaTopicsInputs, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
+    const { Kafka, logLevel } = require("kafkajs");
+    const secrets = [inputs.password];
+    const what = `Kafka at ${inputs.brokers.join(",")} (SASL ${inputs.mechanism} as ${inputs.username})`;
+    const { log } = progress("kafka-topics");
+    const admin: KafkaAdmin = await withRetry(
+      async () => {
+        const kafka = new Kafka({
+          clientId: "ai-platform-data-init",
+          brokers: inputs.brokers,
+          sasl: { mechanism: inputs.mechanism, username: inputs.username, password: inputs.password },
+          connectionTimeout: 5000,
+          requestTimeout: 30000,
+          retry: { retries: 0 },
+          logLevel: logLevel.NOTHING,
+        });
+        const a = kafka.admin();
+        try {
+          await a.connect();
+          await a.describeCluster();
+          return a;
+        } catch (e) {
+          await a.disconnect().catch(() => undefined);
+          throw e;
+        }
+      },
+      {
+        what,
+        deadlineMs: inputs.timeoutSeconds * 1000,
+        secrets,
+        log,
+        isFatal: (e) =>
+          /SASL|Authentication|authenticate/i.test(
+            String((e as Error)?.message ?? e) + String((e as Error)?.name),
+          ),
+      },
+    );
+    try {
+      return await fn(admin);
+    } catch (e) {
+      throw new Error(`${what}: ${describeError(e, secrets)}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
+
+/** The subset of the kafkajs admin client used here (typed locally: the module is required lazily). */
+interface KafkaAdmin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  describeCluster(): Promise<unknown>;
+  listTopics(): Promise<string[]>;
+  createTopics(args: unknown): Promise<boolean>;
+  createPartitions(args: unknown): Promise<boolean>;
+  deleteTopics(args: { topics: string[] }): Promise<void>;
+  alterConfigs(args: unknown): Promise<unknown>;
+  fetchTopicMetadata(args: { topics: string[] }): Promise<{
+    topics: { name: string; partitions: { replicas: number[] }[] }[];
+  }>;
+  describeConfigs(args: unknown): Promise<{
+    resources: {
+      resourceName: string;
+      configEntries: { configName: string; configValue: string; configSource: number }[];
+    }[];
+  }>;
+}
+
+/** Arguments of {@link KafkaTopics}. */
+export interface KafkaTopicsArgs {
+  /** Bootstrap brokers, `host:port`. */
+  brokers: pulumi.Input<string[]>;
+  /** SASL mechanism as kafkajs names it (`scram-sha-512`). */
+  mechanism: pulumi.Input<string>;
+  /** SASL user the initialiser connects as. */
+  username: pulumi.Input<string>;
+  /** Its password (a secret). */
+  password: pulumi.Input<string>;
+  /** The desired topics. */
+  topics: pulumi.Input<TopicSpec[]>;
+  /** Delete topics removed from config (data loss); default keeps them. */
+  deleteRemovedTopics: pulumi.Input<boolean>;
+  /** Seconds to keep retrying to reach the cluster. */
+  timeoutSeconds: pulumi.Input<number>;
+}
+
+/** The topics of the platform's Kafka cluster. */
+export class KafkaTopics extends pulumi.dynamic.Resource {
+  /** Topics as last applied or observed. */
+  declare readonly topics: pulumi.Output<TopicSpec[]>;
+  /** Steps of the last create or update. */
+  declare readonly log: pulumi.Output<string[]>;
+
+  constructor(name: string, args: KafkaTopicsArgs, opts?: pulumi.CustomResourceOptions) {
+    super(new KafkaTopicsProvider(), name, { ...args, log: undefined }, opts);
+  }
+}

@@ -1,0 +1,28 @@
+/** Pure diffing helpers for the initialisers' `diff`: no network, exact, secrets compared by value. */
+
+/** Stable JSON: object keys sorted, so key order in config never shows as a change. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(obj[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The input keys whose values differ between old and new (ignoring `__provider` and the given keys). */
+export function changedKeys(
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  ignore: string[] = [],
+): string[] {
+  const keys = new Set([...Object.keys(olds), ...Object.keys(news)]);
+  return [...keys]
+    .filter((k) => k !== "__provider" && !ignore.includes(k))
+    .filter((k) => stableJson(olds[k]) !== stableJson(news[k]))
+    .sort();
+}

@@ -1,0 +1,127 @@
+/**
+ * The real servers started by `npm run services:start` (scripts/services.sh), described in its
+ * services.json. Under CI=true a missing server fails the test; locally the test is skipped with the
+ * reason printed.
+ */
+import * as fs from "fs";
+import * as net from "net";
+import type { TestContext } from "node:test";
+
+export const RUN_DIR = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
+
+export interface Services {
+  postgres: { host: string; port: number; user: string; password: string; database: string };
+  mongodb: {
+    host: string;
+    port: number;
+    username: string;
+    password: string;
+    authSource: string;
+    authMechanism: string;
+    uri: string;
+  };
+  redis: {
+    password: string;
+    masterName: string;
+    sentinelPassword: string;
+    nodes: { host: string; port: number }[];
+    sentinels: { host: string; port: number }[];
+  };
+  kafka: { brokers: string[]; mechanism: string; username: string; password: string };
+  weaviate: {
+    scheme: string;
+    host: string;
+    port: number;
+    grpcPort: number;
+    apiKey: string;
+    backupPath: string;
+  };
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.setTimeout(2000);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+    s.once("timeout", () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * The service's description when its server answers; otherwise fails (CI) or skips (local).
+ * Returns undefined when skipped: the caller returns.
+ */
+export async function requireServer<K extends keyof Services>(
+  t: TestContext,
+  name: K,
+): Promise<Services[K] | undefined> {
+  const file = `${RUN_DIR}/services.json`;
+  let reason: string | undefined;
+  let svc: Services[K] | undefined;
+  if (!fs.existsSync(file)) reason = `${file} is missing: run 'npm run services:start'`;
+  else {
+    svc = (JSON.parse(fs.readFileSync(file, "utf8")) as Services)[name];
+    const probe = endpointOf(name, svc);
+    if (!(await portOpen(probe.host, probe.port)))
+      reason = `${name} is not answering on ${probe.host}:${probe.port}`;
+  }
+  if (reason) {
+    if (process.env.CI === "true") throw new Error(`real server required under CI=true: ${reason}`);
+    t.skip(reason);
+    return undefined;
+  }
+  return svc;
+}
+
+function endpointOf(name: keyof Services, svc: unknown): { host: string; port: number } {
+  if (name === "redis") return (svc as Services["redis"]).sentinels[0];
+  if (name === "kafka") {
+    const [host, port] = (svc as Services["kafka"]).brokers[0].split(":");
+    return { host, port: Number(port) };
+  }
+  const s = svc as { host: string; port: number };
+  return { host: s.host, port: s.port };
+}
+
+/** A free loopback port nothing listens on (for "server down" tests). */
+export async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/**
+ * A TCP proxy to a real server that only starts listening after `delayMs`: a server that starts late.
+ */
+export async function lateProxy(
+  target: { host: string; port: number },
+  delayMs: number,
+): Promise<{ port: number; close: () => void }> {
+  const port = await closedPort();
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  const timer = setTimeout(() => server.listen(port, "127.0.0.1"), delayMs);
+  return {
+    port,
+    close: () => {
+      clearTimeout(timer);
+      sockets.forEach((s) => s.destroy());
+      server.close();
+    },
+  };
+}

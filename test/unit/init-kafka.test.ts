@@ -1,0 +1,95 @@
+import * as assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  KafkaTopicsInputs,
+  KafkaTopicsProvider,
+  planTopics,
+  refusedTopicChanges,
+  TopicSpec,
+} from "../../init/kafka";
+import { viaSerialization } from "../support/dynamic";
+
+const t = (
+  name: string,
+  partitions = 3,
+  replicationFactor = 1,
+  configs: Record<string, string> = {},
+): TopicSpec => ({
+  name,
+  partitions,
+  replicationFactor,
+  configs,
+});
+
+const base: KafkaTopicsInputs = {
+  brokers: ["kafka:9092"],
+  mechanism: "scram-sha-512",
+  username: "admin",
+  password: "pw",
+  topics: [t("a"), t("b")],
+  deleteRemovedTopics: false,
+  timeoutSeconds: 60,
+};
+
+describe("Kafka topics initialiser (no server)", () => {
+  it("refuses fewer partitions and another replication factor, naming the topic and the way out", () => {
+    const f = refusedTopicChanges([t("a", 3)], [t("a", 2, 2)]);
+    assert.equal(f.length, 2);
+    assert.match(
+      f[0].reason,
+      /topic "a" has 3 partitions and Kafka cannot remove partitions; keep kafka.topics\[0\].partitions at 3/,
+    );
+    assert.match(f[1].reason, /kafka-reassign-partitions.sh/);
+    assert.deepEqual(refusedTopicChanges([t("a", 3)], [t("a", 5), t("new", 1)]), []);
+  });
+
+  it("plans creation, growth and config changes from what the cluster has", () => {
+    const actual = new Map([["a", t("a", 3, 1, { "retention.ms": "1" })]]);
+    const plan = planTopics([t("a", 6, 1, { "retention.ms": "2" }), t("b")], actual);
+    assert.deepEqual(
+      plan.create.map((x) => x.name),
+      ["b"],
+    );
+    assert.deepEqual(plan.grow, [{ name: "a", count: 6 }]);
+    assert.deepEqual(
+      plan.reconfigure.map((x) => x.name),
+      ["a"],
+    );
+    assert.deepEqual(plan.refused, []);
+    assert.equal(planTopics([t("a", 1)], actual).refused.length, 1);
+    assert.deepEqual(planTopics([t("a", 3, 1, { "retention.ms": "1" })], actual), {
+      create: [],
+      grow: [],
+      reconfigure: [],
+      refused: [],
+    });
+  });
+
+  it("diffs exactly: key order is no change, a config value is", async () => {
+    const p = new KafkaTopicsProvider();
+    const olds = { ...base, log: ["created topic a"] };
+    const reordered = {
+      ...base,
+      topics: [{ configs: {}, replicationFactor: 1, partitions: 3, name: "a" }, t("b")],
+    };
+    assert.equal((await p.diff("id", olds, reordered)).changes, false);
+    assert.equal(
+      (await p.diff("id", olds, { ...base, topics: [t("a", 3, 1, { "retention.ms": "5" }), t("b")] }))
+        .changes,
+      true,
+    );
+    assert.equal((await p.diff("id", olds, { ...base, deleteRemovedTopics: true })).changes, true);
+  });
+
+  it("check refuses duplicate topics", async () => {
+    const r = await new KafkaTopicsProvider().check({}, { ...base, topics: [t("a"), t("a")] });
+    assert.match(r.failures![0].reason, /appears twice/);
+  });
+
+  it("survives Pulumi's closure serialization without capturing a client", async () => {
+    const { provider, text } = await viaSerialization(new KafkaTopicsProvider());
+    assert.equal(typeof provider.create, "function");
+    assert.ok(!/kafkajs\/src/.test(text), "the kafkajs module was captured into the provider");
+    assert.equal((await provider.diff!("id", { ...base, log: [] }, base)).changes, false);
+  });
+});
