@@ -1,0 +1,247 @@
+/**
+ * Redis ACL users initialiser against the real master, two replicas and three Sentinels of
+ * scripts/services.sh, driven through its serialized form as Pulumi's dynamic-provider host runs it.
+ */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import {
+  AclUserSpec,
+  RedisAclUsersInputs,
+  RedisAclUsersOutputs,
+  RedisAclUsersProvider,
+} from "../../init/redis";
+import { viaSerialization } from "../support/dynamic";
+import { closedPort, lateProxy, requireServer, Services } from "../support/servers";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the test talks to the nodes directly
+const Redis = require("ioredis");
+
+const run = randomBytes(3).toString("hex");
+
+function inputs(
+  svc: Services["redis"],
+  users: AclUserSpec[],
+  extra: Partial<RedisAclUsersInputs> = {},
+): RedisAclUsersInputs {
+  return {
+    sentinels: svc.sentinels,
+    masterName: svc.masterName,
+    password: svc.password,
+    sentinelPassword: svc.sentinelPassword,
+    users,
+    userPasswords: Object.fromEntries(users.map((u) => [u.name, `pw-${u.name}-${run}`])),
+    timeoutSeconds: 30,
+    ...extra,
+  };
+}
+
+async function onNode<T>(
+  node: { host: string; port: number },
+  password: string,
+  fn: (c: typeof Redis) => Promise<T>,
+  username?: string,
+) {
+  const c = new Redis({
+    ...node,
+    username,
+    password,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  c.on("error", () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    c.disconnect();
+  }
+}
+
+const user = (suffix: string, commands = "+@read +@write -@dangerous"): AclUserSpec => ({
+  name: `it-${run}-${suffix}`,
+  keys: ["cache:*"],
+  channels: [],
+  commands,
+});
+
+async function currentMaster(svc: Services["redis"]): Promise<{ host: string; port: number }> {
+  const [host, port] = await onNode(svc.sentinels[0], svc.sentinelPassword, (c) =>
+    c.call("SENTINEL", "get-master-addr-by-name", svc.masterName),
+  );
+  return { host, port: Number(port) };
+}
+
+describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () => {
+  it("puts users on every node, persists them, is idempotent, repairs drift, removes dropped users", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    const app = user("app");
+    const inp = inputs(svc, [app]);
+    const created = await provider.create!(inp);
+    const outs = created.outs as RedisAclUsersOutputs;
+    assert.equal(outs.nodes.length, 3);
+    assert.equal(outs.log.length, 3);
+
+    // On every node: the user can write its keys and nothing else.
+    for (const node of svc.nodes) {
+      await onNode(
+        node,
+        inp.userPasswords[app.name],
+        async (c) => {
+          assert.equal(await c.set("cache:x", "1"), "OK");
+          await assert.rejects(c.set("other:x", "1"), /NOPERM/);
+        },
+        app.name,
+      ).catch(async (e: Error) => {
+        // Replicas are read-only: a write is refused with READONLY, which still proves the login worked.
+        if (!/READONLY/.test(e.message)) throw e;
+      });
+      // Saved in the node's aclfile: dropping it in memory and reloading the file brings it back.
+      await onNode(node, svc.password, async (c) => {
+        await c.call("ACL", "DELUSER", app.name);
+        await c.call("ACL", "LOAD");
+        assert.ok(await c.call("ACL", "GETUSER", app.name), `user lost on ${node.port} after ACL LOAD`);
+      });
+    }
+
+    assert.equal((await provider.diff!(created.id, outs, inp)).changes, false);
+    const rerun = await provider.update!(created.id, outs, inp);
+    assert.deepEqual((rerun.outs as RedisAclUsersOutputs).log, []);
+
+    // Drift behind the program's back on one replica: refresh sees it, update repairs it.
+    const replica = svc.nodes.find((n) => n.port !== 0)!;
+    await onNode(replica, svc.password, (c) => c.call("ACL", "DELUSER", app.name));
+    const read = await provider.read!(created.id, outs);
+    assert.equal((read.props as RedisAclUsersOutputs).drifted, true);
+    assert.equal((await provider.diff!(created.id, read.props as RedisAclUsersOutputs, inp)).changes, true);
+    const repaired = await provider.update!(created.id, read.props as RedisAclUsersOutputs, inp);
+    assert.deepEqual((repaired.outs as RedisAclUsersOutputs).log, [
+      `set ACL user ${app.name} on ${replica.host}:${replica.port}`,
+    ]);
+
+    // A rules change applies on every node; a user removed from config is removed everywhere.
+    const ro = { ...app, commands: "+@read" };
+    const ops = user("ops");
+    const changed = await provider.update!(created.id, outs, inputs(svc, [ro, ops]));
+    assert.equal((changed.outs as RedisAclUsersOutputs).log.length, 6);
+    const dropped = await provider.update!(
+      created.id,
+      changed.outs as RedisAclUsersOutputs,
+      inputs(svc, [ro]),
+    );
+    assert.equal(
+      (dropped.outs as RedisAclUsersOutputs).log.filter((l) => l.startsWith(`removed ACL user ${ops.name}`))
+        .length,
+      3,
+    );
+    await provider.delete!(created.id, dropped.outs as RedisAclUsersOutputs);
+    for (const node of svc.nodes) {
+      assert.equal(await onNode(node, svc.password, (c) => c.call("ACL", "GETUSER", ro.name)), null);
+    }
+  });
+
+  it("keeps users usable across a Sentinel failover", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    const fo = user("failover");
+    const inp = inputs(svc, [fo]);
+    const created = await provider.create!(inp);
+    const before = await currentMaster(svc);
+    await onNode(svc.sentinels[0], svc.sentinelPassword, (c) =>
+      c.call("SENTINEL", "failover", svc.masterName),
+    );
+    let after = before;
+    for (let i = 0; i < 60 && after.port === before.port; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      after = await currentMaster(svc);
+    }
+    assert.notEqual(after.port, before.port, "Sentinel did not fail over within 30 s");
+    // The new master accepts the user's writes without the initialiser running again.
+    let ok = false;
+    for (let i = 0; i < 20 && !ok; i++) {
+      ok = await onNode(after, inp.userPasswords[fo.name], (c) => c.set("cache:failover", "1"), fo.name)
+        .then(() => true)
+        .catch(() => new Promise((r) => setTimeout(() => r(false), 500)) as Promise<boolean>);
+    }
+    assert.ok(ok, "the ACL user could not write on the new master");
+    const again = await provider.update!(created.id, created.outs as RedisAclUsersOutputs, inp);
+    assert.deepEqual((again.outs as RedisAclUsersOutputs).log, []);
+    await provider.delete!(created.id, again.outs as RedisAclUsersOutputs);
+  });
+
+  it("waits for a Sentinel that starts late", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const proxy = await lateProxy(svc.sentinels[0], 3000);
+    try {
+      const { provider } = await viaSerialization(new RedisAclUsersProvider());
+      const late = user("late");
+      const started = Date.now();
+      const res = await provider.create!(
+        inputs(svc, [late], { sentinels: [{ host: "127.0.0.1", port: proxy.port }] }),
+      );
+      assert.ok(Date.now() - started >= 2500);
+      assert.equal((res.outs as RedisAclUsersOutputs).nodes.length, 3);
+      await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it("fails clearly when no Sentinel answers before the deadline", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const port = await closedPort();
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    await assert.rejects(
+      provider.create!(
+        inputs(svc, [user("down")], { sentinels: [{ host: "127.0.0.1", port }], timeoutSeconds: 3 }),
+      ),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          new RegExp(`Redis Sentinels 127.0.0.1:${port} .* not reachable after \\d+ attempts`),
+        );
+        assert.ok(!e.message.includes(svc.password) && !e.message.includes(svc.sentinelPassword));
+        return true;
+      },
+    );
+  });
+
+  it("fails at once on a wrong password, without it in the error", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const wrong = `wrong-${randomBytes(8).toString("hex")}`;
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    for (const bad of [{ sentinelPassword: wrong }, { password: wrong }]) {
+      const started = Date.now();
+      await assert.rejects(provider.create!(inputs(svc, [user("auth")], bad)), (e: Error) => {
+        assert.match(e.message, /WRONGPASS|invalid password|NOAUTH/);
+        assert.ok(!e.message.includes(wrong));
+        return true;
+      });
+      assert.ok(Date.now() - started < 10000);
+    }
+  });
+
+  it("converges after a run that stopped half way", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const half = user("half");
+    const inp = inputs(svc, [half]);
+    // Half way: the user exists on the master only, with other rules.
+    await onNode(await currentMaster(svc), svc.password, (c) =>
+      c.call("ACL", "SETUSER", half.name, "on", ">x", "~*", "+@all"),
+    );
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    const res = await provider.create!(inp);
+    assert.equal((res.outs as RedisAclUsersOutputs).log.length, 3);
+    const read = await provider.read!(res.id, res.outs as RedisAclUsersOutputs);
+    assert.equal((read.props as RedisAclUsersOutputs).drifted, false);
+    await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
+  });
+});
