@@ -1,10 +1,50 @@
 /**
- * MongoDB: STUB being written (another engineer owns this file right now). Replace entirely.
+ * MongoDB 6.0 replica set (bitnami/mongodb), its credentials Secret, backup CronJob, NetworkPolicy and alerts.
+ * Values keys checked against bitnami/charts `bitnami/mongodb/values.yaml` and templates at chart 13.18.5
+ * (commit 5b4515c8); exporter metric names against percona/mongodb_exporter v0.39.0, the version of the
+ * chart's `bitnami/mongodb-exporter:0.39.0` image.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MongodbConfig, PlatformSecrets } from "../config";
-import { ClientSecretData, PlatformContext } from "./shared/context";
+import { MongodbConfig, parseBytes, PlatformSecrets } from "../config";
+import { BackupJob, secretEnv } from "./shared/backup";
+import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
+import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { generatedPassword, opaqueSecret } from "./shared/credentials";
+import { alertRules, diskSpaceRule } from "./shared/monitoring";
+import { databaseNetworkPolicy } from "./shared/network";
+
+/**
+ * Keys of the Secret the chart reads through `auth.existingSecret` (chart templates
+ * `replicaset/statefulset.yaml` and `secrets.yaml`; the key names are fixed, the chart has no `secretKeys`).
+ */
+export const MONGODB_SECRET_KEYS = {
+  /** Password of `auth.rootUser`. */
+  root: "mongodb-root-password",
+  /** Passwords of `auth.usernames`, comma-joined in the same order. */
+  users: "mongodb-passwords",
+  /** Password of `metrics.username`; read only when that is set. */
+  metrics: "mongodb-metrics-password",
+  /** Shared key the members authenticate each other with (keyFile). */
+  replicaSetKey: "mongodb-replica-set-key",
+} as const;
+
+/**
+ * The exporter's own user. Without `metrics.username` the chart hands the exporter the root password;
+ * with it, the image creates this user on first start with `clusterMonitor` and `read` on `local` only
+ * (bitnami/containers `bitnami/mongodb/6.0/debian-11/.../libmongodb.sh`, `mongodb_create_users`).
+ */
+export const MONGODB_METRICS_USER = "prometheus_exporter";
+
+const PORT = 27017;
+const METRICS_PORT = 9216;
+/** Tag of the chart's default mongodb image, used by the backup job when the override leaves it unset. */
+const MONGODB_DEFAULT_TAG = "6.0.10-debian-11-r8";
+/** The exporter sidecar has no config of its own; explicit so it never runs unbounded. */
+const EXPORTER_RESOURCES = {
+  requests: { cpu: "50m", memory: "64Mi" },
+  limits: { cpu: "250m", memory: "256Mi" },
+};
 
 /** Arguments of {@link MongoDB}. */
 export interface MongoDBArgs {
@@ -12,26 +52,381 @@ export interface MongoDBArgs {
   config: MongodbConfig;
   /** Namespace, storage class, Helm, monitoring and network settings. */
   platform: PlatformContext;
-  /** Secret config (external-mode credentials, API keys). */
+  /** Secret config; `mongodbPassword` is the root password in `external` mode. */
   secrets: PlatformSecrets;
 }
 
+/** How the initialiser and applications reach MongoDB. */
+export interface MongoConnection {
+  /** Seed list, `host:port` each. */
+  hosts: pulumi.Output<string[]>;
+  /** Replica set name; unset for a standalone server (external mode only). */
+  replicaSet?: string;
+  /** Connect to the one seed host only, without replica-set discovery (a forwarded port). */
+  directConnection?: boolean;
+  /** Connect with TLS. */
+  tls?: boolean;
+  /** The application database; the app user is defined in it (its `authSource`). */
+  database: string;
+  /** Root user, defined in `admin`. */
+  adminUser: string;
+  /** Secret. */
+  adminPassword: pulumi.Output<string>;
+  appUser: string;
+  /** Secret. */
+  appPassword: pulumi.Output<string>;
+}
+
 export class MongoDB extends pulumi.ComponentResource {
-  /** Helm release name, also the base of the Service names. */
+  /** Helm release name, also the base of the StatefulSet and Service names. */
   public readonly releaseName = "mongodb";
   /** The release; absent in `external` mode. */
   public readonly release?: k8s.helm.v3.Release;
-  /** In-cluster endpoint. */
+  /** Name of the Secret holding the passwords (absent in `external` mode). */
+  public readonly secretName?: string;
+  /** In-cluster seed list (`host:port,host:port,...`) of the data-bearing members. */
   public readonly endpoint: pulumi.Output<string>;
+  /** Connection details for the initialiser (endpoint override applied). */
+  public readonly connection: MongoConnection;
   /** Resources the initialiser must wait for. */
-  public readonly ready: pulumi.Resource[] = [];
+  public readonly ready: pulumi.Resource[];
   /** This service's keys in the `db-credentials` Secret. */
-  public readonly clientSecretData: ClientSecretData = {};
+  public readonly clientSecretData: ClientSecretData;
 
   constructor(name: string, args: MongoDBArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ai-platform:data:MongoDB", name, {}, opts);
-    void args;
-    this.endpoint = pulumi.output("");
-    this.registerOutputs({ endpoint: this.endpoint });
+    const { config, platform } = args;
+    const ns = platform.namespace;
+    const childOpts: pulumi.CustomResourceOptions = {
+      parent: this,
+      provider: platform.provider,
+      dependsOn: platform.dependsOn,
+    };
+
+    if (config.mode === "external") {
+      // A managed server: nothing to deploy, the same initialisation through the configured seed list.
+      const ep = config.endpoint!;
+      this.endpoint = pulumi.output(ep.hosts.join(","));
+      this.connection = {
+        hosts: pulumi.output(ep.hosts),
+        replicaSet: ep.replicaSet,
+        directConnection: ep.directConnection,
+        tls: ep.tls,
+        database: config.database,
+        adminUser: config.adminUser,
+        adminPassword: pulumi.secret(args.secrets.mongodbPassword!),
+        appUser: config.appUser,
+        appPassword: pulumi.secret(generatedPassword(`${name}-app-password`, { parent: this })),
+      };
+      this.ready = [];
+      this.clientSecretData = mongodbClientData(this.connection);
+      this.registerOutputs({ endpoint: this.endpoint });
+      return;
+    }
+
+    const problem = mongodbUserProblem(config);
+    if (problem) throw new pulumi.ResourceError(problem, this);
+
+    const secretName = `${this.releaseName}-credentials`;
+    this.secretName = secretName;
+    const rootPassword = generatedPassword(`${name}-root-password`, { parent: this });
+    const appPassword = generatedPassword(`${name}-app-password`, { parent: this });
+    const metricsPassword = generatedPassword(`${name}-metrics-password`, { parent: this });
+    const replicaSetKey = generatedPassword(`${name}-replica-set-key`, { parent: this });
+    const secret = opaqueSecret(
+      `${name}-credentials`,
+      {
+        namespace: ns,
+        name: secretName,
+        data: {
+          [MONGODB_SECRET_KEYS.root]: rootPassword,
+          // One entry per `auth.usernames` entry, same order; the chart splits on commas.
+          [MONGODB_SECRET_KEYS.users]: pulumi.all([appPassword]).apply((pw) => pw.join(",")),
+          [MONGODB_SECRET_KEYS.metrics]: metricsPassword,
+          [MONGODB_SECRET_KEYS.replicaSetKey]: replicaSetKey,
+        },
+      },
+      childOpts,
+    );
+
+    const values = mongodbValues(config, platform, secretName, this.releaseName);
+    this.release = pinnedRelease(
+      `${name}-release`,
+      this.releaseName,
+      CHARTS.mongodb,
+      values,
+      { namespace: ns, atomic: platform.helm.atomic, timeoutSeconds: platform.helm.timeoutSeconds },
+      { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
+    );
+
+    // This chart version has no NetworkPolicy of its own (no template under bitnami/mongodb/templates).
+    databaseNetworkPolicy(
+      `${name}-network-policy`,
+      {
+        service: "mongodb",
+        releaseName: this.releaseName,
+        namespace: ns,
+        // Clients, members and the arbiter all use 27017; Prometheus scrapes the exporter sidecar.
+        ports: [PORT, METRICS_PORT],
+        network: platform.network,
+      },
+      childOpts,
+    );
+
+    const hosts = mongodbHosts(this.releaseName, ns, config.replicas);
+
+    if (config.backup.enabled) {
+      new BackupJob(
+        `${name}-backup`,
+        {
+          service: "mongodb",
+          releaseName: this.releaseName,
+          namespace: ns,
+          backup: config.backup,
+          storageClass: platform.storageClass,
+          // The server image carries mongodump: the chart's own `backup.cronjob` runs it from this image
+          // (bitnami/mongodb/templates/backup/cronjob.yaml).
+          image: bitnamiImage(config.images.mongodb, "mongodb"),
+          defaultTag: MONGODB_DEFAULT_TAG,
+          env: [
+            { name: "MONGODB_HOSTS", value: hosts.join(",") },
+            { name: "MONGODB_REPLICA_SET", value: config.replicaSetName },
+            { name: "MONGODB_AUTH_DB", value: "admin" },
+            // A full dump with --oplog reads every database and local.oplog.rs: the root user's job.
+            { name: "MONGODB_USER", value: config.adminUser },
+            secretEnv("MONGODB_PASSWORD", secretName, MONGODB_SECRET_KEYS.root),
+          ],
+        },
+        { parent: this, provider: platform.provider, dependsOn: [this.release] },
+      );
+    }
+
+    if (platform.monitoring.prometheusRule) {
+      alertRules(
+        `${name}-alerts`,
+        {
+          service: "mongodb",
+          releaseName: this.releaseName,
+          namespace: ns,
+          labels: platform.monitoring.labels,
+          rules: mongodbAlertRules(this.releaseName, ns, config.resources.limits.memory),
+        },
+        { ...childOpts, dependsOn: [this.release] },
+      );
+    }
+
+    this.endpoint = pulumi.output(hosts.join(","));
+    const override = config.endpoint;
+    this.connection = {
+      hosts: pulumi.output(override?.hosts ?? hosts),
+      // Through a forwarded port the members' in-cluster names do not resolve: the override decides.
+      replicaSet: override ? override.replicaSet : config.replicaSetName,
+      directConnection: override?.directConnection,
+      tls: override?.tls,
+      database: config.database,
+      adminUser: config.adminUser,
+      adminPassword: pulumi.secret(rootPassword),
+      appUser: config.appUser,
+      appPassword: pulumi.secret(appPassword),
+    };
+    this.ready = [this.release, secret];
+    this.clientSecretData = mongodbClientData({
+      ...this.connection,
+      hosts: pulumi.output(hosts),
+      replicaSet: config.replicaSetName,
+      directConnection: undefined,
+      tls: undefined,
+    });
+    this.registerOutputs({ endpoint: this.endpoint, release: this.release });
   }
+}
+
+/**
+ * Why the configured users cannot be deployed by the chart, or undefined. The chart passes
+ * `auth.usernames` to the image as one comma-separated list (the image also splits on `;`), and the
+ * exporter's user is created in `admin`, beside the root user.
+ */
+export function mongodbUserProblem(
+  config: Pick<MongodbConfig, "adminUser" | "appUser" | "database">,
+): string | undefined {
+  if (/[,;]/.test(config.appUser)) {
+    return `ai-platform-data:mongodb.appUser: "${config.appUser}" contains "," or ";", which the chart uses to separate user names; choose a name without them`;
+  }
+  if (config.adminUser === MONGODB_METRICS_USER) {
+    return `ai-platform-data:mongodb.adminUser: "${config.adminUser}" is the name of the exporter's own user; choose another name`;
+  }
+  if (config.appUser === MONGODB_METRICS_USER && config.database === "admin") {
+    return `ai-platform-data:mongodb.appUser: "${config.appUser}" is the name of the exporter's own user in the admin database; choose another name`;
+  }
+  return undefined;
+}
+
+/** In-cluster `host:port` of each data-bearing member: the StatefulSet pods behind the headless Service. */
+export function mongodbHosts(releaseName: string, namespace: string, replicas: number): string[] {
+  const headless = serviceHost(`${releaseName}-headless`, namespace);
+  return Array.from({ length: replicas }, (_, i) => `${releaseName}-${i}.${headless}:${PORT}`);
+}
+
+/** The parts of a `mongodb://` connection string. */
+export interface MongoUriParts {
+  /** Seed list, `host:port` each. */
+  hosts: string[];
+  username: string;
+  password: string;
+  /** Default database of the connection. */
+  database: string;
+  /** Database the user is defined in. */
+  authSource: string;
+  replicaSet?: string;
+  directConnection?: boolean;
+  tls?: boolean;
+}
+
+/** A standard connection string; user, password and names are percent-encoded as the URI spec requires. */
+export function mongodbUri(p: MongoUriParts): string {
+  const enc = encodeURIComponent;
+  const options = [`authSource=${enc(p.authSource)}`];
+  if (p.replicaSet) options.push(`replicaSet=${enc(p.replicaSet)}`);
+  if (p.directConnection !== undefined) options.push(`directConnection=${p.directConnection}`);
+  if (p.tls !== undefined) options.push(`tls=${p.tls}`);
+  return `mongodb://${enc(p.username)}:${enc(p.password)}@${p.hosts.join(",")}/${enc(p.database)}?${options.join("&")}`;
+}
+
+/**
+ * `--wiredTigerCacheSizeGB` for a container memory limit: MongoDB's own default, 50% of (RAM - 1 GiB) and
+ * at least 0.25 GiB, computed from the limit. mongod 6.0 reads the cgroup v1 limit but not cgroup v2's and
+ * then sizes the cache from the node's memory, which gets the pod OOM-killed
+ * (mongodb/mongodb-kubernetes-operator#936, #1351).
+ */
+export function wiredTigerCacheSizeGB(memoryLimit: string): number {
+  const gib = (parseBytes(memoryLimit) ?? 0) / 2 ** 30;
+  return Math.max(0.25, Math.floor(((gib - 1) / 2) * 100) / 100);
+}
+
+/**
+ * The alert rules of seed §8.1 (operation latency, connections, memory, write queue) plus replication lag,
+ * exporter down and disk space. Names are the exporter's `--compatible-mode` ones (the chart's default),
+ * from percona/mongodb_exporter v0.39.0 `exporter/v1_compatibility.go`.
+ */
+export function mongodbAlertRules(releaseName: string, namespace: string, memoryLimit: string) {
+  const sel = `namespace="${namespace}"`;
+  const limitBytes = parseBytes(memoryLimit) ?? 0;
+  return [
+    {
+      alert: "MongodbDown",
+      expr: `mongodb_up{${sel}} == 0`,
+      for: "1m",
+      severity: "critical" as const,
+      summary: "The MongoDB exporter cannot reach its mongod",
+    },
+    {
+      alert: "MongodbTooManyConnections",
+      expr: `max by (pod) (mongodb_connections{${sel},state="current"}) / (max by (pod) (mongodb_connections{${sel},state="current"}) + max by (pod) (mongodb_connections{${sel},state="available"})) > 0.8`,
+      for: "5m",
+      severity: "warning" as const,
+      summary: "A MongoDB member uses more than 80% of its available connections",
+    },
+    {
+      alert: "MongodbReplicationLag",
+      expr: `max by (name) (mongodb_mongod_replset_member_replication_lag{${sel}}) > 30`,
+      for: "5m",
+      severity: "warning" as const,
+      summary: "A MongoDB secondary is more than 30 s behind the primary",
+    },
+    {
+      alert: "MongodbHighMemory",
+      // `mongodb_memory` is serverStatus.mem in MiB; the limit is the container's, from config.
+      expr: `max by (pod) (mongodb_memory{${sel},type="resident"}) * 1048576 / ${limitBytes} > 0.9`,
+      for: "10m",
+      severity: "warning" as const,
+      summary: `A mongod's resident memory is above 90% of its ${memoryLimit} limit`,
+    },
+    {
+      alert: "MongodbWriteQueue",
+      expr: `max by (pod) (mongodb_mongod_global_lock_current_queue{${sel},type="writer"}) > 10`,
+      for: "5m",
+      severity: "warning" as const,
+      summary: "More than 10 MongoDB operations are queued waiting for a write lock",
+    },
+    {
+      alert: "MongodbHighOperationLatency",
+      // Microseconds per operation; commands are left out, awaitable `hello` calls wait up to 10 s by design.
+      expr: `max by (pod, type) (rate(mongodb_mongod_op_latencies_latency_total{${sel},type=~"read|write"}[5m]) / rate(mongodb_mongod_op_latencies_ops_total{${sel},type=~"read|write"}[5m])) > 100000`,
+      for: "10m",
+      severity: "warning" as const,
+      summary: "MongoDB reads or writes take more than 100 ms on average",
+    },
+    diskSpaceRule("mongodb", releaseName, namespace),
+  ];
+}
+
+/** Application-facing keys: the app user, never root. */
+function mongodbClientData(c: MongoConnection): ClientSecretData {
+  return {
+    "mongodb-uri": pulumi.secret(
+      pulumi.all([c.hosts, c.appPassword]).apply(([hosts, password]) =>
+        mongodbUri({
+          hosts,
+          username: c.appUser,
+          password,
+          database: c.database,
+          authSource: c.database,
+          replicaSet: c.replicaSet,
+          directConnection: c.directConnection,
+          tls: c.tls,
+        }),
+      ),
+    ),
+    "mongodb-username": c.appUser,
+    "mongodb-password": c.appPassword,
+    "mongodb-database": c.database,
+  };
+}
+
+/** The chart values; pure so the tests can check every key path against the pinned chart. */
+export function mongodbValues(
+  config: MongodbConfig,
+  platform: Pick<PlatformContext, "storageClass" | "monitoring">,
+  secretName: string,
+  releaseName: string,
+): Record<string, unknown> {
+  const resources = config.resources;
+  return {
+    fullnameOverride: releaseName,
+    // Always a replica set, one member in dev: change streams, transactions and `mongodump --oplog`
+    // need one, and adding members later needs no migration.
+    architecture: "replicaset",
+    replicaCount: config.replicas,
+    replicaSetName: config.replicaSetName,
+    image: bitnamiImage(config.images.mongodb, "mongodb"),
+    auth: {
+      enabled: true,
+      rootUser: config.adminUser,
+      // Created on first start with readWrite on the database at the same index.
+      usernames: [config.appUser],
+      databases: [config.database],
+      // Every password and the replica-set key come from here (`MONGODB_SECRET_KEYS`).
+      existingSecret: secretName,
+    },
+    extraFlags: [`--wiredTigerCacheSizeGB=${wiredTigerCacheSizeGB(resources.limits.memory)}`],
+    resources,
+    persistence: { enabled: true, size: config.storageSize, storageClass: platform.storageClass },
+    arbiter: { enabled: config.arbiter, resources },
+    // The component owns the backup (BackupJob); the chart's own mongodump CronJob stays off.
+    backup: { enabled: false },
+    volumePermissions: { image: bitnamiImage(config.images.volumePermissions, "os-shell") },
+    // Neither is rendered (TLS and external access stay off), but both default to docker.io/bitnami.
+    tls: { image: bitnamiImage(undefined, "nginx") },
+    externalAccess: { autoDiscovery: { image: bitnamiImage(undefined, "kubectl") } },
+    metrics: {
+      enabled: true,
+      image: bitnamiImage(config.images.metrics, "mongodb-exporter"),
+      username: MONGODB_METRICS_USER,
+      // The alert rules use the compatible-mode names; diagnosticdata carries the replica-set status.
+      compatibleMode: true,
+      collector: { diagnosticdata: true, replicasetstatus: true },
+      resources: EXPORTER_RESOURCES,
+      serviceMonitor: { enabled: platform.monitoring.serviceMonitor, labels: platform.monitoring.labels },
+    },
+  };
 }

@@ -14,7 +14,6 @@ import {
 import { viaSerialization } from "../support/dynamic";
 import { closedPort, lateProxy, requireServer, Services } from "../support/servers";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the test talks to the nodes directly
 const Redis = require("ioredis");
 
 const run = randomBytes(3).toString("hex");
@@ -67,7 +66,7 @@ const user = (suffix: string, commands = "+@read +@write -@dangerous"): AclUserS
 });
 
 async function currentMaster(svc: Services["redis"]): Promise<{ host: string; port: number }> {
-  const [host, port] = await onNode(svc.sentinels[0], svc.sentinelPassword, (c) =>
+  const [host, port] = await onNode<string[]>(svc.sentinels[0], svc.sentinelPassword, (c) =>
     c.call("SENTINEL", "get-master-addr-by-name", svc.masterName),
   );
   return { host, port: Number(port) };
