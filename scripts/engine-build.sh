@@ -1,44 +1,39 @@
 #!/usr/bin/env bash
-# engine-build.sh: build (or reuse from cache) a real Pulumi engine for local/CI end-to-end runs.
+# engine-build.sh: build (or reuse from cache) the real Pulumi engine for end-to-end runs.
 #
-#   bash scripts/engine-build.sh          # last stdout line = the bin dir; progress goes to stderr
-#   BIN=$(bash scripts/engine-build.sh | tail -n1); export PATH="$BIN:$PATH"
+#   BIN=$(bash scripts/engine-build.sh | tail -n1)    # progress on stderr, bin dir = last stdout line
 #
-# What it builds, from the Go module proxy only (no other network), pinned to v3.248.0 (the release of the
-# npm @pulumi/pulumi we pin, the newest that runs on Node 20):
-#   pulumi                          github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (the real CLI and engine)
-#   pulumi-language-nodejs          OUR OWN host, scripts/engine/cmd/pulumi-language-nodejs: the proxy does
-#                                   not serve upstream's .../sdk/nodejs/cmd/pulumi-language-nodejs/v3 (403 for
-#                                   every version); ours speaks the same protocol and runs the program's
-#                                   @pulumi/pulumi/cmd/{run,run-policy-pack,run-plugin}
-#   pulumi-resource-pulumi-nodejs   dynamic-provider launcher (scripts/engine/, copied)
+# Builds, from the Go module proxy only, pinned to v3.248.0 (= our npm @pulumi/pulumi, newest for Node 20):
+#   pulumi                         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi: the real CLI + engine
+#   pulumi-language-nodejs         OUR OWN host (scripts/engine/cmd/pulumi-language-nodejs): the proxy
+#                                  serves no version of upstream's .../sdk/nodejs/cmd/pulumi-language-nodejs/v3
+#                                  (403). Same gRPC protocol; runs the program's @pulumi/pulumi/cmd/run,
+#                                  cmd/run-policy-pack (policy packs) and cmd/run-plugin.
+#   pulumi-resource-pulumi-nodejs  dynamic-provider launcher (copied from scripts/engine/)
 # No pulumi-analyzer-policy: v3.248 starts Node policy packs through the language host (RunPlugin).
-# The CLI finds the two helper plugins beside itself, so only `pulumi` itself needs to be on PATH.
+# `pulumi` finds both helpers beside itself.
 #
 # Cache: ${AIPD_CACHE:-$HOME/.cache/ai-platform-data}/engine/v3.248.0/bin, reused while the hash of
-# scripts/engine/* (go.mod, go.sum, host source, launcher) + the recipe below is unchanged (a warm run takes
-# well under a second). Cold build on 2 cores: about 10 minutes with an empty Go module/build cache (most of
-# it compiling; ~1.4 GB of modules downloaded), far less when GOCACHE is warm. AIPD_ENGINE_REBUILD=1 forces
-# a rebuild. Needs Go >= 1.25.11 (CGO not needed) and, at run time, node + npm.
+# scripts/engine/* and RECIPE below is unchanged (warm run < 0.1 s; AIPD_ENGINE_REBUILD=1 forces a build).
+# Cold build, 2 cores, empty Go module + build caches: ~4.5 min (1.3 GB modules, 1.6 GB GOCACHE); with a
+# warm GOCACHE ~7 s. Needs Go >= 1.25.11 (CGO off); node + npm at run time.
 #
-# Environment for e2e runs (all verified with `pulumi up/preview/refresh/destroy` and policy packs):
+# Environment for e2e runs (verified: stack init, config set --secret, up, preview --expect-no-changes,
+# refresh, destroy, dynamic providers, policy packs):
 #   PATH="$BIN:$PATH"
-#   PULUMI_HOME=<tmp dir>                       keeps ~/.pulumi (plugins, credentials) out of the run
-#   PULUMI_BACKEND_URL=file://<tmp dir>/state   local state backend, no login
-#   PULUMI_CONFIG_PASSPHRASE=<anything>         passphrase secrets provider (stack init, secrets)
-#   PULUMI_SKIP_UPDATE_CHECK=true               no version check against the internet
+#   PULUMI_HOME=<tmp>                            no ~/.pulumi (plugins, credentials, workspaces)
+#   PULUMI_BACKEND_URL=file://<tmp>/state        local state, no login
+#   PULUMI_CONFIG_PASSPHRASE=<anything>          passphrase secrets provider
+#   PULUMI_SKIP_UPDATE_CHECK=true
 #   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-#                                               never download provider plugins. Without it, a program
-#                                               whose node_modules holds a provider package
-#                                               (@pulumi/random, @pulumi/kubernetes, ...) makes `pulumi
-#                                               up` try to download that plugin and fail offline, even
-#                                               if the program registers none of its resources. With
-#                                               it, unused provider packages are harmless; a resource
-#                                               that really uses a missing provider still fails.
-#   PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true   (optional) quiets the file-backend notice
-# Policy packs: `pulumi preview|up --policy-pack <dir>` where <dir> holds PulumiPolicy.yaml
-# (runtime: nodejs), index.ts and node_modules with @pulumi/policy (1.21.0 works with @pulumi/pulumi
-# 3.248.0); a mandatory violation makes the command exit non-zero. Nothing else is needed.
+#     Provider packages in node_modules ({"pulumi":{"resource":true}}: @pulumi/random, @pulumi/kubernetes)
+#     make the engine download their plugins. Offline that fails (5 tries each) but is NOT fatal: an
+#     import with no resources of that provider runs either way; the flag just skips the attempts (~3 s
+#     here; longer where connections hang). A resource that uses a missing provider fails: "no resource
+#     plugin 'pulumi-resource-random' found". `pulumi install` downloads plugins regardless: use npm ci.
+# Policy packs: `pulumi preview|up --policy-pack <dir>`; <dir> has PulumiPolicy.yaml (runtime: nodejs),
+# package.json WITH a "version" (@pulumi/policy refuses to start without it), index.ts and installed
+# node_modules (@pulumi/policy 1.21.0 + @pulumi/pulumi 3.248.0). A mandatory violation exits non-zero.
 set -euo pipefail
 
 VERSION=v3.248.0
@@ -86,7 +81,7 @@ if ! flock -n 9; then
 	fi
 fi
 
-log "building Pulumi $VERSION into $bin (cold: ~10 min on 2 cores)"
+log "building Pulumi $VERSION into $bin (cold: ~5 min on 2 cores)"
 start=$SECONDS
 tmp=$(mktemp -d "$root/.build.XXXXXX")
 chmod 0755 "$tmp"
