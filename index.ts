@@ -12,6 +12,7 @@ import { PostgreSQL } from "./components/postgresql";
 import { Redis } from "./components/redis";
 import { Weaviate } from "./components/weaviate";
 import { PlatformContext } from "./components/shared/context";
+import { initialiseDatabases } from "./init";
 
 const { config, secrets } = loadConfig();
 
@@ -55,7 +56,7 @@ const credentials = config.credentialsSecret.enabled
     })
   : undefined;
 
-// Initialisation (schemas, collections, classes, topics, ACL users) is wired in init/index.ts.
+const initialisers = initialiseDatabases(config, { weaviate, redis, kafka });
 
 /** In-cluster endpoints, in clear. */
 export const endpoints = {
@@ -64,6 +65,12 @@ export const endpoints = {
   weaviate: weaviate?.endpoint,
   redis: redis?.endpoint,
   kafka: kafka?.endpoint,
+};
+/** What each initialiser did in its last run (one line per step). */
+export const initialisation = {
+  weaviateClasses: initialisers.weaviateClasses?.log,
+  redisAclUsers: initialisers.redisAclUsers?.log,
+  kafkaTopics: initialisers.kafkaTopics?.log,
 };
 /** Name of the Secret applications read their connection details from. */
 export const credentialsSecretName = credentials?.secretName;

@@ -18,6 +18,13 @@ export interface DatabaseNetworkPolicyArgs {
   namespace: pulumi.Input<string>;
   /** Ports the service listens on for clients and peers. */
   ports: number[];
+  /** UDP ports, for services whose peers also gossip over UDP (Weaviate's memberlist). */
+  udpPorts?: number[];
+  /**
+   * Labels of the guarded pods, which also select the peers; defaults to
+   * `app.kubernetes.io/instance: <releaseName>`. For charts whose pods do not carry that label.
+   */
+  podSelector?: Record<string, string>;
   /** Client labels and namespaces from config. */
   network: PlatformConfig["network"];
 }
@@ -27,7 +34,7 @@ export function databaseNetworkPolicy(
   args: DatabaseNetworkPolicyArgs,
   opts: pulumi.CustomResourceOptions,
 ): k8s.networking.v1.NetworkPolicy {
-  const instance = { "app.kubernetes.io/instance": args.releaseName };
+  const instance = args.podSelector ?? { "app.kubernetes.io/instance": args.releaseName };
   const from: k8s.types.input.networking.v1.NetworkPolicyPeer[] = [
     { podSelector: { matchLabels: args.network.clientLabels } },
     ...args.network.clientNamespaces.map((ns) => ({
@@ -48,7 +55,15 @@ export function databaseNetworkPolicy(
       spec: {
         podSelector: { matchLabels: instance },
         policyTypes: ["Ingress"],
-        ingress: [{ from, ports: args.ports.map((port) => ({ port, protocol: "TCP" })) }],
+        ingress: [
+          {
+            from,
+            ports: [
+              ...args.ports.map((port) => ({ port, protocol: "TCP" })),
+              ...(args.udpPorts ?? []).map((port) => ({ port, protocol: "UDP" })),
+            ],
+          },
+        ],
       },
     },
     opts,

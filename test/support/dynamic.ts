@@ -5,7 +5,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
- 
 const requireFromString: (code: string) => {
   handler: () => pulumi.dynamic.ResourceProvider;
 } = require("require-from-string");

@@ -1,0 +1,96 @@
+/**
+ * Wires each initialiser after its component: it depends on the Helm release and its Secret, and gets
+ * its desired state from config and its connection from the component (endpoint override and
+ * `external` mode already applied there).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "../config";
+import type { Kafka } from "../components/kafka";
+import type { Redis } from "../components/redis";
+import type { Weaviate } from "../components/weaviate";
+import { KafkaTopics } from "./kafka";
+import { RedisAclUsers } from "./redis";
+import { WeaviateClasses } from "./weaviate";
+
+/** The deployed components; a missing one is disabled. */
+export interface DeployedComponents {
+  weaviate?: Weaviate;
+  redis?: Redis;
+  kafka?: Kafka;
+}
+
+/** The initialisers created. */
+export interface Initialisers {
+  weaviateClasses?: WeaviateClasses;
+  redisAclUsers?: RedisAclUsers;
+  kafkaTopics?: KafkaTopics;
+}
+
+function after(
+  component: pulumi.ComponentResource & { ready: pulumi.Resource[] },
+): pulumi.CustomResourceOptions {
+  return { parent: component, dependsOn: component.ready };
+}
+
+export function initialiseDatabases(config: PlatformConfig, c: DeployedComponents): Initialisers {
+  const out: Initialisers = {};
+
+  if (c.weaviate) {
+    const conn = c.weaviate.connection;
+    out.weaviateClasses = new WeaviateClasses(
+      "weaviate-classes",
+      {
+        scheme: conn.scheme,
+        host: conn.host,
+        port: conn.port,
+        apiKey: conn.apiKey,
+        classes: config.weaviate.classes,
+        enabledModules: conn.enabledModules,
+        allowRecreate: config.weaviate.allowRecreate,
+        timeoutSeconds: config.weaviate.initTimeoutSeconds,
+      },
+      after(c.weaviate),
+    );
+  }
+
+  if (c.redis && c.redis.connection.aclUsers.length > 0) {
+    const conn = c.redis.connection;
+    out.redisAclUsers = new RedisAclUsers(
+      "redis-acl-users",
+      {
+        sentinels: conn.sentinels,
+        masterName: conn.masterName,
+        password: conn.password,
+        sentinelPassword: conn.sentinelPassword,
+        users: conn.aclUsers.map(({ name, keys, channels, commands }) => ({
+          name,
+          keys,
+          channels,
+          commands,
+        })),
+        userPasswords: Object.fromEntries(conn.aclUsers.map((u) => [u.name, u.password])),
+        timeoutSeconds: config.redis.initTimeoutSeconds,
+      },
+      after(c.redis),
+    );
+  }
+
+  if (c.kafka) {
+    const conn = c.kafka.connection;
+    out.kafkaTopics = new KafkaTopics(
+      "kafka-topics",
+      {
+        brokers: conn.brokers,
+        mechanism: conn.mechanism,
+        username: conn.username,
+        password: conn.password,
+        topics: config.kafka.topics,
+        deleteRemovedTopics: config.kafka.deleteRemovedTopics,
+        timeoutSeconds: config.kafka.initTimeoutSeconds,
+      },
+      after(c.kafka),
+    );
+  }
+
+  return out;
+}

@@ -1,0 +1,347 @@
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import * as fc from "fast-check";
+import {
+  REDIS_ACL_FILE,
+  REDIS_ACL_PREPARE,
+  redisAlertRules,
+  redisConfigProblems,
+  redisMaxmemory,
+  redisSizeBytes,
+  renderRedisConf,
+} from "../../components/redis";
+import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
+import {
+  byType,
+  ProgramRun,
+  RegisteredResource,
+  releaseValues,
+  runError,
+  runOk,
+  stackConfig,
+} from "../support/program";
+import { REDIS_KEYS } from "./chart-keys";
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- chart values and k8s objects are untyped here */
+
+const named = (resources: RegisteredResource[], name: string) =>
+  resources.find((r) => (r.inputs.metadata as { name?: string } | undefined)?.name === name);
+
+/**
+ * {@link leakedPasswords}, less the inputs that were handed over as Pulumi secrets: the initialisers'
+ * dynamic resources take the passwords that way (and Pulumi stores them encrypted).
+ */
+function unprotectedLeaks(run: ProgramRun): string[] {
+  return leakedPasswords(run).filter((hit) => {
+    const r = run.resources.find((x) => hit.startsWith(`${x.type} ${x.name}: `));
+    return !(r && isSecretInput(r, hit.slice(`${r.type} ${r.name}: `.length)));
+  });
+}
+
+const resources = (memory: string) => ({
+  requests: { cpu: "100m", memory: "64Mi" },
+  limits: { cpu: "1", memory },
+});
+const persistence = { rdb: true, rdbSave: "900 1 300 10 60 10000", aof: true };
+
+describe("Redis component", () => {
+  const prod = runOk("prod");
+  const dev = runOk("dev");
+
+  it("pins bitnami/redis 17.17.1 by OCI", () => {
+    const rel = byType(prod, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "redis")!;
+    assert.equal(rel.inputs.chart, "oci://registry-1.docker.io/bitnamicharts/redis");
+    assert.equal(rel.inputs.version, "17.17.1");
+    assert.equal(rel.inputs.atomic, true);
+  });
+
+  it("sets only keys the pinned chart reads", () => {
+    const maps = ["metrics.serviceMonitor.additionalLabels"];
+    assertKnownKeys(releaseValues(prod, "/redis"), REDIS_KEYS, maps);
+    assertKnownKeys(releaseValues(dev, "/redis"), REDIS_KEYS, maps);
+  });
+
+  it("runs every node with a Sentinel beside it, sized with replica.* (master.* is ignored then)", () => {
+    const v = releaseValues(prod, "/redis") as any;
+    assert.equal(v.architecture, "replication");
+    assert.equal(v.sentinel.enabled, true);
+    assert.equal(v.master, undefined);
+    assert.equal(v.replica.replicaCount, 3);
+    assert.equal(v.sentinel.quorum, 2);
+    assert.equal(v.sentinel.masterSet, "mymaster");
+    assert.equal(v.fullnameOverride, "redis");
+    const d = releaseValues(dev, "/redis") as any;
+    assert.equal(d.replica.replicaCount, 1);
+    assert.equal(d.sentinel.quorum, 1);
+  });
+
+  it("carries the prod sizes of the design and bitnamilegacy images", () => {
+    const v = releaseValues(prod, "/redis") as any;
+    assert.deepEqual(v.replica.persistence, { enabled: true, size: "8Gi", storageClass: "ssd" });
+    assert.deepEqual(v.replica.resources, {
+      requests: { cpu: "500m", memory: "1Gi" },
+      limits: { cpu: "1", memory: "2Gi" },
+    });
+    for (const sidecar of [v.sentinel, v.metrics]) {
+      assert.ok(
+        sidecar.resources.requests.cpu && sidecar.resources.limits.memory,
+        "sidecar without resources",
+      );
+    }
+    assert.equal(v.image.repository, "bitnamilegacy/redis");
+    assert.equal(v.sentinel.image.repository, "bitnamilegacy/redis-sentinel");
+    assert.equal(v.metrics.image.repository, "bitnamilegacy/redis-exporter");
+    assert.equal(v.volumePermissions.image.repository, "bitnamilegacy/os-shell");
+    assert.equal(v.sysctl.image.repository, "bitnamilegacy/os-shell");
+    assert.equal(v.image.tag, undefined, "the chart's own tag must stay unless config pins one");
+    assert.equal(v.networkPolicy.enabled, false);
+    assert.equal(v.metrics.enabled, true);
+    assert.deepEqual(v.metrics.serviceMonitor, {
+      enabled: true,
+      additionalLabels: { release: "prometheus" },
+    });
+    assert.equal((releaseValues(dev, "/redis") as any).metrics.serviceMonitor.enabled, false);
+  });
+
+  it("writes persistence, maxmemory and the ACL file into redis.conf", () => {
+    const conf = (releaseValues(prod, "/redis") as any).commonConfiguration as string;
+    assert.match(conf, /^appendonly yes$/m);
+    assert.match(conf, /^save 900 1 300 10 60 10000$/m);
+    assert.match(conf, /^maxmemory 1536mb$/m);
+    assert.match(conf, /^maxmemory-policy allkeys-lru$/m);
+    assert.match(conf, /^aclfile \/data\/users\.acl$/m);
+    assert.doesNotMatch(conf, /\{\{/, "the chart renders commonConfiguration through tpl");
+    const devConf = (releaseValues(dev, "/redis") as any).commonConfiguration as string;
+    assert.match(devConf, /^maxmemory 192mb$/m);
+    assert.equal((releaseValues(prod, "/redis") as any).replica.preExecCmds, REDIS_ACL_PREPARE);
+  });
+
+  it("reads the password from the credentials Secret, never from values", () => {
+    const v = releaseValues(prod, "/redis") as any;
+    assert.deepEqual(v.auth, {
+      enabled: true,
+      sentinel: true,
+      existingSecret: "redis-credentials",
+      existingSecretPasswordKey: "redis-password",
+    });
+    const secret = named(byType(prod, "kubernetes:core/v1:Secret"), "redis-credentials")!;
+    const keys = Object.keys(secret.inputs.stringData as object).sort();
+    assert.deepEqual(keys, ["acl-app-password", "redis-password"]);
+    for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
+  });
+
+  it("leaks no generated password outside Secret data", () => {
+    assert.deepEqual(unprotectedLeaks(prod), []);
+    assert.deepEqual(unprotectedLeaks(dev), []);
+  });
+
+  it("gives applications the Sentinels, the master set and the password", () => {
+    const creds = named(byType(prod, "kubernetes:core/v1:Secret"), "db-credentials")!;
+    const data = creds.inputs.stringData as Record<string, string>;
+    assert.equal(data["redis-sentinels"], "redis.ai-platform-data.svc.cluster.local:26379");
+    assert.equal(data["redis-master-name"], "mymaster");
+    assert.match(data["redis-password"], /^MOCKSECRET/);
+    assert.ok(isSecretInput(creds, "stringData.redis-password"));
+    const endpoints = prod.outputs.endpoints;
+    assert.equal((endpoints.value as any).redis, "redis.ai-platform-data.svc.cluster.local:26379");
+    assert.equal(endpoints.secret, false);
+    assert.equal(prod.outputs.connectionStrings.secret, true);
+  });
+
+  it("backs up the master's RDB found through Sentinel, password by secretKeyRef", () => {
+    const job = byType(prod, "kubernetes:batch/v1:CronJob").find((j) => j.name === "redis-backup-cronjob")!;
+    const spec = job.inputs.spec as any;
+    assert.equal(spec.schedule, "15 2 * * *");
+    const c = spec.jobTemplate.spec.template.spec.containers[0];
+    assert.equal(c.image, "docker.io/bitnamilegacy/redis:7.0.12-debian-11-r34");
+    assert.match(c.command[2], /SENTINEL get-master-addr-by-name/);
+    assert.match(c.command[2], /--rdb "\$out\.partial"/);
+    const env = (n: string) => c.env.find((e: { name: string }) => e.name === n);
+    assert.deepEqual(env("REDISCLI_AUTH").valueFrom, {
+      secretKeyRef: { name: "redis-credentials", key: "redis-password" },
+    });
+    assert.equal(env("REDISCLI_AUTH").value, undefined);
+    assert.equal(env("REDIS_SENTINEL_HOST").value, "redis");
+    assert.equal(env("REDIS_SENTINEL_PORT").value, "26379");
+    assert.equal(env("REDIS_MASTER_SET").value, "mymaster");
+    assert.equal(env("RETENTION_DAYS").value, "14");
+  });
+
+  it("lets clients, peers and the exporter in on 6379, 26379 and 9121", () => {
+    const np = named(byType(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy"), "redis-clients")!;
+    const spec = np.inputs.spec as any;
+    assert.deepEqual(spec.podSelector.matchLabels, { "app.kubernetes.io/instance": "redis" });
+    assert.deepEqual(
+      spec.ingress[0].ports.map((p: { port: number }) => p.port),
+      [6379, 26379, 9121],
+    );
+  });
+
+  it("alerts on hit ratio, memory, clients, latency and replication in prod only", () => {
+    const rule = named(byType(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule"), "redis-alerts")!;
+    const rules = (rule.inputs.spec as any).groups[0].rules as { alert: string; expr: string }[];
+    const expr = (a: string) => rules.find((r) => r.alert === a)?.expr ?? assert.fail(`no ${a}`);
+    assert.match(expr("RedisLowHitRatio"), /redis_keyspace_hits_total.*redis_keyspace_misses_total/);
+    assert.match(expr("RedisMemoryNearMaxmemory"), /redis_memory_used_bytes.*redis_memory_max_bytes/);
+    assert.match(expr("RedisTooManyClients"), /redis_connected_clients/);
+    assert.match(expr("RedisHighLatency"), /redis_commands_duration_seconds_total/);
+    assert.match(
+      expr("RedisReplicasMissing"),
+      /max\(redis_connected_slaves\{namespace="ai-platform-data"\}\) < 2$/,
+    );
+    assert.match(expr("RedisMasterLinkDown"), /redis_master_link_up/);
+    assert.ok(rules.some((r) => r.alert === "redisVolumeAlmostFull"));
+    assert.equal(
+      named(byType(dev, "kubernetes:monitoring.coreos.com/v1:PrometheusRule"), "redis-alerts"),
+      undefined,
+    );
+    const single = redisAlertRules("ns", 1, "redis").map((r) => r.alert);
+    assert.ok(!single.includes("RedisReplicasMissing") && !single.includes("RedisMasterLinkDown"));
+  });
+
+  it("deploys nothing in external mode and hands over the configured Sentinels", () => {
+    const ext = runOk("dev", {
+      "ai-platform-data:redis": {
+        mode: "external",
+        nodes: 3,
+        sentinel: { quorum: 2 },
+        endpoint: {
+          sentinels: [
+            { host: "s1.example", port: 26379 },
+            { host: "s2.example", port: 26380 },
+          ],
+          masterName: "cache",
+        },
+      },
+      "ai-platform-data:redisPassword": "external-redis-password",
+    });
+    const charts = byType(ext, "kubernetes:helm.sh/v3:Release").map((r) => String(r.inputs.chart));
+    assert.ok(!charts.some((c) => c.endsWith("/redis")), "a Redis release was deployed");
+    assert.equal(named(byType(ext, "kubernetes:core/v1:Secret"), "redis-credentials"), undefined);
+    assert.ok(!byType(ext, "kubernetes:batch/v1:CronJob").some((j) => j.name === "redis-backup-cronjob"));
+    assert.equal((ext.outputs.endpoints.value as any).redis, "s1.example:26379,s2.example:26380");
+    const creds = named(byType(ext, "kubernetes:core/v1:Secret"), "db-credentials")!;
+    const data = creds.inputs.stringData as Record<string, string>;
+    assert.equal(data["redis-sentinels"], "s1.example:26379,s2.example:26380");
+    assert.equal(data["redis-master-name"], "cache");
+    assert.equal(data["redis-password"], "external-redis-password");
+    assert.ok(isSecretInput(creds, "stringData.redis-password"));
+  });
+
+  it("stops before deploying when a save rule would crash Redis", () => {
+    const redis = stackConfig("dev")["ai-platform-data:redis"] as Record<string, unknown>;
+    const message = runError("dev", {
+      "ai-platform-data:redis": { ...redis, persistence: { rdbSave: "900 1 300" } },
+    });
+    assert.match(message, /redis\.persistence\.rdbSave: "900 1 300" must be pairs of whole numbers/);
+  });
+});
+
+describe("Redis derived settings", () => {
+  it("derives maxmemory as 75% of the memory limit, in whole mb", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 512 * 1024 }), (mi) => {
+        const m = redisMaxmemory({ maxmemory: undefined, resources: resources(`${mi}Mi`) });
+        const bytes = redisSizeBytes(m)!;
+        const target = mi * 2 ** 20 * 0.75;
+        return /^\d+mb$/.test(m) && bytes <= target && bytes > target - 2 ** 20;
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 256 }), (gi) => {
+        return redisMaxmemory({ maxmemory: undefined, resources: resources(`${gi}Gi`) }) === `${gi * 768}mb`;
+      }),
+    );
+    assert.equal(redisMaxmemory({ maxmemory: undefined, resources: resources("1000") }), "750");
+  });
+
+  it("keeps an explicit maxmemory", () => {
+    assert.equal(redisMaxmemory({ maxmemory: "768MB", resources: resources("1Gi") }), "768mb");
+  });
+
+  it("reads Redis sizes with redis.conf units", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e6 }), (n) => {
+        return (
+          redisSizeBytes(`${n}mb`) === n * 2 ** 20 &&
+          redisSizeBytes(`${n}m`) === n * 1e6 &&
+          redisSizeBytes(`${n}GB`) === n * 2 ** 30 &&
+          redisSizeBytes(`${n}`) === n
+        );
+      }),
+    );
+    assert.equal(redisSizeBytes("12xb"), undefined);
+  });
+
+  it("renders each persistence choice", () => {
+    const base = { maxmemory: "100mb", maxmemoryPolicy: "noeviction" as const, resources: resources("1Gi") };
+    const rdbOnly = renderRedisConf({ ...base, persistence: { ...persistence, aof: false } });
+    assert.match(rdbOnly, /^appendonly no$/m);
+    assert.match(rdbOnly, /^save 900 1 300 10 60 10000$/m);
+    const aofOnly = renderRedisConf({ ...base, persistence: { ...persistence, rdb: false } });
+    assert.match(aofOnly, /^appendonly yes$/m);
+    assert.match(aofOnly, /^save ""$/m);
+    const spaced = renderRedisConf({ ...base, persistence: { ...persistence, rdbSave: "  60   5 " } });
+    assert.match(spaced, /^save 60 5$/m);
+    assert.match(spaced, /^maxmemory 100mb$/m);
+    assert.match(spaced, /^maxmemory-policy noeviction$/m);
+  });
+
+  it("names the key of each cross-key problem", () => {
+    const ok = {
+      persistence,
+      maxmemory: undefined,
+      resources: resources("1Gi"),
+      sentinel: { quorum: 1, masterSet: "m" },
+    };
+    assert.deepEqual(redisConfigProblems(ok), []);
+    for (const bad of ["", "900", "0 1", "60 x", "900 1 300"]) {
+      const p = redisConfigProblems({ ...ok, persistence: { ...persistence, rdbSave: bad } });
+      assert.equal(p.length, 1, `save rule ${JSON.stringify(bad)} was accepted`);
+      assert.match(p[0], /redis\.persistence\.rdbSave/);
+    }
+    assert.deepEqual(
+      redisConfigProblems({ ...ok, persistence: { ...persistence, rdb: false, rdbSave: "" } }),
+      [],
+    );
+    assert.match(redisConfigProblems({ ...ok, maxmemory: "2gb" })[0], /redis\.maxmemory: "2gb" is above/);
+    assert.deepEqual(redisConfigProblems({ ...ok, maxmemory: "1gb" }), []);
+    const mismatch = redisConfigProblems({
+      ...ok,
+      endpoint: { sentinels: [{ host: "h", port: 1 }], masterName: "x" },
+    });
+    assert.match(mismatch[0], /redis\.endpoint\.masterName: "x" differs/);
+  });
+});
+
+describe("Redis ACL file preparation (replica.preExecCmds)", () => {
+  const run = (file: string, password: string) =>
+    execFileSync("sh", ["-c", REDIS_ACL_PREPARE.replace(`acl_file=${REDIS_ACL_FILE}`, `acl_file=${file}`)], {
+      env: { PATH: process.env.PATH, REDIS_PASSWORD: password },
+    });
+  const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+  it("creates the file with the default user's password hash, never an empty file", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-acl-"));
+    const file = path.join(dir, "users.acl");
+    run(file, "first password");
+    assert.equal(fs.readFileSync(file, "utf8"), `user default on #${sha("first password")} ~* &* +@all\n`);
+    assert.equal(fs.statSync(file).mode & 0o077, 0, "the ACL file is readable by others");
+  });
+
+  it("keeps the saved users and replaces a stale default line with the current password", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-acl-"));
+    const file = path.join(dir, "users.acl");
+    const app = "user app on #abc ~cache:* resetchannels -@all +@read";
+    fs.writeFileSync(file, `${app}\nuser default on #${sha("old")} ~* &* +@all\n`);
+    run(file, "rotated");
+    const lines = fs.readFileSync(file, "utf8").trim().split("\n");
+    assert.deepEqual(lines, [`user default on #${sha("rotated")} ~* &* +@all`, app]);
+    assert.ok(!fs.existsSync(`${file}.tmp`));
+  });
+});
