@@ -6,14 +6,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import type { Kafka } from "../components/kafka";
+import type { PostgreSQL } from "../components/postgresql";
 import type { Redis } from "../components/redis";
 import type { Weaviate } from "../components/weaviate";
 import { KafkaTopics } from "./kafka";
+import { loadMigrations, PostgresSchema } from "./postgres";
 import { RedisAclUsers } from "./redis";
 import { WeaviateClasses } from "./weaviate";
 
 /** The deployed components; a missing one is disabled. */
 export interface DeployedComponents {
+  postgres?: PostgreSQL;
   weaviate?: Weaviate;
   redis?: Redis;
   kafka?: Kafka;
@@ -21,6 +24,7 @@ export interface DeployedComponents {
 
 /** The initialisers created. */
 export interface Initialisers {
+  postgresSchema?: PostgresSchema;
   weaviateClasses?: WeaviateClasses;
   redisAclUsers?: RedisAclUsers;
   kafkaTopics?: KafkaTopics;
@@ -34,6 +38,25 @@ function after(
 
 export function initialiseDatabases(config: PlatformConfig, c: DeployedComponents): Initialisers {
   const out: Initialisers = {};
+
+  if (c.postgres) {
+    const conn = c.postgres.connection;
+    out.postgresSchema = new PostgresSchema(
+      "postgres-schema",
+      {
+        host: conn.host,
+        port: conn.port,
+        adminUser: conn.adminUser,
+        password: conn.adminPassword,
+        database: conn.database,
+        appUser: conn.appUser,
+        appPassword: conn.appPassword,
+        migrations: loadMigrations(),
+        timeoutSeconds: config.postgres.initTimeoutSeconds,
+      },
+      after(c.postgres),
+    );
+  }
 
   if (c.weaviate) {
     const conn = c.weaviate.connection;

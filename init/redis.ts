@@ -236,7 +236,9 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
             for (const r of replicas) {
               const f: Record<string, string> = {};
               for (let i = 0; i + 1 < r.length; i += 2) f[r[i]] = r[i + 1];
-              if (/s_down|o_down|disconnected/.test(f.flags ?? "")) continue;
+              // A replica Sentinel has judged down (for instance a pod IP that no longer exists) is
+              // skipped; a merely disconnected one (mid-failover) is kept, and reached with retry.
+              if (/s_down|o_down/.test(f.flags ?? "")) continue;
               nodes.push({ host: f.ip, port: Number(f.port) });
             }
             return nodes;

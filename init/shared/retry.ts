@@ -22,8 +22,11 @@ export interface RetryOptions {
   log?: (line: string) => void;
 }
 
-/** Codes of Node socket errors that mean "not reachable yet". */
-const TRANSIENT_CODES = new Set([
+/**
+ * Codes of Node socket errors that mean "not reachable yet". An array, not a Set: Pulumi's closure
+ * serializer turns a captured Set into a plain object, and `.has` then throws inside the provider.
+ */
+const TRANSIENT_CODES = [
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",
@@ -33,13 +36,13 @@ const TRANSIENT_CODES = new Set([
   "EAI_AGAIN",
   "EPIPE",
   "57P03", // PostgreSQL: the database system is starting up
-]);
+];
 
 /** True for errors that say the server is not reachable (yet), as opposed to a refusal. */
 export function isTransient(e: unknown): boolean {
   const err = e as { code?: string; name?: string; message?: string; cause?: unknown } | undefined;
   if (!err) return false;
-  if (err.code && TRANSIENT_CODES.has(err.code)) return true;
+  if (err.code && TRANSIENT_CODES.includes(err.code)) return true;
   if (err.name === "MongoServerSelectionError" || err.name === "KafkaJSConnectionError") return true;
   if (err.name === "KafkaJSNumberOfRetriesExceeded" || err.name === "KafkaJSNonRetriableError") {
     return isTransient(err.cause);

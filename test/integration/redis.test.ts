@@ -159,6 +159,18 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
       after = await currentMaster(svc);
     }
     assert.notEqual(after.port, before.port, "Sentinel did not fail over within 30 s");
+    // Let the topology settle: every replica linked to the new master again.
+    for (let i = 0; i < 60; i++) {
+      const replicas = await onNode<string[][]>(svc.sentinels[0], svc.sentinelPassword, (c) =>
+        c.call("SENTINEL", "replicas", svc.masterName),
+      );
+      if (
+        replicas.length === 2 &&
+        replicas.every((r) => !/down|disconnected/.test(r[r.indexOf("flags") + 1]))
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     // The new master accepts the user's writes without the initialiser running again.
     let ok = false;
     for (let i = 0; i < 20 && !ok; i++) {

@@ -93,3 +93,16 @@ describe("Kafka topics initialiser (no server)", () => {
     assert.equal((await provider.diff!("id", { ...base, log: [] }, base)).changes, false);
   });
 });
+
+describe("shared retry helper", () => {
+  it("classifies errors correctly from its serialized form", async () => {
+    const { isTransient } = await import("../../init/shared/retry");
+    const pulumi = await import("@pulumi/pulumi");
+     
+    const requireFromString = require("require-from-string");
+    const sf = await pulumi.runtime.serializeFunction(() => isTransient);
+    const serialized = requireFromString(sf.text).handler() as typeof isTransient;
+    assert.equal(serialized({ code: "ECONNREFUSED" }), true);
+    assert.equal(serialized({ code: "28P01", message: "password authentication failed" }), false);
+  });
+});
