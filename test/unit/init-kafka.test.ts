@@ -98,7 +98,7 @@ describe("shared retry helper", () => {
   it("classifies errors correctly from its serialized form", async () => {
     const { isTransient } = await import("../../init/shared/retry");
     const pulumi = await import("@pulumi/pulumi");
-     
+
     const requireFromString = require("require-from-string");
     const sf = await pulumi.runtime.serializeFunction(() => isTransient);
     const serialized = requireFromString(sf.text).handler() as typeof isTransient;
