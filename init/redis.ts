@@ -236,9 +236,9 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
             for (const r of replicas) {
               const f: Record<string, string> = {};
               for (let i = 0; i + 1 < r.length; i += 2) f[r[i]] = r[i + 1];
-              // A replica Sentinel has judged down (for instance a pod IP that no longer exists) is
-              // skipped; a merely disconnected one (mid-failover) is kept, and reached with retry.
-              if (/s_down|o_down/.test(f.flags ?? "")) continue;
+              // Every replica Sentinel knows, even one it currently judges down (a restart, a failover in
+              // progress): each must get the users, so an unreachable node fails the run after the deadline
+              // instead of being skipped silently.
               nodes.push({ host: f.ip, port: Number(f.port) });
             }
             return nodes;
