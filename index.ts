@@ -56,7 +56,7 @@ const credentials = config.credentialsSecret.enabled
     })
   : undefined;
 
-const initialisers = initialiseDatabases(config, { postgres, weaviate, redis, kafka });
+const initialisers = initialiseDatabases(config, { postgres, mongodb, weaviate, redis, kafka });
 
 /** In-cluster endpoints, in clear. */
 export const endpoints = {
@@ -69,6 +69,7 @@ export const endpoints = {
 /** What each initialiser did in its last run (one line per step). */
 export const initialisation = {
   postgresSchema: initialisers.postgresSchema?.log,
+  mongodbCollections: initialisers.mongodbCollections?.log,
   weaviateClasses: initialisers.weaviateClasses?.log,
   redisAclUsers: initialisers.redisAclUsers?.log,
   kafkaTopics: initialisers.kafkaTopics?.log,

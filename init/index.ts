@@ -6,10 +6,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import type { Kafka } from "../components/kafka";
+import type { MongoDB } from "../components/mongodb";
 import type { PostgreSQL } from "../components/postgresql";
 import type { Redis } from "../components/redis";
 import type { Weaviate } from "../components/weaviate";
 import { KafkaTopics } from "./kafka";
+import { collectionsFromConfig, MongoCollections } from "./mongodb";
 import { loadMigrations, PostgresSchema } from "./postgres";
 import { RedisAclUsers } from "./redis";
 import { WeaviateClasses } from "./weaviate";
@@ -17,6 +19,7 @@ import { WeaviateClasses } from "./weaviate";
 /** The deployed components; a missing one is disabled. */
 export interface DeployedComponents {
   postgres?: PostgreSQL;
+  mongodb?: MongoDB;
   weaviate?: Weaviate;
   redis?: Redis;
   kafka?: Kafka;
@@ -25,6 +28,7 @@ export interface DeployedComponents {
 /** The initialisers created. */
 export interface Initialisers {
   postgresSchema?: PostgresSchema;
+  mongodbCollections?: MongoCollections;
   weaviateClasses?: WeaviateClasses;
   redisAclUsers?: RedisAclUsers;
   kafkaTopics?: KafkaTopics;
@@ -55,6 +59,28 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         timeoutSeconds: config.postgres.initTimeoutSeconds,
       },
       after(c.postgres),
+    );
+  }
+
+  if (c.mongodb) {
+    const conn = c.mongodb.connection;
+    out.mongodbCollections = new MongoCollections(
+      "mongodb-collections",
+      {
+        hosts: conn.hosts,
+        replicaSet: conn.replicaSet,
+        directConnection: conn.directConnection,
+        tls: conn.tls,
+        username: conn.adminUser,
+        password: conn.adminPassword,
+        authSource: "admin",
+        database: conn.database,
+        // Ordered pairs: the engine sorts object keys, which would reorder a compound index.
+        collections: collectionsFromConfig(config.mongodb.collections),
+        dropRemovedCollections: config.mongodb.dropRemovedCollections,
+        timeoutSeconds: config.mongodb.initTimeoutSeconds,
+      },
+      after(c.mongodb),
     );
   }
 

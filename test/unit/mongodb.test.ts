@@ -261,10 +261,14 @@ describe("MongoDB component", () => {
       data["mongodb-uri"],
       "mongodb://ai_platform:MOCKSECRETmongodbapppassword@db1.example.com:27017,db2.example.com:27017/ai_platform?authSource=ai_platform&replicaSet=prod&tls=true",
     );
-    assert.ok(
-      !JSON.stringify(run.resources).includes("EXTERNALROOTPW"),
-      "the root password reached a resource",
+    // Only the initialiser gets the root password, as a secret input (encrypted in state).
+    const holders = run.resources.filter((r) => JSON.stringify(r.inputs).includes("EXTERNALROOTPW"));
+    assert.deepEqual(
+      holders.map((r) => r.name),
+      ["mongodb-collections"],
+      "the root password reached a resource other than the initialiser",
     );
+    assert.ok(isSecretInput(holders[0], "password"), "the initialiser's password input is not a secret");
   });
 
   it("refuses app user names the chart would split", () => {

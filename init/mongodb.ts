@@ -1,0 +1,865 @@
+/**
+ * MongoDB collections and indexes (seed §3.4) through the `mongodb` driver 6.x: missing collections and
+ * indexes created, a changed TTL applied in place with `collMod`, an index removed from config dropped
+ * only if this resource created it (`ownedIndexes`), collections never dropped unless
+ * `dropRemovedCollections` is set. Every change is computed first as a list of commands by pure
+ * functions (`planCollections`, `planIndexes`, `commandFor`), then sent one by one (`applyOps`).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { changedKeys, stableJson } from "./shared/diff";
+import { progress } from "./shared/progress";
+import { describeError, isTransient, withRetry } from "./shared/retry";
+
+/** Direction of one index key: ascending, descending, or a field of a text index. */
+export type IndexDirection = 1 | -1 | "text";
+
+/**
+ * One index key as `[field, direction]`. A list of pairs, not an object: the order of a compound index's
+ * fields is its meaning, and an object's key order does not survive the engine (inputs travel as
+ * protobuf Structs, whose fields are a map, and state is stored with sorted keys).
+ */
+export type IndexKey = [string, IndexDirection];
+
+/** One index as config declares it. */
+export interface IndexSpec {
+  /** Index name; MongoDB's default (`field_1_other_-1`) when unset. */
+  name?: string;
+  keys: IndexKey[];
+  unique?: boolean;
+  /** A TTL index: documents expire this many seconds after the date in the (single) indexed field. */
+  expireAfterSeconds?: number;
+}
+
+/** One collection and its indexes (`_id_` is MongoDB's own and never listed). */
+export interface CollectionSpec {
+  name: string;
+  indexes: IndexSpec[];
+}
+
+/** An index with its name resolved, as planned or as the server reports it. */
+export interface ResolvedIndex {
+  name: string;
+  /** Directions other than 1, -1 and "text" (2dsphere, hashed) only appear on indexes made by others. */
+  keys: [string, IndexDirection | string][];
+  unique?: true;
+  expireAfterSeconds?: number;
+}
+
+/** An index this resource created (and so may drop when it leaves config). */
+export interface OwnedIndex {
+  collection: string;
+  name: string;
+}
+
+/** Inputs of the provider (plain values, as the engine passes them). */
+export interface MongoCollectionsInputs {
+  /** Seed list, `host:port` each. */
+  hosts: string[];
+  /** Replica set name; unset for a standalone server or a direct connection. */
+  replicaSet?: string;
+  /** Talk to the one seed host only, without replica-set discovery. */
+  directConnection?: boolean;
+  /** Connect with TLS. */
+  tls?: boolean;
+  /** User the initialiser connects as. */
+  username: string;
+  /** Its password (secret: the engine marks the output of the same name secret). */
+  password: string;
+  /** Database the user is defined in. */
+  authSource: string;
+  /** Database the collections live in. */
+  database: string;
+  /** The desired collections and indexes. */
+  collections: CollectionSpec[];
+  /** Drop collections that leave config, and on delete all of them (data loss); otherwise kept. */
+  dropRemovedCollections: boolean;
+  /** Seconds to keep retrying to reach the server. */
+  timeoutSeconds: number;
+}
+
+/** Outputs: the inputs (`collections` as observed by `read`), what this resource created, the last steps. */
+export interface MongoCollectionsOutputs extends MongoCollectionsInputs {
+  ownedIndexes: OwnedIndex[];
+  log: string[];
+}
+
+/** One command of a plan; `spec` is what is sent (see {@link commandFor}). */
+export type MongoOp =
+  | { op: "createCollection"; collection: string }
+  | {
+      op: "createIndex";
+      collection: string;
+      spec: { name: string; key: Record<string, IndexDirection>; unique?: true; expireAfterSeconds?: number };
+    }
+  | { op: "collMod"; collection: string; spec: { name: string; expireAfterSeconds: number }; was?: number }
+  | { op: "dropIndex"; collection: string; spec: { name: string } }
+  | { op: "dropCollection"; collection: string };
+
+type Failure = { property: string; reason: string };
+
+/** Largest `expireAfterSeconds` MongoDB accepts (a signed 32-bit integer). */
+export const MAX_TTL_SECONDS = 2147483647;
+/** MongoDB's own index on `_id`: never declared, never dropped. */
+const ID_INDEX = "_id_";
+
+/** MongoDB's default index name: each `field_direction`, joined with `_` (`status_1_last_updated_-1`). */
+export function defaultIndexName(keys: [string, IndexDirection | string][]): string {
+  return keys.map(([field, dir]) => `${field}_${dir}`).join("_");
+}
+
+/** The index with its name resolved and only the options that are set. */
+export function resolveIndex(spec: IndexSpec): ResolvedIndex {
+  const r: ResolvedIndex = {
+    name: spec.name ?? defaultIndexName(spec.keys),
+    keys: spec.keys.map(([f, d]) => [f, d]),
+  };
+  if (spec.unique) r.unique = true;
+  if (spec.expireAfterSeconds !== undefined) r.expireAfterSeconds = spec.expireAfterSeconds;
+  return r;
+}
+
+/**
+ * A form of the keys in which equal indexes compare equal: the fields of a text index form one group
+ * (MongoDB stores them as `_fts`/`_ftsx` plus `weights`, without their order).
+ */
+export function canonicalKeys(keys: [string, IndexDirection | string][]): string {
+  const out: unknown[] = [];
+  const text: string[] = [];
+  for (const [f, d] of keys) {
+    if (d === "text") {
+      if (text.length === 0) out.push("$text");
+      text.push(f);
+    } else out.push([f, d]);
+  }
+  return JSON.stringify(out.map((x) => (x === "$text" ? ["$text", [...text].sort()] : x)));
+}
+
+/** `{status: 1, last_updated: -1}`, for messages. */
+export function formatKeys(keys: [string, IndexDirection | string][]): string {
+  return `{${keys.map(([f, d]) => `${f}: ${typeof d === "string" ? JSON.stringify(d) : d}`).join(", ")}}`;
+}
+
+/** One entry of `listIndexes` as a {@link ResolvedIndex}. */
+export function observedIndex(raw: {
+  name: string;
+  key: Record<string, unknown>;
+  unique?: boolean;
+  expireAfterSeconds?: number;
+  weights?: Record<string, unknown>;
+}): ResolvedIndex {
+  const keys: [string, IndexDirection | string][] = [];
+  for (const [field, v] of Object.entries(raw.key)) {
+    if (field === "_fts") {
+      for (const w of Object.keys(raw.weights ?? {}).sort()) keys.push([w, "text"]);
+    } else if (field !== "_ftsx") {
+      const n = Number(v);
+      keys.push([field, typeof v === "string" ? v : n < 0 ? -1 : 1]);
+    }
+  }
+  const r: ResolvedIndex = { name: raw.name, keys };
+  if (raw.unique) r.unique = true;
+  if (raw.expireAfterSeconds !== undefined && raw.expireAfterSeconds !== null) {
+    r.expireAfterSeconds = Number(raw.expireAfterSeconds);
+  }
+  return r;
+}
+
+/**
+ * Config's collections (`keys` as an object, in YAML order) as resource inputs (`keys` as pairs, which
+ * keep their order through the engine). Throws when a compound index has an integer-like field name:
+ * JavaScript puts such keys first in every object, so the order config meant is already lost.
+ */
+export function collectionsFromConfig(
+  collections: {
+    name: string;
+    indexes?: {
+      name?: string;
+      keys: Record<string, IndexDirection>;
+      unique?: boolean;
+      expireAfterSeconds?: number;
+    }[];
+  }[],
+): CollectionSpec[] {
+  return collections.map((c, i) => ({
+    name: c.name,
+    indexes: (c.indexes ?? []).map((ix, j) => {
+      const keys = Object.entries(ix.keys) as IndexKey[];
+      if (keys.length > 1 && keys.some(([f]) => /^(0|[1-9]\d*)$/.test(f))) {
+        throw new Error(
+          `ai-platform-data:mongodb.collections[${i}].indexes[${j}]: field names that are integers (${keys
+            .map(([f]) => f)
+            .join(", ")}) lose their order in a compound index's keys; rename the field`,
+        );
+      }
+      const spec: IndexSpec = { keys };
+      if (ix.name !== undefined) spec.name = ix.name;
+      if (ix.unique !== undefined) spec.unique = ix.unique;
+      if (ix.expireAfterSeconds !== undefined) spec.expireAfterSeconds = ix.expireAfterSeconds;
+      return spec;
+    }),
+  }));
+}
+
+/** Declared state that MongoDB would refuse or that cannot mean what it says (no network). */
+export function specFailures(collections: CollectionSpec[]): Failure[] {
+  const failures: Failure[] = [];
+  const names = new Set<string>();
+  collections.forEach((c, i) => {
+    if (names.has(c.name))
+      failures.push({ property: `collections[${i}].name`, reason: `collection "${c.name}" appears twice` });
+    names.add(c.name);
+    const indexNames = new Map<string, number>();
+    const keySets = new Map<string, string>();
+    (c.indexes ?? []).forEach((ix, j) => {
+      const property = `collections[${i}].indexes[${j}]`;
+      if (!Array.isArray(ix.keys) || ix.keys.length === 0) {
+        failures.push({ property, reason: `an index of collection "${c.name}" has no keys` });
+        return;
+      }
+      const bad = ix.keys.filter(([, d]) => d !== 1 && d !== -1 && d !== "text");
+      if (bad.length > 0) {
+        failures.push({
+          property,
+          reason: `index keys of collection "${c.name}" must be 1, -1 or "text": ${formatKeys(bad)}`,
+        });
+        return;
+      }
+      const fields = ix.keys.map(([f]) => f);
+      if (new Set(fields).size !== fields.length) {
+        failures.push({ property, reason: `index ${formatKeys(ix.keys)} names a field twice` });
+      }
+      const r = resolveIndex(ix);
+      const where = `index "${c.name}.${r.name}"`;
+      if (r.name === ID_INDEX) {
+        failures.push({ property, reason: `${where}: "_id_" is MongoDB's own index on _id; leave it out` });
+      }
+      if (indexNames.has(r.name)) {
+        failures.push({
+          property,
+          reason: `${where} appears twice in collection "${c.name}" (indexes[${indexNames.get(r.name)}] and indexes[${j}]; an unnamed index is named after its keys)`,
+        });
+      }
+      indexNames.set(r.name, j);
+      const ck = canonicalKeys(r.keys);
+      if (keySets.has(ck)) {
+        failures.push({
+          property,
+          reason: `${where} has the same keys ${formatKeys(r.keys)} as index "${keySets.get(ck)}": MongoDB keeps one index per key pattern`,
+        });
+      }
+      keySets.set(ck, r.name);
+      if (r.expireAfterSeconds !== undefined) {
+        const ttl = r.expireAfterSeconds;
+        if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL_SECONDS) {
+          failures.push({
+            property: `${property}.expireAfterSeconds`,
+            reason: `${where}: expireAfterSeconds must be an integer from 0 to ${MAX_TTL_SECONDS}, not ${ttl}`,
+          });
+        }
+        if (r.keys.length !== 1 || r.keys[0][1] === "text") {
+          failures.push({
+            property: `${property}.expireAfterSeconds`,
+            reason: `${where}: a TTL index has exactly one (date) field and is not a text index; MongoDB ignores expireAfterSeconds on ${formatKeys(r.keys)}`,
+          });
+        } else if (r.keys[0][0] === "_id") {
+          failures.push({
+            property: `${property}.expireAfterSeconds`,
+            reason: `${where}: MongoDB does not support a TTL on _id`,
+          });
+        }
+      }
+    });
+  });
+  return failures;
+}
+
+/** How to change what MongoDB cannot change in place, for the messages below. */
+function rebuildHint(collection: string, name: string, property: string): string {
+  return (
+    `MongoDB cannot change an index in place (it would have to be dropped and rebuilt). To rebuild it, give the ` +
+    `entry a new name (ai-platform-data:mongodb.${property}.name, e.g. "${name}_v2") so a new index is built beside ` +
+    `the old one, then remove the old entry in a later update (it is dropped if this resource created it; ` +
+    `otherwise drop "${collection}.${name}" by hand)`
+  );
+}
+
+function sameKeysHint(collection: string, name: string, property: string): string {
+  return (
+    `MongoDB keeps one index per key pattern, so it cannot be built beside the old one: remove the entry ` +
+    `(ai-platform-data:mongodb.${property}) and apply (the index is dropped if this resource created it; ` +
+    `otherwise drop "${collection}.${name}" by hand), then add it back with the new setting`
+  );
+}
+
+/** Index changes refused by comparing old and new desired state (no network). */
+export function refusedIndexChanges(olds: CollectionSpec[] | undefined, news: CollectionSpec[]): Failure[] {
+  const failures: Failure[] = [];
+  const before = new Map((olds ?? []).map((c) => [c.name, (c.indexes ?? []).map(resolveIndex)]));
+  news.forEach((c, i) => {
+    const old = before.get(c.name);
+    if (!old) return;
+    (c.indexes ?? []).forEach((ix, j) => {
+      if (!Array.isArray(ix.keys) || ix.keys.length === 0) return;
+      const want = resolveIndex(ix);
+      const had = old.find((o) => o.name === want.name);
+      if (!had) return;
+      const property = `collections[${i}].indexes[${j}]`;
+      const where = `index "${c.name}.${want.name}"`;
+      if (canonicalKeys(had.keys) !== canonicalKeys(want.keys)) {
+        failures.push({
+          property,
+          reason: `${where} would change its keys from ${formatKeys(had.keys)} to ${formatKeys(want.keys)}. ${rebuildHint(c.name, want.name, property)}`,
+        });
+      } else if (!!had.unique !== !!want.unique) {
+        failures.push({
+          property: `${property}.unique`,
+          reason: `${where} would change unique from ${!!had.unique} to ${!!want.unique}. ${sameKeysHint(c.name, want.name, property)}`,
+        });
+      } else if (had.expireAfterSeconds !== undefined && want.expireAfterSeconds === undefined) {
+        failures.push({
+          property: `${property}.expireAfterSeconds`,
+          reason: `${where} would lose its TTL (expireAfterSeconds ${had.expireAfterSeconds}): collMod can change a TTL but not remove it. Keep a TTL (a very large one never expires anything in practice), or: ${sameKeysHint(c.name, want.name, property)}`,
+        });
+      }
+    });
+  });
+  return failures;
+}
+
+/** Collections to create, and removed ones to drop (opted in) or keep, from what the server has. */
+export function planCollections(
+  desired: CollectionSpec[],
+  existing: Set<string>,
+  removed: string[],
+  dropRemoved: boolean,
+): { create: MongoOp[]; drop: MongoOp[]; kept: string[] } {
+  const plan = { create: [] as MongoOp[], drop: [] as MongoOp[], kept: [] as string[] };
+  for (const c of desired) {
+    if (!existing.has(c.name)) plan.create.push({ op: "createCollection", collection: c.name });
+  }
+  for (const name of removed) {
+    if (!existing.has(name)) continue;
+    if (dropRemoved) plan.drop.push({ op: "dropCollection", collection: name });
+    else
+      plan.kept.push(
+        `kept collection ${name} removed from config, with its documents and indexes (mongodb.dropRemovedCollections is false)`,
+      );
+  }
+  return plan;
+}
+
+/**
+ * The index commands that bring the server (`actual`: collection → its indexes) to `desired`.
+ * `owned` are the indexes this resource created: only those are dropped when they leave config.
+ * `previous` is the config of the last run, to say which removed indexes are kept. Within a
+ * collection drops come first, so an index renamed in config (same keys) can be rebuilt.
+ */
+export function planIndexes(
+  desired: CollectionSpec[],
+  actual: Map<string, ResolvedIndex[]>,
+  owned: OwnedIndex[],
+  previous: CollectionSpec[] = [],
+): { ops: MongoOp[]; refused: string[]; kept: string[]; adopted: string[] } {
+  const plan = {
+    ops: [] as MongoOp[],
+    refused: [] as string[],
+    kept: [] as string[],
+    adopted: [] as string[],
+  };
+  desired.forEach((c, i) => {
+    const have = actual.get(c.name) ?? [];
+    const want = (c.indexes ?? []).map(resolveIndex);
+    const wanted = new Set(want.map((w) => w.name));
+    const mine = new Set(owned.filter((o) => o.collection === c.name).map((o) => o.name));
+    const dropping = new Set<string>();
+    for (const h of have) {
+      if (h.name !== ID_INDEX && mine.has(h.name) && !wanted.has(h.name)) {
+        plan.ops.push({ op: "dropIndex", collection: c.name, spec: { name: h.name } });
+        dropping.add(h.name);
+      }
+    }
+    const prev = previous.find((p) => p.name === c.name);
+    for (const p of (prev?.indexes ?? []).map(resolveIndex)) {
+      if (!wanted.has(p.name) && !mine.has(p.name) && have.some((h) => h.name === p.name)) {
+        plan.kept.push(
+          `kept index ${c.name}.${p.name} removed from config (this resource did not create it; drop it by hand if it should go)`,
+        );
+      }
+    }
+    want.forEach((w, j) => {
+      const property = `collections[${i}].indexes[${j}]`;
+      const where = `index "${c.name}.${w.name}"`;
+      const h = have.find((x) => x.name === w.name);
+      if (!h) {
+        const twin = have.find(
+          (x) => !dropping.has(x.name) && canonicalKeys(x.keys) === canonicalKeys(w.keys),
+        );
+        if (twin) {
+          plan.refused.push(
+            `${where}: collection "${c.name}" already has index "${twin.name}" on the same keys ${formatKeys(w.keys)} and MongoDB keeps one index per key pattern; name the entry "${twin.name}" in config to manage that index, or drop it first`,
+          );
+          return;
+        }
+        const spec: Extract<MongoOp, { op: "createIndex" }>["spec"] = {
+          name: w.name,
+          key: Object.fromEntries(w.keys) as Record<string, IndexDirection>,
+        };
+        if (w.unique) spec.unique = true;
+        if (w.expireAfterSeconds !== undefined) spec.expireAfterSeconds = w.expireAfterSeconds;
+        plan.ops.push({ op: "createIndex", collection: c.name, spec });
+        return;
+      }
+      if (!mine.has(w.name)) {
+        plan.adopted.push(
+          `index ${c.name}.${w.name} was already on the server: not recorded as created by this resource, so it is kept if it leaves config`,
+        );
+      }
+      if (canonicalKeys(h.keys) !== canonicalKeys(w.keys)) {
+        plan.refused.push(
+          `${where} has keys ${formatKeys(h.keys)} on the server, config asks for ${formatKeys(w.keys)}. ${rebuildHint(c.name, w.name, property)}`,
+        );
+      } else if (!!h.unique !== !!w.unique) {
+        plan.refused.push(
+          `${where} has unique ${!!h.unique} on the server, config asks for ${!!w.unique}. ${sameKeysHint(c.name, w.name, property)}`,
+        );
+      } else if (h.expireAfterSeconds !== w.expireAfterSeconds) {
+        if (w.expireAfterSeconds === undefined) {
+          plan.refused.push(
+            `${where} has a TTL of ${h.expireAfterSeconds} s on the server and config has none: collMod cannot remove a TTL. ${sameKeysHint(c.name, w.name, property)}`,
+          );
+        } else {
+          const op: MongoOp = {
+            op: "collMod",
+            collection: c.name,
+            spec: { name: w.name, expireAfterSeconds: w.expireAfterSeconds },
+          };
+          if (h.expireAfterSeconds !== undefined) op.was = h.expireAfterSeconds;
+          plan.ops.push(op);
+        }
+      }
+    });
+  });
+  return plan;
+}
+
+/** The exact command document sent for one operation. */
+export function commandFor(op: MongoOp): Record<string, unknown> {
+  switch (op.op) {
+    case "createCollection":
+      return { create: op.collection };
+    case "createIndex":
+      return { createIndexes: op.collection, indexes: [op.spec] };
+    case "collMod":
+      return {
+        collMod: op.collection,
+        index: { name: op.spec.name, expireAfterSeconds: op.spec.expireAfterSeconds },
+      };
+    case "dropIndex":
+      return { dropIndexes: op.collection, index: op.spec.name };
+    case "dropCollection":
+      return { drop: op.collection };
+  }
+}
+
+/** The log line of a completed operation. */
+export function describeOp(op: MongoOp): string {
+  switch (op.op) {
+    case "createCollection":
+      return `created collection ${op.collection}`;
+    case "createIndex": {
+      const opts = [
+        op.spec.unique ? "unique" : undefined,
+        op.spec.expireAfterSeconds !== undefined ? `TTL ${op.spec.expireAfterSeconds} s` : undefined,
+      ].filter((x) => x !== undefined);
+      return `created index ${op.collection}.${op.spec.name} on ${formatKeys(Object.entries(op.spec.key))}${
+        opts.length > 0 ? ` (${opts.join(", ")})` : ""
+      }`;
+    }
+    case "collMod":
+      return op.was === undefined
+        ? `made index ${op.collection}.${op.spec.name} a TTL index of ${op.spec.expireAfterSeconds} s (collMod)`
+        : `changed TTL of index ${op.collection}.${op.spec.name} from ${op.was} s to ${op.spec.expireAfterSeconds} s (collMod)`;
+    case "dropIndex":
+      return `dropped index ${op.collection}.${op.spec.name} (removed from config; this resource created it)`;
+    case "dropCollection":
+      return `dropped collection ${op.collection} with its documents (mongodb.dropRemovedCollections is true)`;
+  }
+}
+
+/** What {@link applyOps} needs of a driver `Db`: a fake that records commands stands in for tests. */
+export interface CommandDb {
+  command(cmd: Record<string, unknown>): Promise<unknown>;
+}
+
+/** Server error codes that mean "already as wanted" for an operation (a run that stopped half way). */
+const ALREADY_DONE: Partial<Record<MongoOp["op"], number[]>> = {
+  createCollection: [48], // NamespaceExists
+  dropIndex: [26, 27], // NamespaceNotFound, IndexNotFound
+  dropCollection: [26],
+};
+
+/** The operation about to be sent, for error messages. */
+function opTitle(op: MongoOp): string {
+  switch (op.op) {
+    case "createCollection":
+      return `creating collection ${op.collection}`;
+    case "createIndex":
+      return `creating index ${op.collection}.${op.spec.name}`;
+    case "collMod":
+      return `setting the TTL of index ${op.collection}.${op.spec.name} (collMod)`;
+    case "dropIndex":
+      return `dropping index ${op.collection}.${op.spec.name}`;
+    case "dropCollection":
+      return `dropping collection ${op.collection}`;
+  }
+}
+
+/**
+ * Sends the operations one by one, one log line each. Returns the indexes created and dropped, so the
+ * caller can keep `ownedIndexes` exact. Errors name the operation and, for an index conflict, the way out.
+ */
+export async function applyOps(
+  db: CommandDb,
+  ops: MongoOp[],
+  log: (line: string) => void,
+): Promise<{ created: OwnedIndex[]; dropped: OwnedIndex[] }> {
+  const result = { created: [] as OwnedIndex[], dropped: [] as OwnedIndex[] };
+  for (const op of ops) {
+    try {
+      await db.command(commandFor(op));
+      log(describeOp(op));
+    } catch (e) {
+      const code = (e as { code?: number } | undefined)?.code;
+      if (code === undefined || !ALREADY_DONE[op.op]?.includes(code)) {
+        const hint =
+          code === 85 || code === 86
+            ? "; an index with the same name or the same keys but other options is in the way: name the entry after the existing index, or drop that index first"
+            : "";
+        throw new Error(`${opTitle(op)} failed: ${describeError(e)}${hint}`);
+      }
+      // A run that stopped half way (or someone else) already did it.
+      log(`${opTitle(op)}: already done on the server (code ${code})`);
+    }
+    if (op.op === "createIndex") result.created.push({ collection: op.collection, name: op.spec.name });
+    if (op.op === "dropIndex") result.dropped.push({ collection: op.collection, name: op.spec.name });
+  }
+  return result;
+}
+
+/** Ownership after a run: what was owned and is still declared, plus what this run created. */
+export function nextOwned(
+  owned: OwnedIndex[],
+  created: OwnedIndex[],
+  declared: CollectionSpec[],
+): OwnedIndex[] {
+  const isDeclared = (o: OwnedIndex) =>
+    declared.some(
+      (c) => c.name === o.collection && (c.indexes ?? []).some((ix) => resolveIndex(ix).name === o.name),
+    );
+  const all = [...owned.filter(isDeclared), ...created];
+  const seen = new Set<string>();
+  return all
+    .filter((o) => {
+      const k = JSON.stringify([o.collection, o.name]);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    })
+    .sort((a, b) => a.collection.localeCompare(b.collection) || a.name.localeCompare(b.name));
+}
+
+/** Collections in a form where equal desired states are equal text: names resolved, sorted by name. */
+export function comparableCollections(collections: CollectionSpec[] | undefined): string {
+  return stableJson(
+    [...(collections ?? [])]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((c) => ({
+        name: c.name,
+        indexes: (c.indexes ?? []).map(resolveIndex).sort((a, b) => a.name.localeCompare(b.name)),
+      })),
+  );
+}
+
+/**
+ * The declared collections as the server has them, for `read`: existing collections only, with the
+ * declared and owned indexes that exist (keys in config's order when they are the same keys).
+ */
+export function observedCollections(
+  declared: CollectionSpec[],
+  actual: Map<string, ResolvedIndex[]>,
+  owned: OwnedIndex[],
+): CollectionSpec[] {
+  const result: CollectionSpec[] = [];
+  for (const c of declared) {
+    const have = actual.get(c.name);
+    if (!have) continue;
+    const want = (c.indexes ?? []).map(resolveIndex);
+    const indexes: IndexSpec[] = [];
+    for (const h of have) {
+      const w = want.find((x) => x.name === h.name);
+      const mine = owned.some((o) => o.collection === c.name && o.name === h.name);
+      if (!w && !mine) continue;
+      const keys = w && canonicalKeys(w.keys) === canonicalKeys(h.keys) ? w.keys : h.keys;
+      const spec: IndexSpec = { name: h.name, keys: keys as IndexKey[] };
+      if (h.unique) spec.unique = true;
+      if (h.expireAfterSeconds !== undefined) spec.expireAfterSeconds = h.expireAfterSeconds;
+      indexes.push(spec);
+    }
+    const rank = (n: string | undefined) => {
+      const k = want.findIndex((x) => x.name === n);
+      return k < 0 ? want.length : k;
+    };
+    indexes.sort((a, b) => rank(a.name) - rank(b.name));
+    result.push({ name: c.name, indexes });
+  }
+  return result;
+}
+
+/** The parts of a driver `Db` the provider uses (typed locally: the module is required lazily). */
+interface MongoDb extends CommandDb {
+  listCollections(
+    filter: Record<string, unknown>,
+    options: { nameOnly: boolean },
+  ): { toArray(): Promise<{ name: string; type?: string }[]> };
+  collection(name: string): {
+    listIndexes(): { toArray(): Promise<Parameters<typeof observedIndex>[0][]> };
+  };
+}
+
+/** The provider. The driver is required inside the methods: Pulumi serializes this object. */
+export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider {
+  async check(
+    olds: Partial<MongoCollectionsInputs>,
+    news: MongoCollectionsInputs,
+  ): Promise<pulumi.dynamic.CheckResult> {
+    const collections = news.collections ?? [];
+    const failures = [...specFailures(collections)];
+    // Only compare with the old config when both are well formed (a malformed one is reported above).
+    if (failures.length === 0) failures.push(...refusedIndexChanges(olds.collections, collections));
+    if (!Array.isArray(news.hosts) || news.hosts.length === 0) {
+      failures.push({ property: "hosts", reason: "at least one host:port is needed" });
+    }
+    return { inputs: news, failures };
+  }
+
+  async diff(
+    _id: string,
+    olds: MongoCollectionsOutputs,
+    news: MongoCollectionsInputs,
+  ): Promise<pulumi.dynamic.DiffResult> {
+    const changes = changedKeys(
+      olds as unknown as Record<string, unknown>,
+      news as unknown as Record<string, unknown>,
+      ["log", "ownedIndexes", "collections"],
+    );
+    if (comparableCollections(olds.collections) !== comparableCollections(news.collections)) {
+      changes.push("collections");
+    }
+    return { changes: changes.length > 0, replaces: [], deleteBeforeReplace: false };
+  }
+
+  async create(inputs: MongoCollectionsInputs): Promise<pulumi.dynamic.CreateResult> {
+    const outs = await this.converge(inputs, undefined);
+    return { id: `mongodb-collections-${inputs.database}`, outs };
+  }
+
+  async update(
+    _id: string,
+    olds: MongoCollectionsOutputs,
+    news: MongoCollectionsInputs,
+  ): Promise<pulumi.dynamic.UpdateResult> {
+    return { outs: await this.converge(news, olds) };
+  }
+
+  async read(id: string, props: MongoCollectionsOutputs): Promise<pulumi.dynamic.ReadResult> {
+    const owned = props.ownedIndexes ?? [];
+    const actual = await this.withDb(props, async (db) =>
+      this.observe(
+        db,
+        props.collections.map((c) => c.name),
+      ),
+    );
+    return { id, props: { ...props, collections: observedCollections(props.collections, actual, owned) } };
+  }
+
+  async delete(_id: string, props: MongoCollectionsOutputs): Promise<void> {
+    const { log } = progress("mongodb-collections");
+    const names = props.collections.map((c) => c.name);
+    if (!props.dropRemovedCollections) {
+      log(
+        `kept collections ${names.join(", ")} in database ${props.database}, with their documents and indexes (mongodb.dropRemovedCollections is false)`,
+      );
+      return;
+    }
+    await this.withDb(props, async (db) => {
+      const actual = await this.observe(db, names);
+      const ops: MongoOp[] = names
+        .filter((n) => actual.has(n))
+        .map((collection) => ({ op: "dropCollection", collection }));
+      await applyOps(db, ops, log);
+    });
+  }
+
+  /**
+   * Brings the database to the desired collections and indexes from whatever the server has; safe to
+   * re-run after a run that stopped half way. `previous` is the state of the last successful run.
+   */
+  private async converge(
+    inputs: MongoCollectionsInputs,
+    previous: MongoCollectionsOutputs | undefined,
+  ): Promise<MongoCollectionsOutputs> {
+    const { log, lines } = progress("mongodb-collections");
+    const collections = inputs.collections ?? [];
+    const failures = specFailures(collections);
+    if (failures.length > 0) throw new Error(failures.map((f) => f.reason).join("; "));
+    const sameDb = previous !== undefined && previous.database === inputs.database;
+    if (previous && !sameDb) {
+      log(
+        `database changed from ${previous.database} to ${inputs.database}: kept collections ${previous.collections
+          .map((c) => c.name)
+          .join(", ")} in ${previous.database} as they are`,
+      );
+    }
+    const before = sameDb ? previous : undefined;
+    let owned = before?.ownedIndexes ?? [];
+    const removed = (before?.collections ?? [])
+      .map((c) => c.name)
+      .filter((n) => !collections.some((c) => c.name === n));
+    await this.withDb(inputs, async (db) => {
+      const actual = await this.observe(db, [...collections.map((c) => c.name), ...removed]);
+      const cols = planCollections(
+        collections,
+        new Set(actual.keys()),
+        removed,
+        inputs.dropRemovedCollections,
+      );
+      const idx = planIndexes(collections, actual, owned, before?.collections);
+      if (idx.refused.length > 0) {
+        throw new Error(
+          `refusing to change indexes in database ${inputs.database}: ${idx.refused.join("; ")}`,
+        );
+      }
+      // Said once, when this resource first meets the database; not on every later run.
+      if (!previous) idx.adopted.forEach((line) => log(line));
+      const done = await applyOps(db, [...cols.create, ...idx.ops, ...cols.drop], log);
+      cols.kept.forEach((line) => log(line));
+      idx.kept.forEach((line) => log(line));
+      owned = nextOwned(owned, done.created, collections);
+    });
+    return { ...inputs, ownedIndexes: owned, log: lines };
+  }
+
+  /** The indexes of each named collection that exists. */
+  private async observe(db: MongoDb, names: string[]): Promise<Map<string, ResolvedIndex[]>> {
+    const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    const result = new Map<string, ResolvedIndex[]>();
+    for (const name of names) {
+      if (!existing.has(name) || result.has(name)) continue;
+      const raw = await db.collection(name).listIndexes().toArray();
+      result.set(name, raw.map(observedIndex));
+    }
+    return result;
+  }
+
+  /** Connects with retry up to the deadline, runs `fn` against the database, closes. */
+  private async withDb<T>(inputs: MongoCollectionsInputs, fn: (db: MongoDb) => Promise<T>): Promise<T> {
+    const { MongoClient } = require("mongodb");
+    const secrets = [inputs.password];
+    const what =
+      `MongoDB at ${inputs.hosts.join(",")}` +
+      `${inputs.replicaSet ? ` (replica set ${inputs.replicaSet})` : ""}` +
+      ` as ${inputs.username} (authSource ${inputs.authSource})`;
+    const deadlineMs = inputs.timeoutSeconds * 1000;
+    const started = Date.now();
+    const options: Record<string, unknown> = {
+      auth: { username: inputs.username, password: inputs.password },
+      authSource: inputs.authSource,
+      appName: "ai-platform-data-init",
+      connectTimeoutMS: 5000,
+    };
+    if (inputs.replicaSet) options.replicaSet = inputs.replicaSet;
+    if (inputs.directConnection !== undefined) options.directConnection = inputs.directConnection;
+    if (inputs.tls !== undefined) options.tls = inputs.tls;
+    const client: { db(name: string): MongoDb; close(): Promise<void> } = await withRetry(
+      async () => {
+        // Each attempt waits for a server at most 2 s (the driver re-checks within it), never past the deadline.
+        const left = deadlineMs - (Date.now() - started);
+        const c = new MongoClient(`mongodb://${inputs.hosts.join(",")}/`, {
+          ...options,
+          serverSelectionTimeoutMS: Math.max(500, Math.min(2000, left)),
+        });
+        try {
+          await c.connect();
+          // Authenticated, and the database answers: connect() alone may not have selected a server.
+          await c.db(inputs.database).command({ ping: 1 });
+          return c;
+        } catch (e) {
+          await c.close().catch(() => undefined);
+          throw e;
+        }
+      },
+      {
+        what,
+        deadlineMs,
+        secrets,
+        log: progress("mongodb-collections").log,
+        isFatal: (e) => {
+          const err = e as { code?: number; message?: string };
+          // 18 AuthenticationFailed, 13 Unauthorized: a wrong password does not get better by waiting.
+          if (err?.code === 18 || err?.code === 13) return true;
+          if (/Authentication failed|requires authentication|not authorized/i.test(err?.message ?? "")) {
+            return true;
+          }
+          return !isTransient(e);
+        },
+      },
+    );
+    try {
+      return await fn(client.db(inputs.database));
+    } catch (e) {
+      throw new Error(`${what}, database ${inputs.database}: ${describeError(e, secrets)}`);
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+}
+
+/** Arguments of {@link MongoCollections}. */
+export interface MongoCollectionsArgs {
+  /** Seed list, `host:port` each (the component's `connection.hosts`). */
+  hosts: pulumi.Input<string[]>;
+  /** Replica set name; unset for a standalone server or a direct connection. */
+  replicaSet?: pulumi.Input<string | undefined>;
+  /** Talk to the one seed host only, without replica-set discovery (a forwarded port). */
+  directConnection?: pulumi.Input<boolean | undefined>;
+  /** Connect with TLS. */
+  tls?: pulumi.Input<boolean | undefined>;
+  /** User the initialiser connects as (needs createCollection, createIndex, collMod, dropIndex). */
+  username: pulumi.Input<string>;
+  /** Its password (a secret). */
+  password: pulumi.Input<string>;
+  /** Database the user is defined in (`admin` for the root user). */
+  authSource: pulumi.Input<string>;
+  /** Database the collections live in. */
+  database: pulumi.Input<string>;
+  /** The desired collections and indexes; see {@link collectionsFromConfig} to convert config's. */
+  collections: pulumi.Input<CollectionSpec[]>;
+  /** Drop collections removed from config, and all of them on delete (data loss); default keeps them. */
+  dropRemovedCollections: pulumi.Input<boolean>;
+  /** Seconds to keep retrying to reach the server. */
+  timeoutSeconds: pulumi.Input<number>;
+}
+
+/** The collections and indexes of the platform's MongoDB database. */
+export class MongoCollections extends pulumi.dynamic.Resource {
+  /** Collections and indexes as last applied or observed. */
+  declare readonly collections: pulumi.Output<CollectionSpec[]>;
+  /** Indexes this resource created: the only ones it drops when they leave config. */
+  declare readonly ownedIndexes: pulumi.Output<OwnedIndex[]>;
+  /** Steps of the last create or update. */
+  declare readonly log: pulumi.Output<string[]>;
+
+  constructor(name: string, args: MongoCollectionsArgs, opts?: pulumi.CustomResourceOptions) {
+    super(new MongoCollectionsProvider(), name, { ...args, ownedIndexes: undefined, log: undefined }, opts);
+  }
+}
