@@ -12,9 +12,10 @@ import { PostgreSQL } from "./components/postgresql";
 import { Redis } from "./components/redis";
 import { Weaviate } from "./components/weaviate";
 import { PlatformContext } from "./components/shared/context";
+import { componentConfigProblems } from "./components/validation";
 import { initialiseDatabases } from "./init";
 
-const { config, secrets } = loadConfig();
+const { config, secrets } = loadConfig(componentConfigProblems);
 
 const namespace = config.createNamespace
   ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.namespace } })

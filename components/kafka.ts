@@ -257,9 +257,6 @@ export class Kafka extends pulumi.ComponentResource {
       return;
     }
 
-    const problems = kafkaConfigProblems(config);
-    if (problems.length > 0) throw new pulumi.ResourceError(problems.join("; "), this);
-
     const secretName = `${this.releaseName}-credentials`;
     this.secretName = secretName;
     const clientPasswords = config.clientUsers.map((u) =>

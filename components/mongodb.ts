@@ -124,9 +124,6 @@ export class MongoDB extends pulumi.ComponentResource {
       return;
     }
 
-    const problem = mongodbUserProblem(config);
-    if (problem) throw new pulumi.ResourceError(problem, this);
-
     const secretName = `${this.releaseName}-credentials`;
     this.secretName = secretName;
     const rootPassword = generatedPassword(`${name}-root-password`, { parent: this });

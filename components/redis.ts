@@ -237,13 +237,6 @@ export class Redis extends pulumi.ComponentResource {
       provider: platform.provider,
       dependsOn: platform.dependsOn,
     };
-    if (config.mode === "helm") {
-      // Checked before any resource is registered, so a bad value stops the preview with one message.
-      const problems = redisConfigProblems(config);
-      if (problems.length > 0) {
-        throw new pulumi.ResourceError(`Invalid Redis configuration:\n  - ${problems.join("\n  - ")}`, this);
-      }
-    }
     const aclPasswords = config.aclUsers.map((u) => ({
       user: u,
       password: generatedPassword(`${name}-acl-${u.name}-password`, { parent: this }),

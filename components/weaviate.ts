@@ -241,13 +241,6 @@ export class Weaviate extends pulumi.ComponentResource {
       return;
     }
 
-    const problems = weaviateConfigProblems(config);
-    if (problems.length > 0) {
-      throw new pulumi.RunError(
-        `Invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-      );
-    }
-
     const secretName = `${this.releaseName}-credentials`;
     this.secretName = secretName;
     const adminKey = generatedPassword(`${name}-admin-api-key`, { parent: this });

@@ -248,10 +248,11 @@ export interface LoadedConfig {
 }
 
 /**
- * Reads the stack's config, validates it and returns it; on a problem it throws a `pulumi.RunError`,
+ * Reads the stack's config, validates it (schema, cross-key checks, then `extraChecks`: the
+ * components' chart-specific checks) and returns it; on a problem it throws a `pulumi.RunError`,
  * which Pulumi prints without a stack trace.
  */
-export function loadConfig(): LoadedConfig {
+export function loadConfig(extraChecks: (c: PlatformConfig) => string[] = () => []): LoadedConfig {
   const all = pulumi.runtime.allConfig();
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -279,6 +280,8 @@ export function loadConfig(): LoadedConfig {
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
     throw e;
   }
+
+  problems.push(...extraChecks(config));
 
   const externalSecret: Record<ServiceName, SecretKey> = {
     postgres: "postgresPassword",

@@ -108,7 +108,7 @@ export const postgresSchema = z
     adminUser: identifier.default("postgres"),
     /** The application database. */
     database: identifier.default("ai_platform"),
-    /** The application role, owner of the application schemas. */
+    /** The role applications connect as, with DML on the application schemas. */
     appUser: identifier.default("ai_platform"),
     /** Read replicas; 0 deploys the chart's `standalone` architecture. */
     readReplicas: z.number().int().min(0).max(10).default(0),

@@ -1,0 +1,29 @@
+/**
+ * Config checks that need a component's knowledge of its chart (reserved user names, rule syntax the
+ * chart passes through). `loadConfig` runs them with the schema's own checks, before any resource is
+ * registered, so every problem is reported at once.
+ */
+import { PlatformConfig } from "../config";
+import { kafkaConfigProblems } from "./kafka";
+import { mongodbUserProblem } from "./mongodb";
+import { redisConfigProblems } from "./redis";
+import { weaviateConfigProblems } from "./weaviate";
+
+/** Problems of the deployed (`helm` mode) services, one line each naming the key. */
+export function componentConfigProblems(c: PlatformConfig): string[] {
+  const problems: string[] = [];
+  const helm = (s: { enabled: boolean; mode: string }) => s.enabled && s.mode === "helm";
+  if (helm(c.postgres) && c.postgres.adminUser !== "postgres") {
+    problems.push(
+      `ai-platform-data:postgres.adminUser: "${c.postgres.adminUser}" is only for external servers; the chart's administrator is always "postgres"`,
+    );
+  }
+  if (helm(c.mongodb)) {
+    const p = mongodbUserProblem(c.mongodb);
+    if (p) problems.push(p);
+  }
+  if (helm(c.redis)) problems.push(...redisConfigProblems(c.redis));
+  if (helm(c.kafka)) problems.push(...kafkaConfigProblems(c.kafka).map((p) => `ai-platform-data:${p}`));
+  if (helm(c.weaviate)) problems.push(...weaviateConfigProblems(c.weaviate));
+  return problems;
+}
