@@ -304,6 +304,7 @@ export class Kafka extends pulumi.ComponentResource {
           KAFKA_PORTS.exporter,
           KAFKA_PORTS.jmx,
         ],
+        metricsPorts: [KAFKA_PORTS.exporter, KAFKA_PORTS.jmx],
         network: platform.network,
       },
       childOpts,

@@ -165,6 +165,7 @@ export class MongoDB extends pulumi.ComponentResource {
         namespace: ns,
         // Clients, members and the arbiter all use 27017; Prometheus scrapes the exporter sidecar.
         ports: [PORT, METRICS_PORT],
+        metricsPorts: [METRICS_PORT],
         network: platform.network,
       },
       childOpts,

@@ -161,6 +161,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
         releaseName: this.releaseName,
         namespace: ns,
         ports: [PORT, 9187],
+        metricsPorts: [9187],
         network: platform.network,
       },
       childOpts,

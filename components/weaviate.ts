@@ -281,6 +281,7 @@ export class Weaviate extends pulumi.ComponentResource {
         ports: [p.http, p.grpc, p.metrics, p.gossip, p.data],
         udpPorts: [p.gossip],
         podSelector: WEAVIATE_POD_LABELS,
+        metricsPorts: [p.metrics],
         network: platform.network,
       },
       childOpts,

@@ -449,6 +449,8 @@ export const platformSchema = z
         clientLabels: k8sLabelMap.default({ "ai-platform.io/data-client": "true" }),
         /** Namespaces (by name) whose labelled pods may connect too; empty: this namespace only. */
         clientNamespaces: z.array(k8sName).default([]),
+        /** Namespaces (by name) whose pods may scrape the exporters' metrics ports (Prometheus). */
+        monitoringNamespaces: z.array(k8sName).default([]),
       })
       .strict()
       .prefault({}),

@@ -25,6 +25,8 @@ export interface DatabaseNetworkPolicyArgs {
    * `app.kubernetes.io/instance: <releaseName>`. For charts whose pods do not carry that label.
    */
   podSelector?: Record<string, string>;
+  /** Exporter ports Prometheus scrapes, opened to `network.monitoringNamespaces` only. */
+  metricsPorts?: number[];
   /** Client labels and namespaces from config. */
   network: PlatformConfig["network"];
 }
@@ -63,6 +65,17 @@ export function databaseNetworkPolicy(
               ...(args.udpPorts ?? []).map((port) => ({ port, protocol: "UDP" })),
             ],
           },
+          // Prometheus runs in its own namespace and carries no client label.
+          ...(args.metricsPorts?.length && args.network.monitoringNamespaces.length
+            ? [
+                {
+                  from: args.network.monitoringNamespaces.map((ns) => ({
+                    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
+                  })),
+                  ports: args.metricsPorts.map((port) => ({ port, protocol: "TCP" })),
+                },
+              ]
+            : []),
         ],
       },
     },

@@ -70,6 +70,23 @@ describe("PostgreSQL component", () => {
     assert.equal(c.env.find((e: { name: string }) => e.name === "RETENTION_DAYS").value, "14");
   });
 
+  it("lets only labelled clients, its own pods and backups in, and Prometheus to the exporter only", () => {
+    const policy = (run: typeof prod) =>
+      byType(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy").find(
+        (p) => p.name === "postgres-network-policy",
+      )!.inputs.spec as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- k8s object
+    const p = policy(prod);
+    assert.deepEqual(p.podSelector, { matchLabels: { "app.kubernetes.io/instance": "postgresql" } });
+    assert.deepEqual(p.ingress[0].from[0], {
+      podSelector: { matchLabels: { "ai-platform.io/data-client": "true" } },
+    });
+    assert.deepEqual(p.ingress[1], {
+      from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+      ports: [{ port: 9187, protocol: "TCP" }],
+    });
+    assert.equal(policy(dev).ingress.length, 1, "dev declares no monitoring namespace");
+  });
+
   it("derives shared_buffers and effective_cache_size from the memory limit unless set", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 256 }), (gi) => {
