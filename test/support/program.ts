@@ -3,7 +3,9 @@
  * returns the resources it registered and its stack outputs.
  */
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 
@@ -48,18 +50,61 @@ function engineConfig(config: Record<string, unknown>): string {
   return JSON.stringify(asStrings);
 }
 
-/** Runs the program; `overrides` replace whole top-level keys (`ai-platform-data:redis`, ...). */
+/** Every file the program's behaviour depends on, so a cached run is reused only for identical code. */
+function programFingerprint(): string {
+  const h = createHash("sha256");
+  const walk = (p: string): void => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) {
+      for (const e of fs.readdirSync(p).sort()) walk(path.join(p, e));
+    } else {
+      h.update(p).update(fs.readFileSync(p));
+    }
+  };
+  for (const p of [
+    "index.ts",
+    "Pulumi.yaml",
+    "package-lock.json",
+    "config",
+    "components",
+    "init",
+    "test/support",
+  ]) {
+    walk(path.join(ROOT, p));
+  }
+  return h.digest("hex");
+}
+let fingerprint: string | undefined;
+
+/**
+ * Runs the program; `overrides` replace whole top-level keys (`ai-platform-data:redis`, ...). A run is
+ * deterministic under mocks, so its result is cached in the temp dir, keyed by the code and the config:
+ * the unit test files ask for the dev and prod runs many times.
+ */
 export function runProgram(
   stack: string,
   overrides: Record<string, unknown> = {},
 ): ProgramRun | { error: { name: string; message: string } } {
   const config = { ...projectDefaults(), ...stackConfig(stack), ...overrides };
+  fingerprint ??= programFingerprint();
+  const key = createHash("sha256")
+    .update(fingerprint)
+    .update(stack)
+    .update(engineConfig(config))
+    .digest("hex");
+  const cacheDir = path.join(os.tmpdir(), "ai-platform-data-mock-runs");
+  const cached = path.join(cacheDir, `${key}.json`);
+  if (fs.existsSync(cached)) return JSON.parse(fs.readFileSync(cached, "utf8"));
   const out = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "program-child.ts")], {
     cwd: ROOT,
     env: { ...process.env, PULUMI_CONFIG: engineConfig(config), AIPD_STACK: stack },
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
   });
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${cached}.${process.pid}`;
+  fs.writeFileSync(tmp, out);
+  fs.renameSync(tmp, cached);
   return JSON.parse(out);
 }
 
