@@ -259,7 +259,10 @@ export class Redis extends pulumi.ComponentResource {
         sentinels: ep.sentinels,
         masterName: ep.masterName ?? config.sentinel.masterSet,
         password,
-        sentinelPassword: password,
+        // Managed Sentinels often have their own password (or none): `redisSentinelPassword` when set.
+        sentinelPassword: args.secrets.redisSentinelPassword
+          ? pulumi.secret(args.secrets.redisSentinelPassword)
+          : password,
         nodes: config.nodes,
         aclUsers: aclUsers(),
       };

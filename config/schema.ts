@@ -479,6 +479,7 @@ export const SECRET_KEYS = [
   "postgresPassword",
   "mongodbPassword",
   "redisPassword",
+  "redisSentinelPassword",
   "kafkaPassword",
   "weaviateApiKey",
 ] as const;

@@ -217,6 +217,7 @@ describe("Redis component", () => {
           ],
           masterName: "cache",
         },
+        aclUsers: [{ name: "app", keys: ["cache:*"] }],
       },
       "ai-platform-data:redisPassword": "external-redis-password",
     });
@@ -231,6 +232,26 @@ describe("Redis component", () => {
     assert.equal(data["redis-master-name"], "cache");
     assert.equal(data["redis-password"], "external-redis-password");
     assert.ok(isSecretInput(creds, "stringData.redis-password"));
+    // Without redisSentinelPassword the Sentinels get the nodes' password.
+    const acl = ext.resources.find((r) => r.name === "redis-acl-users")!;
+    assert.equal(acl.inputs.sentinelPassword, "external-redis-password");
+    assert.ok(isSecretInput(acl, "sentinelPassword"));
+  });
+
+  it("uses redisSentinelPassword for external Sentinels that have their own", () => {
+    const ext = runOk("dev", {
+      "ai-platform-data:redis": {
+        mode: "external",
+        endpoint: { sentinels: [{ host: "s1.example", port: 26379 }] },
+        aclUsers: [{ name: "app", keys: ["cache:*"] }],
+      },
+      "ai-platform-data:redisPassword": "node-password",
+      "ai-platform-data:redisSentinelPassword": "sentinel-password",
+    });
+    const acl = ext.resources.find((r) => r.name === "redis-acl-users")!;
+    assert.equal(acl.inputs.password, "node-password");
+    assert.equal(acl.inputs.sentinelPassword, "sentinel-password");
+    assert.ok(isSecretInput(acl, "sentinelPassword"));
   });
 
   it("stops before deploying when a save rule would crash Redis", () => {
