@@ -51,4 +51,5 @@ jaas_quote() {
 mv "$out.partial" "$out"
 topics=$(grep -c '^Topic:' "$out" || true)
 echo "backup written: $out ($topics topics, $(wc -c <"$out") bytes)"
-find "$BACKUP_DIR" -maxdepth 1 -name 'kafka-topics-*.txt' -mtime +"$RETENTION_DAYS" -print -delete
+# .txt* takes the .partial of a killed run too (SIGKILL skips the EXIT trap).
+find "$BACKUP_DIR" -maxdepth 1 -name 'kafka-topics-*.txt*' -mtime +"$RETENTION_DAYS" -print -delete

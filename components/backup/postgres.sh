@@ -8,4 +8,5 @@ out="$BACKUP_DIR/postgres-$PGDATABASE-$stamp.dump"
 pg_dump --format=custom --no-password --file="$out.partial" "$PGDATABASE"
 mv "$out.partial" "$out"
 echo "backup written: $out ($(wc -c <"$out") bytes)"
-find "$BACKUP_DIR" -maxdepth 1 -name "postgres-$PGDATABASE-*.dump" -mtime +"$RETENTION_DAYS" -print -delete
+# .dump* takes the .partial of a killed run too (SIGKILL skips the EXIT trap).
+find "$BACKUP_DIR" -maxdepth 1 -name "postgres-$PGDATABASE-*.dump*" -mtime +"$RETENTION_DAYS" -print -delete

@@ -30,6 +30,8 @@ case "$master_port" in
     ;;
 esac
 
+# The snapshot holds every key: readable by the backup user only.
+umask 077
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$BACKUP_DIR/redis-$REDIS_MASTER_SET-$stamp.rdb"
 trap 'rm -f "$out.partial"' EXIT
@@ -43,4 +45,5 @@ if [ "$(head -c 5 "$out.partial")" != "REDIS" ]; then
 fi
 mv "$out.partial" "$out"
 echo "backup written: $out ($(wc -c <"$out") bytes) from master $master_host:$master_port"
-find "$BACKUP_DIR" -maxdepth 1 -name "redis-$REDIS_MASTER_SET-*.rdb" -mtime +"$RETENTION_DAYS" -print -delete
+# .rdb* takes the .partial of a killed run too (SIGKILL skips the EXIT trap).
+find "$BACKUP_DIR" -maxdepth 1 -name "redis-$REDIS_MASTER_SET-*.rdb*" -mtime +"$RETENTION_DAYS" -print -delete

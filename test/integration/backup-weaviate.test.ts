@@ -1,0 +1,477 @@
+/**
+ * Weaviate backup round trip against the real Weaviate 1.22 (API-key auth, backup-filesystem) of
+ * scripts/services.sh. The backup is the CronJob of components/weaviate.ts as the program declares it
+ * (its command and its environment, read from a run of the dev stack under Pulumi mocks), run with
+ * `/bin/sh -c` like the container does, the loopback Weaviate in place of the in-cluster one. Weaviate
+ * writes the backup into its own BACKUP_FILESYSTEM_PATH; the job keeps a status record.
+ * Restore, the README's way, with components/backup/weaviate-restore.sh: into a fresh Weaviate (a second
+ * weaviate-server of the services cache, empty data directory, the same backup path and node name), and
+ * into the instance that made the backup after the class was deleted.
+ * Not covered here: busybox sh of the job's curl image (the scripts run under dash here).
+ */
+import * as assert from "node:assert/strict";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it, type TestContext } from "node:test";
+import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
+import { byType, ROOT, runOk } from "../support/program";
+import { closedPort, requireServer, Services } from "../support/servers";
+
+type Svc = Services["weaviate"];
+interface Endpoint {
+  url: string;
+  apiKey: string;
+}
+
+const run = randomBytes(3).toString("hex").toUpperCase();
+const RESTORE = path.join(BACKUP_SCRIPTS_DIR, "weaviate-restore.sh");
+const className = `BakIt${run}`;
+let cleanup: { svc: Svc; classes: string[]; backupIds: string[] } | undefined;
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: unknown;
+}
+
+interface JobContainer {
+  command: string[];
+  env: EnvVar[];
+}
+
+/** The backup container of the service's CronJob, as the program declares it (dev stack, mocks). */
+function backupContainer(service: string): JobContainer {
+  const job = byType(runOk("dev"), "kubernetes:batch/v1:CronJob").find(
+    (j) => j.name === `${service}-backup-cronjob`,
+  );
+  assert.ok(job, `the dev stack declares no ${service} backup CronJob`);
+  const spec = job.inputs.spec as {
+    jobTemplate: { spec: { template: { spec: { containers: JobContainer[] } } } };
+  };
+  const c = spec.jobTemplate.spec.template.spec.containers[0];
+  // The very script of components/backup/<service>.sh, run by /bin/sh -c.
+  const script = fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${service}.sh`), "utf8");
+  assert.deepEqual(c.command, ["/bin/sh", "-c", script]);
+  return c;
+}
+
+/**
+ * The CronJob's environment for the loopback servers: every variable it sets, its literal value unless
+ * `local` replaces it (each Secret-fed one must be given); `extra` are optional variables of the script
+ * the CronJob leaves unset. Nothing else from this process but PATH and HOME.
+ */
+function jobEnv(c: JobContainer, local: Record<string, string>, extra: Record<string, string> = {}) {
+  const env: Record<string, string> = {};
+  for (const e of c.env) {
+    const v = local[e.name] ?? e.value;
+    assert.ok(v !== undefined, `${e.name} comes from a Secret in the CronJob: give it a local value`);
+    env[e.name] = v;
+  }
+  for (const k of Object.keys(local)) assert.ok(env[k] !== undefined, `the CronJob does not set ${k}`);
+  for (const k of Object.keys(extra)) assert.ok(!(k in env), `the CronJob sets ${k} itself`);
+  return { PATH: process.env.PATH!, HOME: process.env.HOME!, ...env, ...extra };
+}
+
+async function rest(ep: Endpoint, method: string, p: string, body?: unknown) {
+  const res = await fetch(`${ep.url}${p}`, {
+    method,
+    headers: { Authorization: `Bearer ${ep.apiKey}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/** weaviate-restore.sh against `ep`, polling every second. */
+function restoreScript(ep: Endpoint, args: string[]) {
+  return spawnSync("sh", [RESTORE, ...args], {
+    env: {
+      PATH: process.env.PATH!,
+      WEAVIATE_URL: ep.url,
+      WEAVIATE_API_KEY: ep.apiKey,
+      RESTORE_POLL_SECONDS: "1",
+      RESTORE_TIMEOUT_SECONDS: "120",
+    },
+    encoding: "utf8",
+    timeout: 180_000,
+  });
+}
+
+const vectors = [
+  [1, 0, 0, 0],
+  [0, 1, 0, 0],
+  [0, 0, 1, 0],
+  [0.6, 0.8, 0, 0],
+  [0, 0, 0.28, 0.96],
+];
+const objects = vectors.map((vector, i) => ({
+  class: className,
+  id: randomUUID(),
+  properties: {
+    title: `document ${i} ✓`,
+    count: i * 10,
+    tags: [`t${i}`, "all"],
+    published: `2024-05-0${i + 1}T10:00:00Z`,
+  },
+  vector,
+}));
+
+/** The class and its objects (properties, vectors, timestamps) as `ep` holds them. */
+async function snapshot(ep: Endpoint) {
+  const schema = await rest(ep, "GET", `/v1/schema/${className}`);
+  assert.equal(schema.status, 200, JSON.stringify(schema.json));
+  const list = await rest(ep, "GET", `/v1/objects?class=${className}&include=vector&limit=100`);
+  assert.equal(list.status, 200, JSON.stringify(list.json));
+  const objs = (list.json.objects as Record<string, unknown>[])
+    .map((o) => ({
+      id: o.id,
+      properties: o.properties,
+      vector: o.vector,
+      creationTimeUnix: o.creationTimeUnix,
+      lastUpdateTimeUnix: o.lastUpdateTimeUnix,
+    }))
+    .sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  return { schema: schema.json, objects: objs };
+}
+
+/** The ids of the objects nearest to `vector`, nearest first (HNSW index, GraphQL). */
+async function near(ep: Endpoint, vector: number[], cls = className, limit = 1): Promise<string[]> {
+  const q = `{ Get { ${cls}(nearVector: {vector: ${JSON.stringify(vector)}}, limit: ${limit}) { _additional { id } } } }`;
+  const r = await rest(ep, "POST", "/v1/graphql", { query: q });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.errors, undefined, JSON.stringify(r.json.errors));
+  return (r.json.data.Get[cls] as { _additional: { id: string } }[]).map((h) => h._additional.id);
+}
+
+/** The id of the object nearest to `vector`. */
+async function nearest(ep: Endpoint, vector: number[]): Promise<string> {
+  const ids = await near(ep, vector);
+  assert.equal(ids.length, 1, `nearVector ${JSON.stringify(vector)} found nothing`);
+  return ids[0];
+}
+
+/** Waits until the clock is in a later second than now. */
+async function nextSecond() {
+  await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
+}
+
+/** The files of a class's shards in a backup (backup.json of each node directory). */
+function backupFiles(backupPath: string, id: string, cls: string): string[] {
+  const root = path.join(backupPath, id);
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) => {
+      const meta = JSON.parse(fs.readFileSync(path.join(root, d.name, "backup.json"), "utf8")) as {
+        classes: { name: string; shards: { files: string[] }[] }[];
+      };
+      return meta.classes.filter((c) => c.name === cls).flatMap((c) => c.shards.flatMap((sh) => sh.files));
+    });
+}
+
+/** The services' weaviate-server binary (scripts/services.sh); fails under CI=true when missing. */
+function weaviateBinary(t: TestContext): string | undefined {
+  const services = fs.readFileSync(path.join(ROOT, "scripts", "services.sh"), "utf8");
+  const version = services.match(/^WEAVIATE_VERSION=(\S+)/m)![1];
+  const cache = process.env.AIPD_CACHE ?? path.join(os.homedir(), ".cache", "ai-platform-data");
+  const bin = path.join(cache, `weaviate-${version}`, "bin", "weaviate-server");
+  if (fs.existsSync(bin)) return bin;
+  const reason = `no ${bin}: run 'npm run services:start'`;
+  if (process.env.CI === "true") throw new Error(reason);
+  t.skip(reason);
+  return undefined;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "0.0.0.0", () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Two free consecutive ports (Weaviate's data port must be its gossip port + 1). */
+async function freePair(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = await closedPort();
+    if (p < 65535 && (await portFree(p)) && (await portFree(p + 1))) return p;
+  }
+  throw new Error("no two free consecutive ports");
+}
+
+/**
+ * A fresh Weaviate: the services' binary, an empty data directory, the services' backup path and
+ * node name, its own ports and key; stopped after `fn`.
+ */
+async function withFreshWeaviate<T>(
+  bin: string,
+  dir: string,
+  backupPath: string,
+  node: string,
+  fn: (ep: Endpoint) => Promise<T>,
+): Promise<T> {
+  const port = await closedPort();
+  const gossip = await freePair();
+  const grpc = await closedPort();
+  const ep = { url: `http://127.0.0.1:${port}`, apiKey: randomBytes(16).toString("hex") };
+  const data = path.join(dir, "fresh-weaviate");
+  fs.mkdirSync(data);
+  const log = fs.openSync(path.join(dir, "fresh-weaviate.log"), "w");
+  const child: ChildProcess = spawn(
+    bin,
+    ["--host", "127.0.0.1", "--port", String(port), "--scheme", "http"],
+    {
+      env: {
+        PATH: process.env.PATH!,
+        PERSISTENCE_DATA_PATH: data,
+        DEFAULT_VECTORIZER_MODULE: "none",
+        ENABLE_MODULES: "backup-filesystem",
+        BACKUP_FILESYSTEM_PATH: backupPath,
+        AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED: "false",
+        AUTHENTICATION_APIKEY_ENABLED: "true",
+        AUTHENTICATION_APIKEY_ALLOWED_KEYS: ep.apiKey,
+        AUTHENTICATION_APIKEY_USERS: "admin",
+        CLUSTER_HOSTNAME: node,
+        CLUSTER_GOSSIP_BIND_PORT: String(gossip),
+        CLUSTER_DATA_BIND_PORT: String(gossip + 1),
+        GRPC_PORT: String(grpc),
+        QUERY_DEFAULTS_LIMIT: "25",
+        DISK_USE_READONLY_PERCENTAGE: "99",
+        PROMETHEUS_MONITORING_ENABLED: "false",
+        LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", log, log],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    for (let i = 0; ; i++) {
+      const ready = await fetch(`${ep.url}/v1/.well-known/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      if (child.exitCode !== null || i > 300) {
+        throw new Error(
+          `fresh weaviate did not start:\n${fs.readFileSync(path.join(dir, "fresh-weaviate.log"), "utf8")}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return await fn(ep);
+  } finally {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    fs.closeSync(log);
+  }
+}
+
+after(async () => {
+  if (!cleanup) return;
+  const { svc, classes, backupIds } = cleanup;
+  const ep = { url: `${svc.scheme}://${svc.host}:${svc.port}`, apiKey: svc.apiKey };
+  for (const cls of classes) await rest(ep, "DELETE", `/v1/schema/${cls}`);
+  for (const id of backupIds) fs.rmSync(path.join(svc.backupPath, id), { recursive: true, force: true });
+});
+
+describe("Weaviate backup round trip (components/backup/weaviate.sh, README restore with weaviate-restore.sh)", () => {
+  it("backs up with the CronJob's command, restores into a fresh Weaviate and after the class was lost", async (t) => {
+    const svc = await requireServer(t, "weaviate");
+    if (!svc) return;
+    const bin = weaviateBinary(t);
+    if (!bin) return;
+    const job = backupContainer("weaviate");
+    const ep = { url: `${svc.scheme}://${svc.host}:${svc.port}`, apiKey: svc.apiKey };
+    cleanup ??= { svc, classes: [], backupIds: [] };
+    cleanup.classes.push(className);
+    const created = await rest(ep, "POST", "/v1/schema", {
+      class: className,
+      vectorizer: "none",
+      vectorIndexConfig: { distance: "cosine" },
+      properties: [
+        { name: "title", dataType: ["text"] },
+        { name: "count", dataType: ["int"] },
+        { name: "tags", dataType: ["text[]"] },
+        { name: "published", dataType: ["date"] },
+      ],
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    const batch = await rest(ep, "POST", "/v1/batch/objects", { objects });
+    assert.equal(batch.status, 200, JSON.stringify(batch.json));
+    assert.ok(
+      (batch.json as { result: { errors?: unknown } }[]).every((o) => !o.result.errors),
+      JSON.stringify(batch.json),
+    );
+    const original = await snapshot(ep);
+    assert.equal(original.objects.length, objects.length);
+    // Weaviate 1.22 leaves the vector index out of a backup taken in the second its commit log started
+    // (see the last test): a CronJob does not run a second after a class is made; this test must not.
+    await nextSecond();
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-weaviate-backup-"));
+    try {
+      const records = path.join(dir, "backup");
+      fs.mkdirSync(records);
+      const old = path.join(records, "weaviate-ai-platform-20000101-000000.json");
+      const monthAgo = new Date(Date.now() - 30 * 86400_000);
+      fs.writeFileSync(old, "{}");
+      fs.utimesSync(old, monthAgo, monthAgo);
+      // The CronJob's environment (components/weaviate.ts) with this machine's Weaviate; polling every
+      // second instead of five.
+      const env = jobEnv(
+        job,
+        { WEAVIATE_URL: ep.url, WEAVIATE_API_KEY: svc.apiKey, BACKUP_DIR: records },
+        { BACKUP_POLL_SECONDS: "1" },
+      );
+      const r = spawnSync(job.command[0], job.command.slice(1), { env, encoding: "utf8", timeout: 180_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!`${r.stdout}${r.stderr}`.includes(svc.apiKey), "no API key in the output");
+      const m = r.stdout.match(
+        /^backup written: weaviate (ai-platform-\d{8}-\d{6}) at (.+) on the Weaviate volume \(record (.+)\)$/m,
+      );
+      assert.ok(m, r.stdout);
+      const id = m[1];
+      cleanup.backupIds.push(id);
+      assert.equal(m[2], path.join(svc.backupPath, id));
+      assert.equal(m[3], path.join(records, `weaviate-${id}.json`));
+      assert.deepEqual(JSON.parse(fs.readFileSync(m[3], "utf8")), {
+        backend: "filesystem",
+        id,
+        path: path.join(svc.backupPath, id),
+        status: "SUCCESS",
+      });
+      assert.deepEqual(fs.readdirSync(records), [`weaviate-${id}.json`], "the old record was pruned");
+      // The backup itself, on Weaviate's volume: one directory per node.
+      const nodes = fs
+        .readdirSync(path.join(svc.backupPath, id), { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
+      assert.equal(nodes.length, 1, nodes.join(", "));
+      assert.ok(
+        backupFiles(svc.backupPath, id, className).some((f) => f.includes(".hnsw.commitlog.d/")),
+        "the class and its vector index are in the backup",
+      );
+
+      // README, a fresh instance: an empty Weaviate reading the same backup path, weaviate-restore.sh.
+      await withFreshWeaviate(bin, dir, svc.backupPath, nodes[0], async (fresh) => {
+        assert.deepEqual((await rest(fresh, "GET", "/v1/schema")).json, { classes: [] });
+        const res = restoreScript(fresh, [id, className]);
+        assert.equal(res.status, 0, `${res.stdout}${res.stderr}`);
+        assert.equal(
+          res.stdout,
+          `weaviate restore of ${id} started: ${className}\nweaviate restore of ${id} done: ${className}\n`,
+        );
+        assert.ok(!`${res.stdout}${res.stderr}`.includes(fresh.apiKey));
+        assert.deepEqual(
+          ((await rest(fresh, "GET", "/v1/schema")).json.classes as { class: string }[]).map((c) => c.class),
+          [className],
+        );
+        assert.deepEqual(await snapshot(fresh), original);
+        for (const o of objects) assert.equal(await nearest(fresh, o.vector), o.id);
+      });
+
+      // README, the same instance: Weaviate restores only a missing class...
+      const refused = restoreScript(ep, [id, className]);
+      assert.equal(refused.status, 1);
+      assert.match(
+        refused.stderr,
+        new RegExp(`^weaviate restore of ${id} failed: restore class ${className}: already exists$`, "m"),
+      );
+      assert.match(refused.stderr, /delete the class first, or restore into a fresh instance/);
+      // ...so once it is lost (deleted), it comes back.
+      assert.equal((await rest(ep, "DELETE", `/v1/schema/${className}`)).status, 200);
+      assert.equal((await rest(ep, "GET", `/v1/schema/${className}`)).status, 404);
+      const res = restoreScript(ep, [id, className]);
+      assert.equal(res.status, 0, `${res.stdout}${res.stderr}`);
+      assert.ok(!`${res.stdout}${res.stderr}`.includes(svc.apiKey));
+      assert.deepEqual(await snapshot(ep), original);
+      for (const o of objects) assert.equal(await nearest(ep, o.vector), o.id);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("fails clearly, without the key in its output, on a wrong key or an unknown backup", async (t) => {
+    const svc = await requireServer(t, "weaviate");
+    if (!svc) return;
+    const job = backupContainer("weaviate");
+    const url = `${svc.scheme}://${svc.host}:${svc.port}`;
+    const wrong = `wrong-${randomBytes(8).toString("hex")}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-weaviate-backup-"));
+    try {
+      const env = jobEnv(job, { WEAVIATE_URL: url, WEAVIATE_API_KEY: wrong, BACKUP_DIR: dir });
+      const r = spawnSync(job.command[0], job.command.slice(1), { env, encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^weaviate backup ai-platform-\d{8}-\d{6} not started: HTTP 401 /);
+      assert.ok(!`${r.stdout}${r.stderr}`.includes(wrong));
+      assert.deepEqual(fs.readdirSync(dir), []);
+
+      const denied = restoreScript({ url, apiKey: wrong }, [`ai-platform-it-${run.toLowerCase()}`]);
+      assert.equal(denied.status, 1);
+      assert.match(denied.stderr, /^weaviate restore of ai-platform-it-\w+ not started: HTTP 401 /);
+      assert.ok(!`${denied.stdout}${denied.stderr}`.includes(wrong));
+      const unknown = restoreScript({ url, apiKey: svc.apiKey }, [`ai-platform-it-${run.toLowerCase()}`]);
+      assert.equal(unknown.status, 1);
+      assert.match(unknown.stderr, /not started: HTTP \d+ .*does not exist/);
+      const invalid = restoreScript({ url, apiKey: svc.apiKey }, ["Bad-Id"]);
+      assert.equal(invalid.status, 2);
+      assert.match(invalid.stderr, /invalid backup id 'Bad-Id'/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("Weaviate 1.22 limitation: a backup in the second the vector index's log began leaves the index out", async (t) => {
+    // Fixed upstream by weaviate/weaviate PR #12584 (2026): HNSW commit logs are named after the Unix
+    // second they start in. A backup switches to a new log and takes every log but the active one; when
+    // the switch falls in the second the current log began, the "new" log is that same file, which stays
+    // active and is left out. Status SUCCESS, objects restored, vector search finds nothing. This test
+    // fails, and says so, once the pinned Weaviate names its logs uniquely.
+    const svc = await requireServer(t, "weaviate");
+    if (!svc) return;
+    const ep = { url: `${svc.scheme}://${svc.host}:${svc.port}`, apiKey: svc.apiKey };
+    cleanup ??= { svc, classes: [], backupIds: [] };
+    let reproduced = false;
+    for (let attempt = 0; attempt < 5 && !reproduced; attempt++) {
+      const cls = `${className}Same${attempt}`;
+      const id = `ai-platform-it-${run.toLowerCase()}-same${attempt}`;
+      cleanup.classes.push(cls);
+      cleanup.backupIds.push(id);
+      await nextSecond();
+      assert.equal((await rest(ep, "POST", "/v1/schema", { class: cls, vectorizer: "none" })).status, 200);
+      const obj = { class: cls, id: randomUUID(), properties: {}, vector: [1, 0, 0, 0] };
+      assert.equal((await rest(ep, "POST", "/v1/batch/objects", { objects: [obj] })).status, 200);
+      assert.equal((await rest(ep, "POST", "/v1/backups/filesystem", { id, include: [cls] })).status, 200);
+      for (let i = 0; ; i++) {
+        const st = await rest(ep, "GET", `/v1/backups/filesystem/${id}`);
+        if (st.json.status === "SUCCESS") break;
+        assert.ok(i < 300 && st.json.status !== "FAILED", JSON.stringify(st.json));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // The switch fell in a later second (a slow machine): the index is in the backup, try again.
+      if (backupFiles(svc.backupPath, id, cls).some((f) => f.includes(".hnsw.commitlog.d/"))) continue;
+      assert.equal((await rest(ep, "DELETE", `/v1/schema/${cls}`)).status, 200);
+      const res = restoreScript(ep, [id, cls]);
+      assert.equal(res.status, 0, `${res.stdout}${res.stderr}`);
+      const list = await rest(ep, "GET", `/v1/objects?class=${cls}&limit=10`);
+      assert.deepEqual(
+        (list.json.objects as { id: string }[]).map((o) => o.id),
+        [obj.id],
+        "the object is back",
+      );
+      assert.deepEqual(await near(ep, obj.vector, cls), [], "but not in the vector index");
+      reproduced = true;
+    }
+    assert.ok(
+      reproduced,
+      "every same-second backup held the vector index: the pinned Weaviate seems fixed (weaviate PR #12584); drop this test and nextSecond() in the first one",
+    );
+  });
+});
