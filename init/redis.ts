@@ -239,6 +239,9 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
               // Every replica Sentinel knows, even one it currently judges down (a restart, a failover in
               // progress): each must get the users, so an unreachable node fails the run after the deadline
               // instead of being skipped silently.
+              // Port 0 is not a node but a client that synced without announcing a port (`redis-cli
+              // --rdb`, the backup job); Sentinel lists it until SENTINEL RESET and it is never reachable.
+              if (Number(f.port) === 0) continue;
               nodes.push({ host: f.ip, port: Number(f.port) });
             }
             return nodes;

@@ -1,0 +1,646 @@
+/**
+ * The program under the real Pulumi engine (scripts/engine-build.sh: CLI + Node language host + random
+ * provider plugin, built from Go modules), with all five services in `external` mode against the real
+ * servers of scripts/services.sh, credentials as stack secrets (passphrase provider, local file backend).
+ *
+ * Steps, each asserted on the servers through their own clients:
+ *   1. `pulumi up` creates everything: schema + pgvector, collections + indexes, class, topics, ACL users.
+ *   2. `pulumi preview --expect-no-changes` passes (idempotency); CrossGuard passes (dev) and fails (prod).
+ *   3. `pulumi refresh` finds no drift; an index dropped and a topic config altered behind Pulumi's back
+ *      show up in refresh and preview, and the next `up` repairs both.
+ *   4. New topic, new index, new migration and more partitions apply as one update of three resources.
+ *   5. Fewer partitions, and a vectorizer change, are refused with the resource's message; nothing changes.
+ *   6. A topic and a collection removed from config, then `pulumi destroy`, leave the data in place.
+ *   7. No configured or generated password appears in plain text in `pulumi stack export`, the state
+ *      files, the stack file or any command's output.
+ * Each pulumi command's wall time is printed (`e2e timing: <step> <s> s`).
+ *
+ * Objects are named e2e_<run>/e2e-<run>/E2e<RUN>; those of earlier runs are removed first, so re-runs on
+ * the same servers work, and the last run's objects stay for inspection.
+ */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test, TestContext } from "node:test";
+import { parse, stringify } from "yaml";
+import { requireServer, Services } from "../support/servers";
+import {
+  CommandResult,
+  engineBin,
+  linesWith,
+  operations,
+  summary,
+  timing,
+  timingSummary,
+  Workspace,
+} from "./harness";
+import {
+  aclOnNodes,
+  alterTopicConfigs,
+  canLogin,
+  cleanEarlierRuns,
+  mongoState,
+  pgState,
+  topics,
+  weaviateClass,
+  withMongo,
+  withPg,
+} from "./servers";
+
+const PROJECT = "ai-platform-data";
+const APP_SCHEMAS = ["iam", "model_registry", "system_config", "scheduler", "vector_store"];
+/** The program registers a RandomPassword per external service that needs one (app roles, ACL users). */
+const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
+
+/** The pack (policies/index.ts `new PolicyPack("ai-platform-data")`) ran and found nothing. */
+const POLICY_PASSED = /Policies:\s*\n\s*✅ ai-platform-data@v[\d.]+ \(local: policies\)/;
+
+const run = randomBytes(3).toString("hex");
+const N = {
+  db: `e2e_${run}`,
+  appUser: `e2e_${run}_app`,
+  mongoDb: `e2e_${run}`,
+  cls: `E2e${run.toUpperCase()}Doc`,
+  events: `e2e-${run}-events`,
+  logs: `e2e-${run}-logs`,
+  audit: `e2e-${run}-audit`,
+  aclUser: `e2e-${run}-app`,
+  migration: "0008_e2e_marker.sql",
+};
+
+type Json = Record<string, unknown>;
+interface Topic {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  configs: Record<string, string>;
+}
+interface Collection {
+  name: string;
+  indexes: Array<{ name?: string; keys: Record<string, 1 | -1>; unique?: boolean }>;
+}
+
+/** The desired state the steps edit; written to Pulumi.e2e.yaml by {@link writeConfig}. */
+interface Desired {
+  topics: Topic[];
+  collections: Collection[];
+  vectorizer: string;
+  transformersEnabled: boolean;
+}
+
+function initialDesired(): Desired {
+  return {
+    topics: [
+      {
+        name: N.events,
+        partitions: 2,
+        replicationFactor: 1,
+        configs: { "retention.ms": "3600000", "cleanup.policy": "delete" },
+      },
+      { name: N.logs, partitions: 1, replicationFactor: 1, configs: { "retention.ms": "7200000" } },
+    ],
+    collections: [
+      {
+        name: "events",
+        indexes: [{ keys: { ts: 1 } }, { name: "kind_ts", keys: { kind: 1, ts: -1 } }],
+      },
+      { name: "docs", indexes: [{ name: "slug_unique", keys: { slug: 1 }, unique: true }] },
+    ],
+    vectorizer: "none",
+    transformersEnabled: false,
+  };
+}
+
+function stackConfig(s: Services, d: Desired): Json {
+  const mongo = s.mongodb;
+  return {
+    createNamespace: false,
+    credentialsSecret: { enabled: false },
+    postgres: {
+      mode: "external",
+      endpoint: { host: s.postgres.host, port: s.postgres.port },
+      adminUser: s.postgres.user,
+      database: N.db,
+      appUser: N.appUser,
+      initTimeoutSeconds: 60,
+    },
+    mongodb: {
+      mode: "external",
+      endpoint: { hosts: [`${mongo.host}:${mongo.port}`], directConnection: true },
+      adminUser: mongo.username,
+      database: N.mongoDb,
+      collections: d.collections,
+      initTimeoutSeconds: 60,
+    },
+    weaviate: {
+      mode: "external",
+      endpoint: { scheme: s.weaviate.scheme, host: s.weaviate.host, port: s.weaviate.port },
+      modules: { "text2vec-transformers": { enabled: d.transformersEnabled } },
+      classes: [
+        {
+          name: N.cls,
+          description: "e2e documents",
+          vectorizer: d.vectorizer,
+          properties: [
+            { name: "title", dataType: ["text"] },
+            { name: "body", dataType: ["text"] },
+          ],
+        },
+      ],
+      initTimeoutSeconds: 60,
+    },
+    redis: {
+      mode: "external",
+      endpoint: { sentinels: s.redis.sentinels, masterName: s.redis.masterName },
+      nodes: s.redis.nodes.length,
+      aclUsers: [{ name: N.aclUser, keys: ["e2e:*"], commands: "+@read +@write -@dangerous" }],
+      initTimeoutSeconds: 60,
+    },
+    kafka: {
+      mode: "external",
+      endpoint: { brokers: s.kafka.brokers },
+      nodes: 1,
+      clientUsers: [s.kafka.username],
+      topics: d.topics,
+      initTimeoutSeconds: 60,
+    },
+  };
+}
+
+/** A value of `stack export --show-secrets`: a secret is `{<sig>: ..., plaintext: "<JSON>"}`. */
+function revealed(v: unknown): string {
+  if (v && typeof v === "object" && "plaintext" in v) return String(JSON.parse(String(v.plaintext)));
+  return typeof v === "string" ? v : "";
+}
+
+const MIGRATION_SQL = `-- e2e: a migration added by the test (step 4)
+CREATE TABLE system_config.e2e_marker (id integer PRIMARY KEY, note text NOT NULL);
+`;
+
+test("real Pulumi engine: external-mode stack against the test servers", async (t: TestContext) => {
+  const pg = await requireServer(t, "postgres");
+  const mongodb = await requireServer(t, "mongodb");
+  const weaviate = await requireServer(t, "weaviate");
+  const redis = await requireServer(t, "redis");
+  const kafka = await requireServer(t, "kafka");
+  if (!pg || !mongodb || !weaviate || !redis || !kafka) return;
+  const svc: Services = { postgres: pg, mongodb, weaviate, redis, kafka };
+
+  const bin = engineBin(t);
+  if (!bin) return;
+
+  await cleanEarlierRuns(svc);
+  const ws = new Workspace(bin);
+  console.log(`e2e: run ${run}, workspace ${ws.dir}`);
+  let failed: string | undefined;
+  const desired = initialDesired();
+  /** RandomPassword results and bcrypt hashes by resource name, from `stack export --show-secrets`. */
+  const generated = new Map<string, { result: string; bcryptHash: string }>();
+  let plainExport = "";
+
+  const writeConfig = () => {
+    const file = ws.stackFile();
+    const doc = parse(fs.readFileSync(file, "utf8")) as { config: Json };
+    for (const [k, v] of Object.entries(stackConfig(svc, desired))) doc.config[`${PROJECT}:${k}`] = v;
+    fs.writeFileSync(file, stringify(doc));
+  };
+  const timed = (step: string, r: CommandResult): CommandResult => {
+    timing(step, r.ms);
+    return r;
+  };
+  const step = async (name: string, fn: () => Promise<void>) => {
+    await t.test(name, { skip: failed ? `not run: step "${failed}" failed` : false }, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        failed = name;
+        throw e;
+      }
+    });
+  };
+
+  try {
+    timed("stack-init", ws.pulumiOk(["stack", "init", ws.stack]));
+    const secrets: Record<string, string> = {
+      postgresPassword: pg.password,
+      mongodbPassword: mongodb.password,
+      redisPassword: redis.password,
+      kafkaPassword: kafka.password,
+      weaviateApiKey: weaviate.apiKey,
+      redisSentinelPassword: redis.sentinelPassword,
+    };
+    // Values on stdin, not argv: nothing secret in a process list or in the transcript's command lines.
+    let secretsMs = 0;
+    for (const [k, v] of Object.entries(secrets)) {
+      const r = ws.run("pulumi", ["config", "set", "--secret", k, "--non-interactive"], { input: v });
+      if (r.code !== 0) throw new Error(`pulumi config set --secret ${k} exited ${r.code}:\n${r.out}`);
+      secretsMs += r.ms;
+    }
+    timing("config-set-secrets", secretsMs);
+    writeConfig();
+
+    await step(
+      "1. up creates everything (schema, collections, indexes, class, topics, ACL users)",
+      async () => {
+        const r = timed("1-up-create", ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress"]));
+        const s = summary(r.out);
+        assert.ok(s.created >= 10, `expected the stack's resources to be created:\n${r.out.slice(-3000)}`);
+        assert.equal(s.updated + s.deleted + s.replaced, 0, r.out.slice(-3000));
+
+        const p = await pgState(pg, N.db);
+        assert.ok(p.exists, `database ${N.db} was not created`);
+        for (const schema of APP_SCHEMAS)
+          assert.ok(
+            (p.tables[schema] ?? 0) > 0,
+            `schema ${schema} has no tables: ${JSON.stringify(p.tables)}`,
+          );
+        assert.ok(p.extensions.includes("vector"), `no vector extension: ${p.extensions.join(", ")}`);
+        assert.equal(p.migrations.length, 8, `tracking table: ${p.migrations.join(", ")}`); // 0 (library) + 7
+
+        const m = await mongoState(mongodb, N.mongoDb);
+        assert.deepEqual(m, { docs: ["_id_", "slug_unique"], events: ["_id_", "kind_ts", "ts_1"] });
+
+        const c = await weaviateClass(weaviate, N.cls);
+        assert.deepEqual(c, { vectorizer: "none", properties: ["body", "title"] });
+
+        const tp = await topics(kafka, [N.events, N.logs]);
+        assert.deepEqual(tp[N.events], {
+          partitions: 2,
+          replicationFactor: 1,
+          configs: { "retention.ms": "3600000", "cleanup.policy": "delete" },
+        });
+        assert.deepEqual(tp[N.logs], {
+          partitions: 1,
+          replicationFactor: 1,
+          configs: { "retention.ms": "7200000" },
+        });
+
+        const acl = await aclOnNodes(redis, N.aclUser);
+        assert.equal(acl.length, redis.nodes.length);
+        for (const a of acl) assert.ok(a.rules, `ACL user ${N.aclUser} missing on ${a.node}`);
+
+        // The generated passwords, to log in with below and to search for in step 7.
+        const full = timed(
+          "stack-export-show-secrets",
+          ws.pulumiOk(["stack", "export", "--show-secrets"], { secretOutput: true }),
+        );
+        const state = JSON.parse(full.out) as {
+          deployment: { resources: { type: string; urn: string; outputs?: Json }[] };
+        };
+        for (const res of state.deployment.resources.filter((x) => x.type === RANDOM_PASSWORD)) {
+          const name = res.urn.split("::").pop()!;
+          generated.set(name, {
+            result: revealed(res.outputs?.result),
+            bcryptHash: revealed(res.outputs?.bcryptHash),
+          });
+        }
+        assert.deepEqual(
+          [...generated.keys()].sort(),
+          ["mongodb-app-password", "postgres-app-password", `redis-acl-${N.aclUser}-password`].sort(),
+        );
+        for (const [name, g] of generated) assert.ok(g.result.length === 32, `${name}: no generated result`);
+
+        // The generated passwords really are the ones the servers got.
+        const aclPw = generated.get(`redis-acl-${N.aclUser}-password`)!.result;
+        for (const n of redis.nodes)
+          assert.ok(
+            await canLogin(n, N.aclUser, aclPw, "e2e:probe"),
+            `${N.aclUser} cannot log in on ${n.host}:${n.port}`,
+          );
+        const appPw = generated.get("postgres-app-password")!.result;
+        const who = await withPg(
+          pg,
+          N.db,
+          async (cl) => (await cl.query("SELECT current_user AS u")).rows[0].u,
+          {
+            user: N.appUser,
+            password: appPw,
+          },
+        );
+        assert.equal(who, N.appUser);
+      },
+    );
+
+    await step("2. preview --expect-no-changes passes right after up", async () => {
+      const r = timed(
+        "2-preview-no-change",
+        ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress", "--diff"]),
+      );
+      const s = summary(r.out);
+      assert.equal(s.created + s.updated + s.deleted + s.replaced, 0, r.out.slice(-3000));
+    });
+
+    await step(
+      "policies: the CrossGuard pack passes with dev.json and fails on kafka-replication with prod.json",
+      async () => {
+        const good = timed(
+          "policy-preview-dev",
+          ws.pulumi([
+            "preview",
+            "--suppress-progress",
+            "--policy-pack",
+            "policies",
+            "--policy-pack-config",
+            "policies/config/dev.json",
+          ]),
+        );
+        assert.equal(good.code, 0, `dev policies should pass:\n${good.out.slice(-4000)}`);
+        assert.match(
+          good.out,
+          POLICY_PASSED,
+          `the policy pack did not run or did not pass:\n${good.out.slice(-4000)}`,
+        );
+
+        const bad = timed(
+          "policy-preview-prod",
+          ws.pulumi([
+            "preview",
+            "--suppress-progress",
+            "--policy-pack",
+            "policies",
+            "--policy-pack-config",
+            "policies/config/prod.json",
+          ]),
+        );
+        assert.notEqual(bad.code, 0, `prod policies should fail on RF 1 topics:\n${bad.out.slice(-4000)}`);
+        const named = linesWith(bad.out, "kafka-replication");
+        assert.ok(named.length > 0, `no kafka-replication violation named:\n${bad.out.slice(-4000)}`);
+        assert.match(bad.out, /mandatory/);
+        assert.match(bad.out, new RegExp(`topic "${N.events}" .*has replicationFactor 1, below 2`));
+
+        // `npm run preview -- -s e2e` (scripts/preview.sh) with the policy config named like the stack.
+        fs.copyFileSync(
+          path.join(ws.project, "policies", "config", "dev.json"),
+          path.join(ws.project, "policies", "config", `${ws.stack}.json`),
+        );
+        const npm = timed(
+          "npm-run-preview",
+          ws.run("npm", ["run", "preview", "--", "-s", ws.stack, "--non-interactive", "--color", "never"]),
+        );
+        assert.equal(npm.code, 0, `npm run preview -- -s e2e failed:\n${npm.out.slice(-4000)}`);
+        // (preview.sh falls back to prod.json without e2e.json, which would fail as above.)
+        assert.match(npm.out, POLICY_PASSED, npm.out.slice(-4000));
+      },
+    );
+
+    await step(
+      "3. refresh finds no drift; drift made behind Pulumi's back is shown and repaired",
+      async () => {
+        const clean = timed(
+          "3-refresh-no-drift",
+          ws.pulumi(["refresh", "--yes", "--skip-preview", "--expect-no-changes", "--suppress-progress"]),
+        );
+        assert.equal(clean.code, 0, `refresh found drift on a fresh stack:\n${clean.out.slice(-4000)}`);
+
+        // Behind Pulumi's back: drop an index, alter a topic config.
+        await withMongo(mongodb, (client) => client.db(N.mongoDb).collection("events").dropIndex("kind_ts"));
+        await alterTopicConfigs(kafka, N.events, { "retention.ms": "60000", "cleanup.policy": "delete" });
+
+        const drift = timed(
+          "3-refresh-drift",
+          ws.pulumi(["refresh", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
+        );
+        assert.equal(drift.code, 0, drift.out.slice(-4000));
+        assert.equal(
+          summary(drift.out).updated,
+          2,
+          `refresh should update 2 resources:\n${drift.out.slice(-4000)}`,
+        );
+        assert.deepEqual(
+          operations(drift.out),
+          { "mongodb-collections": "update", "kafka-topics": "update" },
+          drift.out.slice(-6000),
+        );
+
+        const pv = timed(
+          "3-preview-after-drift",
+          ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress", "--diff"]),
+        );
+        assert.notEqual(pv.code, 0, `preview should see the drift:\n${pv.out.slice(-4000)}`);
+        assert.deepEqual(
+          operations(pv.out),
+          { "mongodb-collections": "update", "kafka-topics": "update" },
+          pv.out.slice(-6000),
+        );
+
+        const up = timed(
+          "3-up-repair",
+          ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
+        );
+        assert.deepEqual(
+          operations(up.out),
+          { "mongodb-collections": "update", "kafka-topics": "update" },
+          up.out.slice(-6000),
+        );
+        assert.match(up.out, /\[mongodb-collections\] created index events\.kind_ts/);
+        assert.match(up.out, new RegExp(`\\[kafka-topics\\] set configs of topic ${N.events}`));
+        assert.deepEqual((await mongoState(mongodb, N.mongoDb)).events, ["_id_", "kind_ts", "ts_1"]);
+        assert.deepEqual((await topics(kafka, [N.events]))[N.events].configs, {
+          "retention.ms": "3600000",
+          "cleanup.policy": "delete",
+        });
+        timed(
+          "3-preview-after-repair",
+          ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress"]),
+        );
+      },
+    );
+
+    await step(
+      "4. a config change (new topic, index, migration, more partitions) applies as an update",
+      async () => {
+        desired.topics[0].partitions = 3;
+        desired.topics.push({ name: N.audit, partitions: 1, replicationFactor: 1, configs: {} });
+        desired.collections[1].indexes.push({ name: "owner_1", keys: { owner: 1 } });
+        writeConfig();
+        fs.writeFileSync(path.join(ws.project, "init", "postgres", "migrations", N.migration), MIGRATION_SQL);
+
+        const r = timed(
+          "4-up-update",
+          ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
+        );
+        const s = summary(r.out);
+        assert.deepEqual(
+          { updated: s.updated, created: s.created, deleted: s.deleted, replaced: s.replaced },
+          { updated: 3, created: 0, deleted: 0, replaced: 0 },
+          r.out.slice(-4000),
+        );
+        assert.deepEqual(
+          operations(r.out),
+          { "postgres-schema": "update", "mongodb-collections": "update", "kafka-topics": "update" },
+          r.out.slice(-6000),
+        );
+
+        const tp = await topics(kafka, [N.events, N.audit]);
+        assert.equal(tp[N.events].partitions, 3);
+        assert.deepEqual(tp[N.audit], { partitions: 1, replicationFactor: 1, configs: {} });
+        assert.deepEqual((await mongoState(mongodb, N.mongoDb)).docs, ["_id_", "owner_1", "slug_unique"]);
+        const p = await pgState(pg, N.db);
+        assert.equal(p.migrations.length, 9);
+        assert.equal(p.migrations[8], "e2e_marker");
+        const marker = await withPg(pg, N.db, (c) =>
+          c.query("SELECT to_regclass('system_config.e2e_marker') AS t"),
+        );
+        assert.equal(marker.rows[0].t, "system_config.e2e_marker");
+        timed(
+          "4-preview-after-update",
+          ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress"]),
+        );
+      },
+    );
+
+    await step(
+      "5. destructive changes are refused with the resource's message; nothing changes",
+      async () => {
+        // Fewer partitions.
+        desired.topics[0].partitions = 2;
+        writeConfig();
+        const shrink = timed(
+          "5-up-fewer-partitions",
+          ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]),
+        );
+        assert.notEqual(shrink.code, 0, `fewer partitions should be refused:\n${shrink.out.slice(-4000)}`);
+        assert.match(
+          shrink.out,
+          new RegExp(`topic "${N.events}" has 3 partitions and Kafka cannot remove partitions`),
+        );
+        assert.equal((await topics(kafka, [N.events]))[N.events].partitions, 3);
+        desired.topics[0].partitions = 3;
+
+        // A vectorizer change (the module enabled, so only the in-place blocker can refuse it).
+        desired.vectorizer = "text2vec-transformers";
+        desired.transformersEnabled = true;
+        writeConfig();
+        const vec = timed(
+          "5-up-vectorizer-change",
+          ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]),
+        );
+        assert.notEqual(vec.code, 0, `a vectorizer change should be refused:\n${vec.out.slice(-4000)}`);
+        assert.match(
+          vec.out,
+          new RegExp(`class "${N.cls}": its vectorizer would change from "none" to "text2vec-transformers"`),
+        );
+        assert.match(vec.out, /weaviate\.allowRecreate/);
+        assert.deepEqual(await weaviateClass(weaviate, N.cls), {
+          vectorizer: "none",
+          properties: ["body", "title"],
+        });
+        desired.vectorizer = "none";
+        desired.transformersEnabled = false;
+        writeConfig();
+
+        const after = timed(
+          "5-preview-after-refusals",
+          ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress"]),
+        );
+        assert.equal(after.code, 0, `the refused runs changed the stack:\n${after.out.slice(-4000)}`);
+      },
+    );
+
+    await step("6. removing a topic and a collection, then destroy, leave the data in place", async () => {
+      await withMongo(mongodb, (client) =>
+        client.db(N.mongoDb).collection("docs").insertOne({ slug: "kept", owner: "e2e" }),
+      );
+      desired.topics = desired.topics.filter((x) => x.name !== N.logs);
+      desired.collections = desired.collections.filter((c) => c.name !== "docs");
+      writeConfig();
+      const r = timed(
+        "6-up-remove",
+        ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
+      );
+      assert.deepEqual(
+        operations(r.out),
+        { "mongodb-collections": "update", "kafka-topics": "update" },
+        r.out.slice(-6000),
+      );
+      assert.ok((await topics(kafka, [N.logs]))[N.logs], `topic ${N.logs} was deleted`);
+      assert.deepEqual((await mongoState(mongodb, N.mongoDb)).docs, ["_id_", "owner_1", "slug_unique"]);
+
+      plainExport = timed("stack-export", ws.pulumiOk(["stack", "export"])).out;
+
+      const d = timed(
+        "6-destroy",
+        ws.pulumiOk(["destroy", "--yes", "--skip-preview", "--suppress-progress"]),
+      );
+      assert.ok(summary(d.out).deleted >= 10, d.out.slice(-4000));
+      assert.match(d.out, /\[kafka-topics\] kept topics .*\(kafka\.deleteRemovedTopics is false\)/);
+      assert.match(
+        d.out,
+        /\[mongodb-collections\] kept collections .*\(mongodb\.dropRemovedCollections is false\)/,
+      );
+
+      const p = await pgState(pg, N.db);
+      assert.ok(p.exists, `database ${N.db} was dropped`);
+      for (const schema of APP_SCHEMAS)
+        assert.ok((p.tables[schema] ?? 0) > 0, `schema ${schema} lost its tables`);
+      assert.equal(p.migrations.length, 9);
+      const m = await mongoState(mongodb, N.mongoDb);
+      assert.deepEqual(m, {
+        docs: ["_id_", "owner_1", "slug_unique"],
+        events: ["_id_", "kind_ts", "ts_1"],
+      });
+      const kept = await withMongo(mongodb, (client) =>
+        client.db(N.mongoDb).collection("docs").countDocuments(),
+      );
+      assert.equal(kept, 1);
+      assert.deepEqual(await weaviateClass(weaviate, N.cls), {
+        vectorizer: "none",
+        properties: ["body", "title"],
+      });
+      const tp = await topics(kafka, [N.events, N.logs, N.audit]);
+      assert.deepEqual(Object.keys(tp).sort(), [N.audit, N.events, N.logs].sort());
+      assert.equal(tp[N.events].partitions, 3);
+      // ACL users hold no data: destroy removes them, from every node (init/redis.ts).
+      for (const a of await aclOnNodes(redis, N.aclUser))
+        assert.equal(a.rules, undefined, `ACL user still on ${a.node}`);
+    });
+
+    await step(
+      "7. no password in plain text in the export, the state, the stack file or any output",
+      async () => {
+        assert.ok(plainExport.length > 0, "no plain export taken (step 6 did not run)");
+        const secrets: Array<[string, string]> = [
+          ["postgresPassword", pg.password],
+          ["mongodbPassword", mongodb.password],
+          ["redisPassword", redis.password],
+          ["redisSentinelPassword", redis.sentinelPassword],
+          ["kafkaPassword", kafka.password],
+          ["weaviateApiKey", weaviate.apiKey],
+          ["PULUMI_CONFIG_PASSPHRASE", ws.env.PULUMI_CONFIG_PASSPHRASE!],
+        ];
+        for (const [name, g] of generated) {
+          secrets.push([`${name}.result`, g.result]);
+          if (g.bcryptHash) secrets.push([`${name}.bcryptHash`, g.bcryptHash]);
+        }
+        assert.ok(generated.size >= 3, "generated passwords were not collected (step 1)");
+        const places: Array<[string, string]> = [
+          ["pulumi stack export", plainExport],
+          [path.basename(ws.stackFile()), fs.readFileSync(ws.stackFile(), "utf8")],
+          ...ws
+            .backendFiles()
+            .map((f): [string, string] => [
+              `state ${path.relative(ws.stateDir, f)}`,
+              fs.readFileSync(f, "utf8"),
+            ]),
+          ...ws.transcript.map((o, i): [string, string] => [
+            `output #${i} (${o.split("\n")[0].slice(0, 100)})`,
+            o,
+          ]),
+        ];
+        const leaks: string[] = [];
+        for (const [where, text] of places)
+          for (const [name, value] of secrets)
+            if (value && text.includes(value)) leaks.push(`${name} in ${where}`);
+        assert.deepEqual(leaks, [], `plain-text secrets found`);
+        console.log(
+          `e2e: searched ${secrets.length} secrets in ${places.length} places (${ws.transcript.length} command outputs, ${places.length - ws.transcript.length - 2} state files)`,
+        );
+      },
+    );
+  } finally {
+    console.log(`e2e timings (run ${run}):\n${timingSummary()}`);
+    if (failed || process.env.AIPD_E2E_KEEP === "1") console.log(`e2e: kept ${ws.dir} for inspection`);
+    else ws.remove();
+  }
+});
