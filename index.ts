@@ -76,7 +76,7 @@ export const initialisation = {
   kafkaTopics: initialisers.kafkaTopics?.log,
 };
 /** Name of the Secret applications read their connection details from. */
-export const credentialsSecretName = credentials?.secretName;
+export const credentialsSecretName = credentials?.secretName ?? null;
 /** Connection strings for applications: secret. */
 export const connectionStrings = pulumi.secret({
   postgres: postgres?.clientSecretData["postgres-url"],
