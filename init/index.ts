@@ -136,6 +136,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         topics: config.kafka.topics,
         deleteRemovedTopics: config.kafka.deleteRemovedTopics,
         timeoutSeconds: config.kafka.initTimeoutSeconds,
+        nodes: conn.nodes,
       },
       after(c.kafka),
     );

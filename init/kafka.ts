@@ -27,6 +27,8 @@ export interface KafkaTopicsInputs {
   /** Delete topics that leave config (data loss); otherwise they are left in place. */
   deleteRemovedTopics: boolean;
   timeoutSeconds: number;
+  /** Broker nodes of the cluster (`kafka.nodes`): bounds the replication factor; policies read it too. */
+  nodes?: number;
 }
 
 /** Outputs: the inputs, with `topics` as observed on the cluster, and the steps of the last run. */
@@ -114,6 +116,14 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
       if (names.has(t.name))
         failures.push({ property: `topics[${i}].name`, reason: `topic "${t.name}" appears twice` });
       names.add(t.name);
+    });
+    (news.topics ?? []).forEach((t, i) => {
+      if (news.nodes !== undefined && t.replicationFactor > news.nodes) {
+        failures.push({
+          property: `topics[${i}].replicationFactor`,
+          reason: `topic "${t.name}" asks for replication factor ${t.replicationFactor} on ${news.nodes} Kafka node(s); use at most ${news.nodes}`,
+        });
+      }
     });
     return { inputs: news, failures };
   }
@@ -348,6 +358,8 @@ export interface KafkaTopicsArgs {
   deleteRemovedTopics: pulumi.Input<boolean>;
   /** Seconds to keep retrying to reach the cluster. */
   timeoutSeconds: pulumi.Input<number>;
+  /** Broker nodes of the cluster; bounds the replication factor. */
+  nodes?: pulumi.Input<number>;
 }
 
 /** The topics of the platform's Kafka cluster. */

@@ -81,6 +81,15 @@ describe("Kafka topics initialiser (no server)", () => {
     assert.equal((await p.diff("id", olds, { ...base, deleteRemovedTopics: true })).changes, true);
   });
 
+  it("check refuses a replication factor above the node count", async () => {
+    const r = await new KafkaTopicsProvider().check({}, { ...base, nodes: 1, topics: [t("a", 3, 2)] });
+    assert.match(r.failures![0].reason, /replication factor 2 on 1 Kafka node\(s\); use at most 1/);
+    assert.deepEqual(
+      (await new KafkaTopicsProvider().check({}, { ...base, nodes: 3, topics: [t("a", 3, 3)] })).failures,
+      [],
+    );
+  });
+
   it("check refuses duplicate topics", async () => {
     const r = await new KafkaTopicsProvider().check({}, { ...base, topics: [t("a"), t("a")] });
     assert.match(r.failures![0].reason, /appears twice/);
