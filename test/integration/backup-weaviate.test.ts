@@ -396,7 +396,7 @@ describe("Weaviate backup round trip (components/backup/weaviate.sh, README rest
     const ep = { url: `${svc.scheme}://${svc.host}:${svc.port}`, apiKey: svc.apiKey };
     cleanup ??= { svc, classes: [], backupIds: [] };
     let reproduced = false;
-    for (let attempt = 0; attempt < 5 && !reproduced; attempt++) {
+    for (let attempt = 0; attempt < 10 && !reproduced; attempt++) {
       const cls = `${className}Same${attempt}`;
       const id = `ai-platform-it-${run.toLowerCase()}-same${attempt}`;
       cleanup.classes.push(cls);
