@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { KAFKA_MECHANISMS, KafkaConfig, parseBytes, PlatformSecrets } from "../config";
 import { BackupJob, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
-import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
@@ -230,11 +230,7 @@ export class Kafka extends pulumi.ComponentResource {
     super("ai-platform:data:Kafka", name, {}, opts);
     const { config, platform } = args;
     const ns = platform.namespace;
-    const childOpts: pulumi.CustomResourceOptions = {
-      parent: this,
-      provider: platform.provider,
-      dependsOn: platform.dependsOn,
-    };
+    const childOpts = childOptions(this, platform);
     const mechanism = kafkajsMechanism(config.sasl.clientMechanism);
     const adminUser = config.clientUsers[0];
 

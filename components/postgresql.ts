@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseBytes, PlatformSecrets, PostgresConfig } from "../config";
 import { BackupJob, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
-import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
@@ -99,11 +99,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
     super("ai-platform:data:PostgreSQL", name, {}, opts);
     const { config, platform } = args;
     const ns = platform.namespace;
-    const childOpts: pulumi.CustomResourceOptions = {
-      parent: this,
-      provider: platform.provider,
-      dependsOn: platform.dependsOn,
-    };
+    const childOpts = childOptions(this, platform);
 
     if (config.mode === "external") {
       // A managed server: nothing to deploy, the same initialisation through the configured endpoint.

@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostPort, parseBytes, PlatformSecrets, RedisConfig } from "../config";
 import { BackupJob, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
-import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { AlertRule, alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
@@ -232,11 +232,7 @@ export class Redis extends pulumi.ComponentResource {
     super("ai-platform:data:Redis", name, {}, opts);
     const { config, platform } = args;
     const ns = platform.namespace;
-    const childOpts: pulumi.CustomResourceOptions = {
-      parent: this,
-      provider: platform.provider,
-      dependsOn: platform.dependsOn,
-    };
+    const childOpts = childOptions(this, platform);
     const aclPasswords = config.aclUsers.map((u) => ({
       user: u,
       password: generatedPassword(`${name}-acl-${u.name}-password`, { parent: this }),

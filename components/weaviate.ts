@@ -16,7 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ImageConfig, parseBytes, PlatformSecrets, WeaviateConfig, WeaviateModule } from "../config";
 import { BackupJob, secretEnv } from "./shared/backup";
 import { CHARTS, imageValues, pinnedRelease } from "./shared/charts";
-import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { serviceLabels } from "./shared/labels";
 import { AlertRule, alertRules, diskSpaceRule } from "./shared/monitoring";
@@ -216,11 +216,7 @@ export class Weaviate extends pulumi.ComponentResource {
     super("ai-platform:data:Weaviate", name, {}, opts);
     const { config, platform } = args;
     const ns = platform.namespace;
-    const childOpts: pulumi.CustomResourceOptions = {
-      parent: this,
-      provider: platform.provider,
-      dependsOn: platform.dependsOn,
-    };
+    const childOpts = childOptions(this, platform);
     const modules = enabledModules(config.modules);
 
     if (config.mode === "external") {

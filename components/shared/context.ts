@@ -21,6 +21,14 @@ export interface PlatformContext {
   dependsOn?: pulumi.Resource[];
 }
 
+/** Options of a component's child: parented to it, on the platform's provider, after the namespace. */
+export function childOptions(
+  parent: pulumi.Resource,
+  platform: PlatformContext,
+): pulumi.CustomResourceOptions {
+  return { parent, provider: platform.provider, dependsOn: platform.dependsOn };
+}
+
 /** In-cluster DNS name of a Service. */
 export function serviceHost(service: string, namespace: string): string {
   return `${service}.${namespace}.svc.cluster.local`;
