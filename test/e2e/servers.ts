@@ -3,10 +3,10 @@
  * the test makes behind Pulumi's back, and the clean-up of earlier e2e runs' objects.
  */
 import { Client } from "pg";
-import { Services } from "../support/servers";
+import { Services, withKafkaAdmin as withAdmin } from "../support/servers";
 
 const { MongoClient } = require("mongodb");
-const { Kafka, logLevel, ConfigResourceTypes } = require("kafkajs");
+const { ConfigResourceTypes } = require("kafkajs");
 const Redis = require("ioredis");
 
 /** Prefixes of every object the e2e creates (clean-up at start matches on them). */
@@ -159,24 +159,7 @@ async function cleanWeaviate(svc: Services["weaviate"]): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------- Kafka
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs admin from an untyped require
-type Admin = any;
-
-export async function withAdmin<T>(svc: Services["kafka"], fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const kafka = new Kafka({
-    clientId: "e2e",
-    brokers: svc.brokers,
-    sasl: { mechanism: svc.mechanism, username: svc.username, password: svc.password },
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
+export { withAdmin };
 
 export interface TopicState {
   partitions: number;

@@ -20,7 +20,7 @@ import { after, describe, it, type TestContext } from "node:test";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
 import { ROOT } from "../support/program";
 import { backupContainer, jobEnv } from "../support/backup-job";
-import { requireServer, Services } from "../support/servers";
+import { requireServer, Services, withKafkaAdmin } from "../support/servers";
 
 const { Kafka, logLevel, ConfigResourceTypes } = require("kafkajs");
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs admin from an untyped require
@@ -74,21 +74,7 @@ function kafkaBin(t: TestContext, dir: string): string | undefined {
   return bin;
 }
 
-async function withAdmin<T>(svc: Svc, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const kafka = new Kafka({
-    clientId: "backup-test",
-    brokers: svc.brokers,
-    sasl: { mechanism: svc.mechanism, username: svc.username, password: svc.password },
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
+const withAdmin = withKafkaAdmin;
 
 /** What a topic backup must bring back: partitions, replication factor, topic-level configs; and what not. */
 async function topicState(admin: Admin, name: string) {

@@ -7,9 +7,9 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { KafkaTopicsInputs, KafkaTopicsOutputs, KafkaTopicsProvider, TopicSpec } from "../../init/kafka";
 import { viaSerialization } from "../support/dynamic";
-import { closedPort, lateProxy, requireServer, Services } from "../support/servers";
+import { closedPort, lateProxy, requireServer, Services, withKafkaAdmin } from "../support/servers";
 
-const { Kafka, logLevel, ConfigResourceTypes } = require("kafkajs");
+const { ConfigResourceTypes } = require("kafkajs");
 
 const run = randomBytes(3).toString("hex");
 
@@ -30,24 +30,7 @@ function inputs(
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs admin from an untyped require
-type Admin = any;
-
-async function withAdmin<T>(svc: Services["kafka"], fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const kafka = new Kafka({
-    clientId: "test",
-    brokers: svc.brokers,
-    sasl: { mechanism: svc.mechanism, username: svc.username, password: svc.password },
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
+const withAdmin = withKafkaAdmin;
 
 async function topicState(svc: Services["kafka"], name: string) {
   return withAdmin(svc, async (admin) => {

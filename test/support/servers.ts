@@ -125,3 +125,27 @@ export async function lateProxy(
     },
   };
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs admin from an untyped require
+export type KafkaAdmin = any;
+
+/** A connected kafkajs admin client for the test broker, disconnected after `fn`. */
+export async function withKafkaAdmin<T>(
+  svc: Services["kafka"],
+  fn: (admin: KafkaAdmin) => Promise<T>,
+): Promise<T> {
+  const { Kafka, logLevel } = require("kafkajs");
+  const kafka = new Kafka({
+    clientId: "ai-platform-data-tests",
+    brokers: svc.brokers,
+    sasl: { mechanism: svc.mechanism, username: svc.username, password: svc.password },
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
