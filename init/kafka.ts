@@ -3,7 +3,7 @@
  * partitions grown in place, topic configs converged, destructive changes refused.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedKeys } from "./shared/diff";
+import { inPlaceDiff } from "./shared/diff";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
 
@@ -133,12 +133,7 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
     olds: KafkaTopicsOutputs,
     news: KafkaTopicsInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    const changes = changedKeys(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      ["log"],
-    );
-    return { changes: changes.length > 0, replaces: [], deleteBeforeReplace: false };
+    return inPlaceDiff(olds, news, ["log"]);
   }
 
   async create(inputs: KafkaTopicsInputs): Promise<pulumi.dynamic.CreateResult> {

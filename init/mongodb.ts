@@ -6,7 +6,7 @@
  * functions (`planCollections`, `planIndexes`, `commandFor`), then sent one by one (`applyOps`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedKeys, stableJson } from "./shared/diff";
+import { inPlaceDiff, stableJson } from "./shared/diff";
 import { progress } from "./shared/progress";
 import { describeError, isTransient, withRetry } from "./shared/retry";
 
@@ -647,15 +647,10 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     olds: MongoCollectionsOutputs,
     news: MongoCollectionsInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    const changes = changedKeys(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      ["log", "ownedIndexes", "collections"],
-    );
-    if (comparableCollections(olds.collections) !== comparableCollections(news.collections)) {
-      changes.push("collections");
-    }
-    return { changes: changes.length > 0, replaces: [], deleteBeforeReplace: false };
+    // Collections are compared in their canonical form (key order, default index names).
+    const collectionsChanged =
+      comparableCollections(olds.collections) !== comparableCollections(news.collections);
+    return inPlaceDiff(olds, news, ["log", "ownedIndexes", "collections"], collectionsChanged);
   }
 
   async create(inputs: MongoCollectionsInputs): Promise<pulumi.dynamic.CreateResult> {

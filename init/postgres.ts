@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as Pg from "pg";
-import { changedKeys } from "./shared/diff";
+import { inPlaceDiff } from "./shared/diff";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
 
@@ -508,8 +508,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
   ): Promise<pulumi.dynamic.DiffResult> {
     const pick = (o: object) =>
       Object.fromEntries(DIFF_KEYS.map((k) => [k, (o as Record<string, unknown>)[k]]));
-    const changes = changedKeys(pick(olds), pick(news));
-    return { changes: changes.length > 0, replaces: [], deleteBeforeReplace: false };
+    return inPlaceDiff(pick(olds), pick(news), []);
   }
 
   async create(inputs: PostgresSchemaInputs): Promise<pulumi.dynamic.CreateResult> {

@@ -5,7 +5,7 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { changedKeys } from "./shared/diff";
+import { inPlaceDiff } from "./shared/diff";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
 
@@ -97,12 +97,7 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     olds: RedisAclUsersOutputs,
     news: RedisAclUsersInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    const changes = changedKeys(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      ["log", "nodes", "drifted"],
-    );
-    return { changes: changes.length > 0 || olds.drifted === true, replaces: [], deleteBeforeReplace: false };
+    return inPlaceDiff(olds, news, ["log", "nodes", "drifted"], olds.drifted === true);
   }
 
   async create(inputs: RedisAclUsersInputs): Promise<pulumi.dynamic.CreateResult> {
@@ -182,7 +177,8 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
   /**
    * What GETUSER answers for a user with exactly these rules on this node: set on a scratch user, read,
    * removed. Comparing against that (not against our own rendering) keeps the diff exact whatever
-   * canonical form this Redis version prints.
+   * canonical form this Redis version prints. Probed on each node, not once per run: nodes of one set
+   * were seen to print the same rules differently (a cache of the master's answer made replicas look drifted).
    */
   private async expected(c: RedisClient, user: AclUserSpec, password: string): Promise<string | undefined> {
     const scratch = `__aipd_probe_${user.name}`;

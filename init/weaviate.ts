@@ -5,7 +5,7 @@
  * listed in `allowRecreate`, which deletes and recreates it (its objects are lost).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { changedKeys } from "./shared/diff";
+import { inPlaceDiff } from "./shared/diff";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
 
@@ -138,12 +138,7 @@ export class WeaviateClassesProvider implements pulumi.dynamic.ResourceProvider 
     olds: WeaviateClassesOutputs,
     news: WeaviateClassesInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    const changes = changedKeys(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      ["log"],
-    );
-    return { changes: changes.length > 0, replaces: [], deleteBeforeReplace: false };
+    return inPlaceDiff(olds, news, ["log"]);
   }
 
   async create(inputs: WeaviateClassesInputs): Promise<pulumi.dynamic.CreateResult> {

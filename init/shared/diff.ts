@@ -26,3 +26,18 @@ export function changedKeys(
     .filter((k) => stableJson(olds[k]) !== stableJson(news[k]))
     .sort();
 }
+
+/**
+ * The `diff` every initialiser returns: a change when an input differs (outputs such as `log` ignored),
+ * or when `extraChange` says so (drift found by refresh, a comparison of its own); never a replacement,
+ * because every initialiser converges its server in place.
+ */
+export function inPlaceDiff(
+  olds: object,
+  news: object,
+  ignore: string[],
+  extraChange = false,
+): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
+  const changes = changedKeys(olds as Record<string, unknown>, news as Record<string, unknown>, ignore);
+  return { changes: changes.length > 0 || extraChange, replaces: [], deleteBeforeReplace: false };
+}
