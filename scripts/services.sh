@@ -26,21 +26,21 @@
 # but stopped 10-20 s; start with everything running about 1 s.
 #
 # Endpoints (127.0.0.1, but see the NOTE; credentials in $AIPD_RUN/services.json, 0600):
-#   postgres  55432          PostgreSQL 15 (Debian) + pgvector (built from Debian trixie's
+#   postgres  25432          PostgreSQL 15 (Debian) + pgvector (built from Debian trixie's
 #                            source package), user postgres, scram-sha-256, data checksums.
-#   mongodb   57017          FerretDB 1.24 (sqlite handler) speaking the MongoDB wire protocol.
-#             57018          FerretDB debug/metrics/readyz HTTP endpoint.
-#   redis     56379          master; 56380, 56381 replicas; requirepass/masterauth, aclfile.
-#             56390-56392    Sentinels, master name `mymaster`, quorum 2, requirepass.
+#   mongodb   27217          FerretDB 1.24 (sqlite handler) speaking the MongoDB wire protocol.
+#             27218          FerretDB debug/metrics/readyz HTTP endpoint.
+#   redis     26379          master; 26380, 26381 replicas; requirepass/masterauth, aclfile.
+#             26390-26392    Sentinels, master name `mymaster`, quorum 2, requirepass.
 #                            Redis and Sentinel rewrite their configs, so after a failover
 #                            the master stays where it moved, across restarts too: ask
 #                            the Sentinels. `rm -rf $AIPD_RUN/redis` (stopped) resets it.
-#   kafka     59092          Kafka 3.6 KRaft (broker+controller), SASL_PLAINTEXT with
+#   kafka     29092          Kafka 3.6 KRaft (broker+controller), SASL_PLAINTEXT with
 #                            SCRAM-SHA-512 (also SCRAM-SHA-256 and PLAIN), user admin.
-#             59093          KRaft controller listener (PLAINTEXT, loopback).
-#   weaviate  58088          Weaviate 1.22 REST (API key auth), 58051 gRPC,
-#             58946/58947    cluster gossip/data ports.
-#   NOTE: Weaviate 1.22 binds gRPC (58051), its cluster ports (58946/58947) and a Go
+#             29093          KRaft controller listener (PLAINTEXT, loopback).
+#   weaviate  28088          Weaviate 1.22 REST (API key auth), 28051 gRPC,
+#             28946/28947    cluster gossip/data ports.
+#   NOTE: Weaviate 1.22 binds gRPC (28051), its cluster ports (28946/28947) and a Go
 #   pprof endpoint (6060, hard-coded) on all interfaces: 1.22 has no option to restrict
 #   them. Everything else listens on 127.0.0.1 only.
 #
@@ -72,18 +72,21 @@ WEAVIATE_VERSION=1.22.6   # newest 1.22.x the Go module proxy serves (1.22.7+ an
 FERRETDB_VERSION=1.24.2
 
 HOST=127.0.0.1
-PG_PORT=55432
-MONGO_PORT=57017
-MONGO_DEBUG_PORT=57018
-REDIS_PORTS=(56379 56380 56381)      # first one starts as the master
-SENTINEL_PORTS=(56390 56391 56392)
+# Every port sits below 32768, outside Linux's ephemeral range (32768-60999): a port in that
+# range can be held, at the moment a server starts, by the local end of some outgoing
+# loopback connection, and the server's bind then fails (FerretDB's debug port did, in CI).
+PG_PORT=25432
+MONGO_PORT=27217
+MONGO_DEBUG_PORT=27218
+REDIS_PORTS=(26379 26380 26381)      # first one starts as the master
+SENTINEL_PORTS=(26390 26391 26392)
 REDIS_MASTER_NAME=mymaster
-KAFKA_PORT=59092
-KAFKA_CONTROLLER_PORT=59093
-WEAVIATE_PORT=58088
-WEAVIATE_GRPC_PORT=58051
-WEAVIATE_GOSSIP_PORT=58946            # data port must be gossip+1 (Weaviate rule)
-WEAVIATE_DATA_PORT=58947
+KAFKA_PORT=29092
+KAFKA_CONTROLLER_PORT=29093
+WEAVIATE_PORT=28088
+WEAVIATE_GRPC_PORT=28051
+WEAVIATE_GOSSIP_PORT=28946            # data port must be gossip+1 (Weaviate rule)
+WEAVIATE_DATA_PORT=28947
 
 CACHE="${AIPD_CACHE:-$HOME/.cache/ai-platform-data}"
 RUN="${AIPD_RUN:-/tmp/ai-platform-data/services}"
@@ -735,7 +738,7 @@ write_services_json() {
   (umask 077; cat >"$RUN/services.json.tmp" <<EOF
 {
  "postgres": {"host":"$HOST","port":$PG_PORT,"user":"postgres","password":"$pg","database":"postgres"},
- "mongodb": {"host":"$HOST","port":$MONGO_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
+ "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
  "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","backupPath":"$WEAVIATE_DIR/backups"}
@@ -746,9 +749,45 @@ EOF
 }
 
 # ---------------------------------------------------------------- commands
+# The ports are written into the servers' own state (Redis and Sentinel rewrite their
+# configs with peer addresses, Kafka's listeners, ...). A run dir made with other ports is
+# therefore stopped and its server data reset; secrets (passwords) are kept.
+LAYOUT="ports pg=$PG_PORT mongo=$MONGO_PORT/$MONGO_DEBUG_PORT redis=${REDIS_PORTS[*]} sentinel=${SENTINEL_PORTS[*]} kafka=$KAFKA_PORT/$KAFKA_CONTROLLER_PORT weaviate=$WEAVIATE_PORT/$WEAVIATE_GRPC_PORT/$WEAVIATE_GOSSIP_PORT/$WEAVIATE_DATA_PORT"
+
+# The command-line token that proves a pid file's process is ours (see pid_alive).
+pid_token() {
+  case $1 in
+    postgres) echo "$PG_BIN/postgres" ;;
+    redis-* | sentinel-*) echo ":${1#*-}" ;;
+    kafka) echo kafka.Kafka ;;
+    weaviate) echo weaviate-server ;;
+    ferretdb) echo /bin/ferretdb ;;
+    *) echo "" ;;
+  esac
+}
+
+reset_if_layout_changed() {
+  local stamp="$RUN/layout" f name token
+  [[ -f $stamp && $(<"$stamp") == "$LAYOUT" ]] && return 0
+  if [[ -d $PIDS || -d $PG_DIR || -d $REDIS_DIR || -d $KAFKA_DIR || -d $WEAVIATE_DIR || -d $FERRET_DIR ]]; then
+    log "the run dir $RUN was made with other ports: stopping its servers and resetting their data"
+    for f in "$PIDS"/*.pid; do
+      [[ -e $f ]] || continue
+      name=$(basename "$f" .pid)
+      token=$(pid_token "$name")
+      [[ -n $token ]] && stop_pid "$name" "$token" TERM 60
+      rm -f "$f"
+    done
+    rm -rf "$PG_DIR" "$REDIS_DIR" "$KAFKA_DIR" "$WEAVIATE_DIR" "$FERRET_DIR" "$RUN/services.json"
+  fi
+  mkdir -p "$RUN"
+  echo "$LAYOUT" >"$stamp"
+}
+
 prepare_run() {
   mkdir -p "$RUN" "$PIDS"
   chmod 755 "$RUN"
+  reset_if_layout_changed
 }
 
 # One services.sh at a time per run dir. fd 9 is closed for every server we start

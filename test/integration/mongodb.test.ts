@@ -98,12 +98,11 @@ async function serverState(svc: Services["mongodb"], database: string): Promise<
 }
 
 /**
- * Write commands FerretDB has received, from its Prometheus counters (debug endpoint, 57018 in
- * scripts/services.sh; services.json does not list it). A server-side observation of "no writes".
+ * Write commands FerretDB has received, from its Prometheus counters (its debug endpoint). A
+ * server-side observation of "no writes".
  */
 async function writeCommands(svc: Services["mongodb"]): Promise<number> {
-  const port = process.env.AIPD_FERRETDB_DEBUG_PORT ?? "57018";
-  const res = await fetch(`http://${svc.host}:${port}/debug/metrics`);
+  const res = await fetch(`http://${svc.host}:${svc.metricsPort}/debug/metrics`);
   assert.equal(res.status, 200, "FerretDB's metrics endpoint answers");
   const writes =
     /command="(create|createIndexes|collMod|drop|dropIndexes|dropDatabase|insert|update|delete|findAndModify)"/;

@@ -14,6 +14,8 @@ export interface Services {
   mongodb: {
     host: string;
     port: number;
+    /** FerretDB's debug HTTP port (Prometheus metrics, readyz). */
+    metricsPort: number;
     username: string;
     password: string;
     authSource: string;
