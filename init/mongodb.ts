@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff, stableJson } from "./shared/diff";
+import { isPartialFailure, partialFailure, withMessage } from "./shared/partial";
 import { progress } from "./shared/progress";
 import { describeError, isTransient, withRetry } from "./shared/retry";
 
@@ -522,8 +523,8 @@ export async function applyOps(
   db: CommandDb,
   ops: MongoOp[],
   log: (line: string) => void,
-): Promise<{ created: OwnedIndex[]; dropped: OwnedIndex[] }> {
-  const result = { created: [] as OwnedIndex[], dropped: [] as OwnedIndex[] };
+): Promise<AppliedOps> {
+  const result: AppliedOps = { created: [], dropped: [] };
   for (const op of ops) {
     try {
       await db.command(commandFor(op));
@@ -535,7 +536,7 @@ export async function applyOps(
           code === 85 || code === 86
             ? "; an index with the same name or the same keys but other options is in the way: name the entry after the existing index, or drop that index first"
             : "";
-        throw new Error(`${opTitle(op)} failed: ${describeError(e)}${hint}`);
+        throw opsFailed(`${opTitle(op)} failed: ${describeError(e)}${hint}`, result);
       }
       // A run that stopped half way (or someone else) already did it.
       log(`${opTitle(op)}: already done on the server (code ${code})`);
@@ -544,6 +545,35 @@ export async function applyOps(
     if (op.op === "dropIndex") result.dropped.push({ collection: op.collection, name: op.spec.name });
   }
   return result;
+}
+
+/** Indexes a run created and dropped, so that ownership stays exact. */
+export interface AppliedOps {
+  created: OwnedIndex[];
+  dropped: OwnedIndex[];
+}
+
+/**
+ * {@link applyOps} stopped at a command; `done` is what the commands before it did. A plain Error with
+ * a field: a class extending Error loses its message in Pulumi's closure serialization.
+ */
+export type OpsFailed = Error & { done: AppliedOps };
+
+function opsFailed(message: string, done: AppliedOps): OpsFailed {
+  return Object.assign(new Error(message), { done });
+}
+
+/**
+ * Ownership after a run that stopped part way: what was owned, less what it dropped, plus what it
+ * created. Owned indexes that left config but were not dropped yet stay owned, so the next run
+ * still drops them.
+ */
+export function partialOwned(owned: OwnedIndex[], done: AppliedOps): OwnedIndex[] {
+  const same = (a: OwnedIndex) => (b: OwnedIndex) => a.collection === b.collection && a.name === b.name;
+  const kept = owned.filter((o) => !done.dropped.some(same(o)));
+  return [...kept, ...done.created.filter((c) => !kept.some(same(c)))].sort(
+    (a, b) => a.collection.localeCompare(b.collection) || a.name.localeCompare(b.name),
+  );
 }
 
 /** Ownership after a run: what was owned and is still declared, plus what this run created. */
@@ -654,16 +684,16 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
   }
 
   async create(inputs: MongoCollectionsInputs): Promise<pulumi.dynamic.CreateResult> {
-    const outs = await this.converge(inputs, undefined);
-    return { id: `mongodb-collections-${inputs.database}`, outs };
+    const id = `mongodb-collections-${inputs.database}`;
+    return { id, outs: await this.converge(id, inputs, undefined) };
   }
 
   async update(
-    _id: string,
+    id: string,
     olds: MongoCollectionsOutputs,
     news: MongoCollectionsInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    return { outs: await this.converge(news, olds) };
+    return { outs: await this.converge(id, news, olds) };
   }
 
   async read(id: string, props: MongoCollectionsOutputs): Promise<pulumi.dynamic.ReadResult> {
@@ -697,9 +727,13 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
 
   /**
    * Brings the database to the desired collections and indexes from whatever the server has; safe to
-   * re-run after a run that stopped half way. `previous` is the state of the last successful run.
+   * re-run after a run that stopped half way. `previous` is the state of the last run. A run that
+   * fails after creating or dropping an index throws a {@link partialFailure} whose outputs record the
+   * ownership reached, with `collections` still those of the last converged run: the next run then
+   * drops what this one created if it left config, and still sees the collections that left config.
    */
   private async converge(
+    id: string,
     inputs: MongoCollectionsInputs,
     previous: MongoCollectionsOutputs | undefined,
   ): Promise<MongoCollectionsOutputs> {
@@ -736,7 +770,20 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
       }
       // Said once, when this resource first meets the database; not on every later run.
       if (!previous) idx.adopted.forEach((line) => log(line));
-      const done = await applyOps(db, [...cols.create, ...idx.ops, ...cols.drop], log);
+      let done: AppliedOps;
+      try {
+        done = await applyOps(db, [...cols.create, ...idx.ops, ...cols.drop], log);
+      } catch (e) {
+        const done = (e as Partial<OpsFailed>).done;
+        if (!done || done.created.length + done.dropped.length === 0) throw e;
+        const reached: MongoCollectionsOutputs = {
+          ...inputs,
+          collections: before?.collections ?? [],
+          ownedIndexes: partialOwned(owned, done),
+          log: lines,
+        };
+        throw partialFailure((e as Error).message, id, { ...reached });
+      }
       cols.kept.forEach((line) => log(line));
       idx.kept.forEach((line) => log(line));
       owned = nextOwned(owned, done.created, collections);
@@ -812,7 +859,8 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     try {
       return await fn(client.db(inputs.database));
     } catch (e) {
-      throw new Error(`${what}, database ${inputs.database}: ${describeError(e, secrets)}`);
+      const message = `${what}, database ${inputs.database}: ${describeError(e, secrets)}`;
+      throw isPartialFailure(e) ? withMessage(e, message) : new Error(message);
     } finally {
       await client.close().catch(() => undefined);
     }

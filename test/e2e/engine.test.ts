@@ -10,6 +10,8 @@
  *      show up in refresh and preview, and the next `up` repairs both.
  *   4. New topic, new index, new migration and more partitions apply as one update of three resources.
  *   5. Fewer partitions, and a vectorizer change, are refused with the resource's message; nothing changes.
+ *      An `up` that fails half way (one index created, the next refused) records what it created in the
+ *      state, so the next `up` still drops that index when it leaves config.
  *   6. A topic and a collection removed from config, then `pulumi destroy`, leave the data in place.
  *   7. No configured or generated password appears in plain text in `pulumi stack export`, the state
  *      files, the stack file or any command's output.
@@ -78,7 +80,12 @@ interface Topic {
 }
 interface Collection {
   name: string;
-  indexes: Array<{ name?: string; keys: Record<string, 1 | -1>; unique?: boolean }>;
+  indexes: Array<{
+    name?: string;
+    keys: Record<string, 1 | -1>;
+    unique?: boolean;
+    expireAfterSeconds?: number;
+  }>;
 }
 
 /** The desired state the steps edit; written to Pulumi.e2e.yaml by {@link writeConfig}. */
@@ -535,6 +542,60 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
           ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress"]),
         );
         assert.equal(after.code, 0, `the refused runs changed the stack:\n${after.out.slice(-4000)}`);
+      },
+    );
+
+    await step(
+      "5b. an up that fails half way records what it did; the next up converges from there",
+      async () => {
+        // FerretDB refuses TTL indexes (NotImplemented): tag_1 is created, expires_ttl fails. On real
+        // MongoDB any later failing command (a conflicting index, a lost connection) does the same.
+        const docs = desired.collections[1];
+        const before = [...docs.indexes];
+        docs.indexes.push(
+          { name: "tag_1", keys: { tag: 1 } },
+          { name: "expires_ttl", keys: { expires: 1 }, expireAfterSeconds: 3600 },
+        );
+        writeConfig();
+        const failedUp = timed(
+          "5b-up-fails-half-way",
+          ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]),
+        );
+        assert.notEqual(failedUp.code, 0, failedUp.out.slice(-4000));
+        assert.match(failedUp.out, /creating index docs\.expires_ttl failed/);
+        assert.deepEqual((await mongoState(mongodb, N.mongoDb)).docs, [
+          "_id_",
+          "owner_1",
+          "slug_unique",
+          "tag_1",
+        ]);
+        const exported = JSON.parse(ws.pulumiOk(["stack", "export"]).out) as {
+          deployment: { resources: { urn: string; outputs?: Json; initErrors?: string[] }[] };
+        };
+        const res = exported.deployment.resources.find((r) => r.urn.endsWith("::mongodb-collections"));
+        assert.ok(res, "mongodb-collections is in the state");
+        assert.ok(
+          (res.outputs?.ownedIndexes as { collection: string; name: string }[]).some(
+            (o) => o.collection === "docs" && o.name === "tag_1",
+          ),
+          `the state records tag_1 as created by the resource: ${JSON.stringify(res.outputs?.ownedIndexes)}`,
+        );
+        assert.equal(res.initErrors?.length, 1, "the engine keeps the failure, to run an update next time");
+
+        // Both entries leave config: the index the failed run created is dropped, like any owned one.
+        docs.indexes = before;
+        writeConfig();
+        const r = timed(
+          "5b-up-after-failure",
+          ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
+        );
+        assert.deepEqual(operations(r.out), { "mongodb-collections": "update" }, r.out.slice(-4000));
+        assert.match(r.out, /dropped index docs\.tag_1 \(removed from config; this resource created it\)/);
+        assert.deepEqual((await mongoState(mongodb, N.mongoDb)).docs, ["_id_", "owner_1", "slug_unique"]);
+        timed(
+          "5b-preview-after-repair",
+          ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress"]),
+        );
       },
     );
 

@@ -522,6 +522,74 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     );
     assert.deepEqual((again.outs as MongoCollectionsOutputs).log, []);
   });
+
+  it("a run that fails part way records the indexes it created, and the next run still owns them", async (t) => {
+    const svc = await requireServer(t, "mongodb");
+    if (!svc) return;
+    const p = await provider();
+    const db = dbName("partial");
+    const first = await p.create!(inputs(svc, db, [systemLogs]));
+    const firstOuts = first.outs as MongoCollectionsOutputs;
+
+    // task_id_1 is created, then FerretDB refuses the TTL index (MongoDB would fail on another bad item).
+    const cache: CollectionSpec = {
+      name: "task_status_cache",
+      indexes: [
+        { name: "task_id_1", keys: [["task_id", 1]] },
+        { name: "ttl", keys: [["expires", 1]], expireAfterSeconds: 60 },
+      ],
+    };
+    let failure: { id?: string; reasons?: string[]; properties?: MongoCollectionsOutputs } = {};
+    await assert.rejects(p.update!(first.id, firstOuts, inputs(svc, db, [systemLogs, cache])), (e: Error) => {
+      failure = e as typeof failure;
+      return true;
+    });
+    // What the dynamic-provider host turns into ErrorResourceInitFailed: id, outputs, reasons.
+    assert.equal(failure.id, first.id);
+    assert.match(
+      failure.reasons?.[0] ?? "",
+      new RegExp(`^MongoDB at .*, database ${db}: creating index task_status_cache\\.ttl failed`),
+    );
+    const reached = failure.properties!;
+    assert.deepEqual(
+      reached.ownedIndexes.map((o) => `${o.collection}.${o.name}`),
+      [
+        ...firstOuts.ownedIndexes.map((o) => `${o.collection}.${o.name}`),
+        "task_status_cache.task_id_1",
+      ].sort(),
+    );
+    assert.deepEqual(reached.collections, firstOuts.collections, "collections stay those last converged");
+    assert.ok(!JSON.stringify(failure.reasons).includes(svc.password));
+
+    // The TTL entry and the index created by the failed run both leave config: the index is dropped,
+    // because the recorded state says this resource created it.
+    const next = await p.update!(first.id, reached, inputs(svc, db, [systemLogs, { ...cache, indexes: [] }]));
+    assert.deepEqual((next.outs as MongoCollectionsOutputs).log, [
+      "dropped index task_status_cache.task_id_1 (removed from config; this resource created it)",
+    ]);
+    assert.deepEqual((await serverState(svc, db)).task_status_cache, []);
+    assert.deepEqual((next.outs as MongoCollectionsOutputs).ownedIndexes, firstOuts.ownedIndexes);
+  });
+
+  it("a run that fails before changing anything reports a plain error (the last state stands)", async (t) => {
+    const svc = await requireServer(t, "mongodb");
+    if (!svc) return;
+    const p = await provider();
+    const db = dbName("nothing_done");
+    const first = await p.create!(inputs(svc, db, [systemLogs]));
+    const ttlOnly: CollectionSpec = {
+      name: "system_logs",
+      indexes: [...systemLogs.indexes!, { name: "ttl", keys: [["expires", 1]], expireAfterSeconds: 60 }],
+    };
+    await assert.rejects(
+      p.update!(first.id, first.outs as MongoCollectionsOutputs, inputs(svc, db, [ttlOnly])),
+      (e: Error & { id?: string }) => {
+        assert.equal(e.id, undefined);
+        assert.match(e.message, /creating index system_logs\.ttl failed/);
+        return true;
+      },
+    );
+  });
 });
 
 /** The bin directory of mongodump/mongorestore, built once by scripts/mongo-tools.sh (cached). */

@@ -23,6 +23,7 @@ import {
   MongoCollectionsProvider,
   MongoOp,
   nextOwned,
+  partialOwned,
   observedCollections,
   observedIndex,
   planCollections,
@@ -549,6 +550,58 @@ describe("MongoDB collections initialiser (no server)", () => {
         { collection: "system_logs", name: "timestamp_1" },
       ],
     );
+  });
+
+  it("a run that stopped part way keeps owning what it had not dropped yet, and what it created", () => {
+    const owned = [
+      { collection: "c", name: "gone_1" },
+      { collection: "c", name: "leaving_1" },
+      { collection: "c", name: "kept_1" },
+    ];
+    // The run dropped gone_1 and created new_1, then failed before dropping leaving_1 (out of config).
+    assert.deepEqual(
+      partialOwned(owned, {
+        created: [
+          { collection: "c", name: "new_1" },
+          { collection: "c", name: "kept_1" },
+        ],
+        dropped: [{ collection: "c", name: "gone_1" }],
+      }),
+      [
+        { collection: "c", name: "kept_1" },
+        { collection: "c", name: "leaving_1" },
+        { collection: "c", name: "new_1" },
+      ],
+    );
+  });
+
+  it("applyOps stops at the failing command and says what the commands before it did", async () => {
+    const sent: string[] = [];
+    const db = {
+      async command(cmd: Record<string, unknown>) {
+        sent.push(Object.keys(cmd)[0]);
+        if (sent.length === 3) throw Object.assign(new Error("boom"), { code: 2 });
+        return { ok: 1 };
+      },
+    };
+    const ops: MongoOp[] = [
+      { op: "dropIndex", collection: "c", spec: { name: "old_1" } },
+      { op: "createIndex", collection: "c", spec: { name: "a_1", key: { a: 1 } } },
+      { op: "createIndex", collection: "c", spec: { name: "b_1", key: { b: 1 } } },
+      { op: "createIndex", collection: "c", spec: { name: "c_1", key: { c: 1 } } },
+    ];
+    await assert.rejects(
+      applyOps(db, ops, () => undefined),
+      (e: Error & { done?: unknown }) => {
+        assert.match(e.message, /^creating index c\.b_1 failed: boom/);
+        assert.deepEqual(e.done, {
+          created: [{ collection: "c", name: "a_1" }],
+          dropped: [{ collection: "c", name: "old_1" }],
+        });
+        return true;
+      },
+    );
+    assert.deepEqual(sent, ["dropIndexes", "createIndexes", "createIndexes"]);
   });
 
   it("read reports only declared and owned indexes that exist, so a dropped index shows as drift", () => {
