@@ -74,6 +74,7 @@ export const initialisation = {
   weaviateClasses: initialisers.weaviateClasses?.log,
   redisAclUsers: initialisers.redisAclUsers?.log,
   kafkaTopics: initialisers.kafkaTopics?.log,
+  kafkaScramUsers: initialisers.kafkaScramUsers?.log,
 };
 /** Name of the Secret applications read their connection details from. */
 export const credentialsSecretName = credentials?.secretName ?? null;

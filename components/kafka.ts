@@ -181,6 +181,11 @@ export function kafkajsMechanism(m: KafkaMechanism): KafkajsMechanism {
   return m.toLowerCase() as KafkajsMechanism;
 }
 
+/** A SCRAM mechanism (the ones whose users live in the cluster's metadata). */
+export function isScram(m: KafkaMechanism): m is "SCRAM-SHA-256" | "SCRAM-SHA-512" {
+  return m === "SCRAM-SHA-256" || m === "SCRAM-SHA-512";
+}
+
 /** The user applications get: the second client user when there is one, so the first stays the admin's. */
 export function kafkaAppUser(clientUsers: string[]): string {
   return clientUsers[1] ?? clientUsers[0];
@@ -208,6 +213,14 @@ export interface KafkaConnection {
   password: pulumi.Output<string>;
   /** Nodes of the cluster: no replication factor may exceed it. */
   nodes: number;
+  /**
+   * SCRAM users the initialiser keeps on the cluster, with their generated passwords (secret): every
+   * client user of a release, the users after the first on an external cluster (the first is yours).
+   * Empty when clients do not use SCRAM.
+   */
+  scramUsers: { name: string; password: pulumi.Output<string> }[];
+  /** Their mechanism (`sasl.clientMechanism`), when it is a SCRAM one. */
+  scramMechanism?: "SCRAM-SHA-256" | "SCRAM-SHA-512";
 }
 
 export class Kafka extends pulumi.ComponentResource {
@@ -234,11 +247,20 @@ export class Kafka extends pulumi.ComponentResource {
     const mechanism = kafkajsMechanism(config.sasl.clientMechanism);
     const adminUser = config.clientUsers[0];
 
+    const scramMechanism = isScram(config.sasl.clientMechanism) ? config.sasl.clientMechanism : undefined;
+    const appUser = kafkaAppUser(config.clientUsers);
+
     if (config.mode === "external") {
-      // A managed cluster: nothing to deploy; the initialiser converges topics through the configured
-      // brokers. kafkajs cannot create SCRAM users, so applications get the same (first) user.
+      // A managed cluster: nothing to deploy. The first client user is yours (kafkaPassword); the
+      // initialiser creates the others with generated passwords, so applications get their own user.
       const brokers = config.endpoint!.brokers;
       const password = pulumi.secret(args.secrets.kafkaPassword!);
+      const scramUsers = scramMechanism
+        ? config.clientUsers.slice(1).map((u) => ({
+            name: u,
+            password: generatedPassword(`${name}-client-password-${u}`, { parent: this }),
+          }))
+        : [];
       this.endpoint = pulumi.output(brokers.join(","));
       this.connection = {
         brokers: pulumi.output(brokers),
@@ -246,9 +268,14 @@ export class Kafka extends pulumi.ComponentResource {
         username: adminUser,
         password,
         nodes: config.nodes,
+        scramUsers,
+        scramMechanism,
       };
       this.ready = [];
-      this.clientSecretData = kafkaClientData(brokers, config.sasl.clientMechanism, adminUser, password);
+      const app = scramUsers.find((u) => u.name === appUser);
+      this.clientSecretData = app
+        ? kafkaClientData(brokers, config.sasl.clientMechanism, app.name, app.password)
+        : kafkaClientData(brokers, config.sasl.clientMechanism, adminUser, password);
       this.registerOutputs({ endpoint: this.endpoint });
       return;
     }
@@ -392,9 +419,14 @@ export class Kafka extends pulumi.ComponentResource {
       username: adminUser,
       password: pulumi.secret(clientPasswords[0]),
       nodes: config.nodes,
+      // The image creates these only when it first formats the storage; the initialiser keeps them
+      // (and rotated passwords) on the running cluster.
+      scramUsers: scramMechanism
+        ? config.clientUsers.map((u, i) => ({ name: u, password: pulumi.secret(clientPasswords[i]) }))
+        : [],
+      scramMechanism,
     };
     this.ready = [this.release, secret];
-    const appUser = kafkaAppUser(config.clientUsers);
     this.clientSecretData = kafkaClientData(
       [bootstrap],
       config.sasl.clientMechanism,

@@ -392,6 +392,8 @@ export const kafkaSchema = z
       .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/))
       .min(1)
       .default(["admin", "app"]),
+    /** PBKDF2 iterations of the SCRAM credentials the initialiser sets (Kafka accepts 4096-16384). */
+    scramIterations: z.number().int().min(4096).max(16384).default(8192),
     /** Topics the initialiser converges (seed §6.3). */
     topics: z.array(kafkaTopicSchema).default([]),
     /** Let the initialiser delete topics removed from config (data loss). */

@@ -11,6 +11,7 @@ import type { PostgreSQL } from "../components/postgresql";
 import type { Redis } from "../components/redis";
 import type { Weaviate } from "../components/weaviate";
 import { KafkaTopics } from "./kafka";
+import { KafkaScramUsers } from "./kafka-users";
 import { collectionsFromConfig, MongoCollections } from "./mongodb";
 import { loadMigrations, PostgresSchema } from "./postgres";
 import { RedisAclUsers } from "./redis";
@@ -32,6 +33,7 @@ export interface Initialisers {
   weaviateClasses?: WeaviateClasses;
   redisAclUsers?: RedisAclUsers;
   kafkaTopics?: KafkaTopics;
+  kafkaScramUsers?: KafkaScramUsers;
 }
 
 function after(
@@ -126,6 +128,26 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
 
   if (c.kafka) {
     const conn = c.kafka.connection;
+    if (conn.scramMechanism && conn.scramUsers.length > 0) {
+      const mechanism = conn.scramMechanism;
+      out.kafkaScramUsers = new KafkaScramUsers(
+        "kafka-scram-users",
+        {
+          brokers: conn.brokers,
+          mechanism: conn.mechanism,
+          username: conn.username,
+          password: conn.password,
+          users: conn.scramUsers.map((u) => ({ name: u.name, mechanism })),
+          userPasswords: Object.fromEntries(conn.scramUsers.map((u) => [u.name, u.password])),
+          iterations: config.kafka.scramIterations,
+          timeoutSeconds: config.kafka.initTimeoutSeconds,
+        },
+        after(c.kafka),
+      );
+    }
+    const kafkaOpts = after(c.kafka);
+    // After the users: a rotated password of the initialiser's own user is set there first.
+    if (out.kafkaScramUsers) kafkaOpts.dependsOn = [...c.kafka.ready, out.kafkaScramUsers];
     out.kafkaTopics = new KafkaTopics(
       "kafka-topics",
       {
@@ -138,7 +160,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         timeoutSeconds: config.kafka.initTimeoutSeconds,
         nodes: conn.nodes,
       },
-      after(c.kafka),
+      kafkaOpts,
     );
   }
 

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "./shared/diff";
+import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
 
@@ -17,16 +18,10 @@ export interface TopicSpec {
 }
 
 /** Inputs of the provider (plain values, as the engine passes them). */
-export interface KafkaTopicsInputs {
-  brokers: string[];
-  /** kafkajs mechanism name: `scram-sha-512`, `scram-sha-256` or `plain`. */
-  mechanism: string;
-  username: string;
-  password: string;
+export interface KafkaTopicsInputs extends KafkaConnectionInputs {
   topics: TopicSpec[];
   /** Delete topics that leave config (data loss); otherwise they are left in place. */
   deleteRemovedTopics: boolean;
-  timeoutSeconds: number;
   /** Broker nodes of the cluster (`kafka.nodes`): bounds the replication factor; policies read it too. */
   nodes?: number;
 }
@@ -270,22 +265,12 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
 
   /** Connects an admin client with retry up to the deadline, runs `fn`, disconnects. */
   private async withAdmin<T>(inputs: KafkaTopicsInputs, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
-    const { Kafka, logLevel } = require("kafkajs");
     const secrets = [inputs.password];
-    const what = `Kafka at ${inputs.brokers.join(",")} (SASL ${inputs.mechanism} as ${inputs.username})`;
+    const what = kafkaTarget(inputs);
     const { log } = progress("kafka-topics");
     const admin: KafkaAdmin = await withRetry(
       async () => {
-        const kafka = new Kafka({
-          clientId: "ai-platform-data-init",
-          brokers: inputs.brokers,
-          sasl: { mechanism: inputs.mechanism, username: inputs.username, password: inputs.password },
-          connectionTimeout: 5000,
-          requestTimeout: 30000,
-          retry: { retries: 0 },
-          logLevel: logLevel.NOTHING,
-        });
-        const a = kafka.admin();
+        const a: KafkaAdmin = newKafka(inputs).admin();
         try {
           await a.connect();
           await a.describeCluster();
@@ -295,16 +280,7 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
           throw e;
         }
       },
-      {
-        what,
-        deadlineMs: inputs.timeoutSeconds * 1000,
-        secrets,
-        log,
-        isFatal: (e) =>
-          /SASL|Authentication|authenticate/i.test(
-            String((e as Error)?.message ?? e) + String((e as Error)?.name),
-          ),
-      },
+      { what, deadlineMs: inputs.timeoutSeconds * 1000, secrets, log, isFatal: isKafkaAuthFailure },
     );
     try {
       return await fn(admin);

@@ -4,7 +4,8 @@
  * servers of scripts/services.sh, credentials as stack secrets (passphrase provider, local file backend).
  *
  * Steps, each asserted on the servers through their own clients:
- *   1. `pulumi up` creates everything: schema + pgvector, collections + indexes, class, topics, ACL users.
+ *   1. `pulumi up` creates everything: schema + pgvector, collections + indexes, class, topics, ACL users,
+ *      a Kafka SCRAM user.
  *   2. `pulumi preview --expect-no-changes` passes (idempotency); CrossGuard passes (dev) and fails (prod).
  *   3. `pulumi refresh` finds no drift; an index dropped and a topic config altered behind Pulumi's back
  *      show up in refresh and preview, and the next `up` repairs both.
@@ -26,7 +27,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
 import { parse, stringify } from "yaml";
-import { requireServer, Services } from "../support/servers";
+import { kafkaCanLogin, requireServer, Services } from "../support/servers";
 import {
   CommandResult,
   engineBin,
@@ -68,6 +69,7 @@ const N = {
   logs: `e2e-${run}-logs`,
   audit: `e2e-${run}-audit`,
   aclUser: `e2e-${run}-app`,
+  kafkaUser: `e2e-${run}-app`,
   migration: "0008_e2e_marker.sql",
 };
 
@@ -168,7 +170,8 @@ function stackConfig(s: Services, d: Desired): Json {
       mode: "external",
       endpoint: { brokers: s.kafka.brokers },
       nodes: 1,
-      clientUsers: [s.kafka.username],
+      // The first user is the configured admin; the initialiser creates the second (SCRAM users).
+      clientUsers: [s.kafka.username, N.kafkaUser],
       topics: d.topics,
       initTimeoutSeconds: 60,
     },
@@ -304,7 +307,12 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         }
         assert.deepEqual(
           [...generated.keys()].sort(),
-          ["mongodb-app-password", "postgres-app-password", `redis-acl-${N.aclUser}-password`].sort(),
+          [
+            "mongodb-app-password",
+            "postgres-app-password",
+            `redis-acl-${N.aclUser}-password`,
+            `kafka-client-password-${N.kafkaUser}`,
+          ].sort(),
         );
         for (const [name, g] of generated) assert.ok(g.result.length === 32, `${name}: no generated result`);
 
@@ -315,6 +323,8 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
             await canLogin(n, N.aclUser, aclPw, "e2e:probe"),
             `${N.aclUser} cannot log in on ${n.host}:${n.port}`,
           );
+        const kafkaPw = generated.get(`kafka-client-password-${N.kafkaUser}`)!.result;
+        assert.ok(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), `${N.kafkaUser} cannot log in to Kafka`);
         const appPw = generated.get("postgres-app-password")!.result;
         const who = await withPg(
           pg,
@@ -655,6 +665,14 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
       // ACL users hold no data: destroy removes them, from every node (init/redis.ts).
       for (const a of await aclOnNodes(redis, N.aclUser))
         assert.equal(a.rules, undefined, `ACL user still on ${a.node}`);
+      // So do SCRAM users (init/kafka-users.ts); the admin the stack connects as stays.
+      const kafkaPw = generated.get(`kafka-client-password-${N.kafkaUser}`)!.result;
+      assert.equal(
+        await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw),
+        false,
+        "the SCRAM user survived destroy",
+      );
+      assert.ok(await kafkaCanLogin(kafka, kafka.username, kafka.password));
     });
 
     await step(

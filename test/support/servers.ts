@@ -151,3 +151,31 @@ export async function withKafkaAdmin<T>(
     await admin.disconnect();
   }
 }
+
+/** Whether `user` can log in to the test broker with `password` (a SASL failure is a plain `false`). */
+export async function kafkaCanLogin(
+  svc: Services["kafka"],
+  user: string,
+  password: string,
+  mechanism: "SCRAM-SHA-256" | "SCRAM-SHA-512" = "SCRAM-SHA-512",
+): Promise<boolean> {
+  const { Kafka, logLevel } = require("kafkajs");
+  const kafka = new Kafka({
+    clientId: "ai-platform-data-tests",
+    brokers: svc.brokers,
+    sasl: { mechanism: mechanism.toLowerCase(), username: user, password },
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+    return true;
+  } catch (e) {
+    if (/SASL|Authentication/i.test(String((e as Error).message) + String((e as Error).name))) return false;
+    throw e;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

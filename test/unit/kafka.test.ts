@@ -31,6 +31,10 @@ function secretNamed(run: ProgramRun, name: string): RegisteredResource | undefi
   );
 }
 
+function scramUsers(run: ProgramRun): RegisteredResource | undefined {
+  return byType(run, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "kafka-scram-users");
+}
+
 function kafkaRelease(run: ProgramRun): RegisteredResource | undefined {
   return byType(run, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "kafka");
 }
@@ -285,11 +289,55 @@ describe("Kafka component", () => {
       ),
       undefined,
     );
+    // The first user is the configured one; the initialiser creates `app` with a generated password.
     const data = secretNamed(run, "db-credentials")!.inputs.stringData as Record<string, string>;
     assert.equal(data["kafka-brokers"], "k1.example.com:9092,k2.example.com:9092");
-    assert.equal(data["kafka-username"], "admin");
-    assert.equal(data["kafka-password"], "external-kafka-pw");
+    assert.equal(data["kafka-username"], "app");
+    assert.equal(data["kafka-password"], "MOCKSECRETkafkaclientpasswordapp");
+    const users = scramUsers(run)!;
+    assert.equal(users.inputs.username, "admin");
+    assert.equal(users.inputs.password, "external-kafka-pw");
+    assert.deepEqual(users.inputs.users, [{ name: "app", mechanism: "SCRAM-SHA-512" }]);
+    assert.deepEqual(users.inputs.userPasswords, { app: "MOCKSECRETkafkaclientpasswordapp" });
+    assert.ok(isSecretInput(users, "userPasswords.app") && isSecretInput(users, "password"));
     assert.equal((run.outputs.endpoints.value as any).kafka, "k1.example.com:9092,k2.example.com:9092");
+
+    // With only the configured user there is nothing to create: applications share it.
+    const single = runOk("dev", {
+      "ai-platform-data:kafka": {
+        mode: "external",
+        endpoint: { brokers: ["k1.example.com:9092"] },
+        clientUsers: ["admin"],
+      },
+      "ai-platform-data:kafkaPassword": "external-kafka-pw",
+    });
+    assert.equal(scramUsers(single), undefined);
+    const only = secretNamed(single, "db-credentials")!.inputs.stringData as Record<string, string>;
+    assert.equal(only["kafka-username"], "admin");
+    assert.equal(only["kafka-password"], "external-kafka-pw");
+  });
+
+  it("keeps every client user on the running cluster through the SCRAM users initialiser", () => {
+    const run = runOk("dev", { "ai-platform-data:kafka": { clientUsers: ["admin", "app", "etl"] } });
+    const users = scramUsers(run)!;
+    assert.deepEqual(
+      users.inputs.users,
+      ["admin", "app", "etl"].map((name) => ({ name, mechanism: "SCRAM-SHA-512" })),
+    );
+    assert.deepEqual(users.inputs.userPasswords, {
+      admin: "MOCKSECRETkafkaclientpasswordadmin",
+      app: "MOCKSECRETkafkaclientpasswordapp",
+      etl: "MOCKSECRETkafkaclientpasswordetl",
+    });
+    assert.equal(users.inputs.iterations, 8192);
+    for (const u of ["admin", "app", "etl"]) assert.ok(isSecretInput(users, `userPasswords.${u}`));
+    // PLAIN clients have no SCRAM credentials to keep.
+    const plain = runOk("dev", {
+      "ai-platform-data:kafka": {
+        sasl: { enabledMechanisms: ["PLAIN", "SCRAM-SHA-512"], clientMechanism: "PLAIN" },
+      },
+    });
+    assert.equal(scramUsers(plain), undefined);
   });
 
   it("refuses an inter-broker mechanism the listeners do not enable, before deploying anything", () => {

@@ -1,0 +1,45 @@
+/**
+ * Connecting to Kafka with kafkajs, shared by the topics and the SCRAM users initialisers. kafkajs is
+ * required inside the function: Pulumi serializes the providers, which must capture no module object.
+ */
+
+/** What both Kafka initialisers need to reach the cluster. */
+export interface KafkaConnectionInputs {
+  /** Bootstrap brokers, `host:port`. */
+  brokers: string[];
+  /** kafkajs mechanism name: `scram-sha-512`, `scram-sha-256` or `plain`. */
+  mechanism: string;
+  username: string;
+  password: string;
+  timeoutSeconds: number;
+}
+
+/** For messages: `Kafka at b1:9092 (SASL scram-sha-512 as admin)`. Never carries the password. */
+export function kafkaTarget(inputs: KafkaConnectionInputs): string {
+  return `Kafka at ${inputs.brokers.join(",")} (SASL ${inputs.mechanism} as ${inputs.username})`;
+}
+
+/**
+ * A kafkajs client that fails fast (no kafkajs retries: the initialisers retry with their own deadline)
+ * and logs nothing (kafkajs logs would otherwise reach Pulumi's output).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs is required lazily, untyped here
+export function newKafka(inputs: KafkaConnectionInputs): any {
+  const { Kafka, logLevel } = require("kafkajs");
+  return new Kafka({
+    clientId: "ai-platform-data-init",
+    brokers: inputs.brokers,
+    sasl: { mechanism: inputs.mechanism, username: inputs.username, password: inputs.password },
+    connectionTimeout: 5000,
+    requestTimeout: 30000,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+/** A SASL failure: another attempt cannot help, so it ends the retries at once. */
+export function isKafkaAuthFailure(e: unknown): boolean {
+  return /SASL|Authentication|authenticate/i.test(
+    String((e as Error)?.message ?? e) + String((e as Error)?.name),
+  );
+}
