@@ -300,6 +300,16 @@ function kafkaError(code: number, message: string | null): string {
   return `${known?.type ?? "error"} (${code})${message ? `: ${message}` : ""}`;
 }
 
+/** Whether Describe found a credential of the user's mechanism. */
+function hasCredential(described: DescribedUser[], u: ScramUserSpec): boolean {
+  return described.some(
+    (d) =>
+      d.user === u.name &&
+      d.errorCode === 0 &&
+      d.credentials.some((c) => c.mechanism === MECHANISM_CODES[u.mechanism]),
+  );
+}
+
 /** Sends one raw request on an authenticated kafkajs broker connection; returns the response body. */
 type Send = (apiKey: number, apiName: string, body: Buffer) => Promise<Buffer>;
 
@@ -356,14 +366,7 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
         props.users.map((u) => u.name),
       ),
     );
-    const present = props.users.filter((u) =>
-      described.some(
-        (d) =>
-          d.user === u.name &&
-          d.errorCode === 0 &&
-          d.credentials.some((c) => c.mechanism === MECHANISM_CODES[u.mechanism]),
-      ),
-    );
+    const present = props.users.filter((u) => hasCredential(described, u));
     return { id, props: { ...props, users: present } };
   }
 
@@ -377,13 +380,16 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
         send,
         gone.map((u) => u.name),
       );
-      const deletions = gone.filter((u) => existing.some((d) => d.user === u.name && d.errorCode === 0));
+      const deletions = gone.filter((u) => hasCredential(existing, u));
       if (deletions.length > 0) await this.alter(send, deletions, []);
       log(`removed SCRAM credentials of ${gone.map((u) => u.name).join(", ")} (users hold no data)`);
     });
   }
 
-  /** Sets every declared user's credential and removes those of `removed`; one request for all. */
+  /**
+   * Sets every declared user's credential and removes those of `removed`, in one request (two when a
+   * user changes mechanism). Re-salting on every run keeps it idempotent and safe after a failure.
+   */
   private async converge(
     inputs: KafkaScramUsersInputs,
     removed: ScramUserSpec[],
@@ -400,13 +406,7 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
           send,
           [...inputs.users, ...removed].map((u) => u.name),
         );
-        const has = (u: ScramUserSpec) =>
-          before.some(
-            (d) =>
-              d.user === u.name &&
-              d.errorCode === 0 &&
-              d.credentials.some((c) => c.mechanism === MECHANISM_CODES[u.mechanism]),
-          );
+        const has = (u: ScramUserSpec) => hasCredential(before, u);
         const upsertions: Upsertion[] = inputs.users.map((u) => {
           const salt: Buffer = randomBytes(32);
           return {
