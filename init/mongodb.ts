@@ -7,7 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff, stableJson } from "./shared/diff";
-import { isPartialFailure, partialFailure, withMessage } from "./shared/partial";
+import { isPartialFailure, partialFailure } from "./shared/partial";
 import { progress } from "./shared/progress";
 import { describeError, isTransient, withRetry } from "./shared/retry";
 
@@ -860,7 +860,7 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
       return await fn(client.db(inputs.database));
     } catch (e) {
       const message = `${what}, database ${inputs.database}: ${describeError(e, secrets)}`;
-      throw isPartialFailure(e) ? withMessage(e, message) : new Error(message);
+      throw isPartialFailure(e) ? partialFailure(message, e.id, e.properties) : new Error(message);
     } finally {
       await client.close().catch(() => undefined);
     }

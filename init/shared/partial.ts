@@ -31,8 +31,3 @@ export function isPartialFailure(e: unknown): e is PartialFailure {
   const f = e as Partial<PartialFailure> | undefined;
   return e instanceof Error && typeof f?.id === "string" && typeof f.properties === "object";
 }
-
-/** The same failure with a message said differently (context added, secrets removed). */
-export function withMessage(e: PartialFailure, message: string): PartialFailure {
-  return partialFailure(message, e.id, e.properties);
-}

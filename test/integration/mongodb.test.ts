@@ -32,6 +32,7 @@ import {
   MongoCollectionsProvider,
 } from "../../init/mongodb";
 import { viaSerialization } from "../support/dynamic";
+import { systemLogs } from "../support/mongo-fixtures";
 import { closedPort, lateProxy, requireServer, Services } from "../support/servers";
 
 const { MongoClient } = require("mongodb");
@@ -118,18 +119,6 @@ async function provider() {
   return (await viaSerialization(new MongoCollectionsProvider())).provider;
 }
 
-const systemLogs: CollectionSpec = {
-  name: "system_logs",
-  indexes: [
-    { keys: [["timestamp", 1]] },
-    {
-      keys: [
-        ["level", 1],
-        ["timestamp", 1],
-      ],
-    },
-  ],
-};
 const taskCache: CollectionSpec = {
   name: "task_status_cache",
   indexes: [

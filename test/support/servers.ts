@@ -131,19 +131,29 @@ export async function lateProxy(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs admin from an untyped require
 export type KafkaAdmin = any;
 
+/** A kafkajs admin client (not connected) for the test broker, as `username` (default: the admin). */
+function testKafkaAdmin(
+  svc: Services["kafka"],
+  login: { mechanism: string; username: string; password: string } = svc,
+  retries?: number,
+): KafkaAdmin {
+  const { Kafka, logLevel } = require("kafkajs");
+  const kafka = new Kafka({
+    clientId: "ai-platform-data-tests",
+    brokers: svc.brokers,
+    sasl: { mechanism: login.mechanism, username: login.username, password: login.password },
+    ...(retries === undefined ? {} : { retry: { retries } }),
+    logLevel: logLevel.NOTHING,
+  });
+  return kafka.admin();
+}
+
 /** A connected kafkajs admin client for the test broker, disconnected after `fn`. */
 export async function withKafkaAdmin<T>(
   svc: Services["kafka"],
   fn: (admin: KafkaAdmin) => Promise<T>,
 ): Promise<T> {
-  const { Kafka, logLevel } = require("kafkajs");
-  const kafka = new Kafka({
-    clientId: "ai-platform-data-tests",
-    brokers: svc.brokers,
-    sasl: { mechanism: svc.mechanism, username: svc.username, password: svc.password },
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
+  const admin = testKafkaAdmin(svc);
   await admin.connect();
   try {
     return await fn(admin);
@@ -159,15 +169,7 @@ export async function kafkaCanLogin(
   password: string,
   mechanism: "SCRAM-SHA-256" | "SCRAM-SHA-512" = "SCRAM-SHA-512",
 ): Promise<boolean> {
-  const { Kafka, logLevel } = require("kafkajs");
-  const kafka = new Kafka({
-    clientId: "ai-platform-data-tests",
-    brokers: svc.brokers,
-    sasl: { mechanism: mechanism.toLowerCase(), username: user, password },
-    retry: { retries: 0 },
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
+  const admin = testKafkaAdmin(svc, { mechanism: mechanism.toLowerCase(), username: user, password }, 0);
   try {
     await admin.connect();
     await admin.describeCluster();

@@ -33,19 +33,8 @@ import {
   specFailures,
 } from "../../init/mongodb";
 import { viaSerialization } from "../support/dynamic";
+import { systemLogs as logs } from "../support/mongo-fixtures";
 
-const logs: CollectionSpec = {
-  name: "system_logs",
-  indexes: [
-    { keys: [["timestamp", 1]] },
-    {
-      keys: [
-        ["level", 1],
-        ["timestamp", 1],
-      ],
-    },
-  ],
-};
 const cache: CollectionSpec = {
   name: "task_status_cache",
   indexes: [
