@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: figures for the work the program does on every `pulumi preview`/`up` before it talks
- * to anything: config validation, the pure planners the initialisers run, and a whole program evaluation
+ * to anything: config validation, the pure planners the initialisers run, the SCRAM salting and request
+ * encoding of kafka-scram-users, and a whole program evaluation
  * under mocks (time and peak memory of the child process). Prints figures; asserts nothing.
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { MongoCollectionConfig, parseConfig } from "../config";
 import { planTopics, TopicSpec } from "../init/kafka";
+import { encodeAlter, saltedPassword } from "../init/kafka-users";
 import { collectionsFromConfig, planIndexes, ResolvedIndex } from "../init/mongodb";
 import { projectDefaults, ROOT, stackConfig } from "../test/support/program";
 
@@ -51,6 +53,20 @@ const actualIndexes = new Map<string, ResolvedIndex[]>(
 bench("planIndexes(200 collections x 3 indexes, none built)", 200, () =>
   planIndexes(collections, actualIndexes, []),
 );
+
+// Each run of kafka-scram-users salts every user's password once (PBKDF2, kafka.scramIterations).
+const salt = Buffer.alloc(32, 7);
+bench("saltedPassword(SCRAM-SHA-512, 8192 iterations)", 50, () =>
+  saltedPassword("a-generated-password-of-32-chars", salt, 8192, "SCRAM-SHA-512"),
+);
+const upsertions = Array.from({ length: 100 }, (_, i) => ({
+  name: `user-${i}`,
+  mechanism: "SCRAM-SHA-512" as const,
+  iterations: 8192,
+  salt,
+  saltedPassword: Buffer.alloc(64, i),
+}));
+bench("encodeAlter(100 upsertions)", 2000, () => encodeAlter([], upsertions));
 
 console.log("== whole program under Pulumi mocks (child process, as the unit tests run it)");
 for (const stack of ["dev", "prod"]) {
