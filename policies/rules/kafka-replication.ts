@@ -5,7 +5,8 @@
  *
  * Node counts come from the Kafka Helm release's values. Topics come from any resource whose properties
  * carry a `topics` array (the Kafka initialiser, a dynamic resource); such a resource may also carry
- * `nodes`, which is used when the stack has no Kafka release (`external` mode).
+ * `nodes`, which is used when the stack has no Kafka release (`external` mode): for the minimum node count
+ * and as the bound of the replication factor.
  */
 import type { PolicyConfigSchema, PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { kafkaBrokerCount, kafkaBrokerSetting, knownRelease } from "../lib/charts";
@@ -131,6 +132,13 @@ export function kafkaReplicationProblems(
       continue;
     }
     if (!topics) continue;
+    // An external Kafka has no release to count: the node count config declares (kafka.nodes) stands in.
+    if (releaseNodes === undefined && declaredNodes !== undefined && declaredNodes < config.minNodes) {
+      out.push({
+        urn: res.urn,
+        message: `${res.name} declares ${declaredNodes} Kafka node(s) (kafka.nodes), fewer than ${config.minNodes}`,
+      });
+    }
     const nodes = releaseNodes ?? declaredNodes;
     for (const t of topics) {
       const where = `topic "${t.name}" (${res.name})`;
