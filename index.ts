@@ -17,8 +17,13 @@ import { initialiseDatabases } from "./init";
 
 const { config, secrets } = loadConfig(componentConfigProblems);
 
+// Kept on `pulumi destroy` (and when createNamespace is turned off): deleting a namespace makes
+// Kubernetes delete everything in it, the data PVCs and the backup PVCs included (issue 8, item 1).
+// Why not a NamespacePatch, which never deletes either: changing the resource's type would make the
+// next `up` of an existing stack delete this Namespace, the very loss this prevents. README section
+// "`pulumi destroy`, and removing everything on purpose".
 const namespace = config.createNamespace
-  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.namespace } })
+  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.namespace } }, { retainOnDelete: true })
   : undefined;
 
 const platform: PlatformContext = {

@@ -12,9 +12,21 @@ interface Registered {
   provider?: string;
   /** Input paths that were Pulumi secrets. */
   secretPaths: string[];
+  /** Resource options that decide what the engine does with it on delete and in state. */
+  options: RecordedOptions;
+}
+
+/** The options the mocks cannot see, recorded by a stack transformation (`registerStackTransformation`). */
+interface RecordedOptions {
+  retainOnDelete?: boolean;
+  protect?: boolean;
+  deleteBeforeReplace?: boolean;
+  ignoreChanges?: string[];
+  additionalSecretOutputs?: string[];
 }
 
 const registered: Registered[] = [];
+const optionsByResource = new Map<string, RecordedOptions>();
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
@@ -39,7 +51,17 @@ pulumi.runtime.setMocks(
     newResource(args: pulumi.runtime.MockResourceArgs) {
       const secretPaths: string[] = [];
       const inputs = unwrapSecrets(args.inputs, "", secretPaths) as Record<string, unknown>;
-      registered.push({ type: args.type, name: args.name, inputs, provider: args.provider, secretPaths });
+      const options = optionsByResource.get(`${args.type}::${args.name}`) ?? {};
+      if (args.type !== "pulumi:pulumi:Stack") {
+        registered.push({
+          type: args.type,
+          name: args.name,
+          inputs,
+          provider: args.provider,
+          secretPaths,
+          options,
+        });
+      }
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "random:index/randomPassword:RandomPassword") {
         // Recognisable, so the tests can search every value and object for a leaked password.
@@ -81,12 +103,33 @@ async function settle(value: unknown): Promise<{ value: unknown; secret: boolean
 }
 
 async function main(): Promise<void> {
-  let exports: Record<string, unknown>;
-  try {
-    exports = await import("../../index");
-  } catch (e) {
-    const err = e as Error;
-    process.stdout.write(JSON.stringify({ error: { name: err.name, message: err.message } }));
+  let exports: Record<string, unknown> = {};
+  const caught: { error?: Error } = {};
+  // Inside a stack resource, as the language host runs programs, so that a stack transformation sees
+  // every resource's options before it is registered. A failing program is caught inside, or the stack's
+  // own outputs would reject unhandled.
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((t) => {
+      const o = t.opts as pulumi.CustomResourceOptions;
+      optionsByResource.set(`${t.type}::${t.name}`, {
+        retainOnDelete: o.retainOnDelete,
+        protect: o.protect,
+        deleteBeforeReplace: o.deleteBeforeReplace,
+        ignoreChanges: o.ignoreChanges,
+        additionalSecretOutputs: o.additionalSecretOutputs,
+      });
+      return undefined;
+    });
+    try {
+      exports = await import("../../index");
+    } catch (e) {
+      caught.error = e as Error;
+    }
+    return undefined;
+  });
+  if (caught.error) {
+    const { name, message } = caught.error;
+    process.stdout.write(JSON.stringify({ error: { name, message } }));
     return;
   }
   const outputs: Record<string, { value: unknown; secret: boolean }> = {};

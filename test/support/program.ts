@@ -18,6 +18,14 @@ export interface RegisteredResource {
   inputs: Record<string, unknown>;
   /** Input paths that were Pulumi secrets (`stringData.password`, ...). */
   secretPaths: string[];
+  /** Resource options the engine acts on (`retainOnDelete`, `protect`, ...), as the program set them. */
+  options: {
+    retainOnDelete?: boolean;
+    protect?: boolean;
+    deleteBeforeReplace?: boolean;
+    ignoreChanges?: string[];
+    additionalSecretOutputs?: string[];
+  };
 }
 
 export interface ProgramRun {
