@@ -120,6 +120,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
           commands,
         })),
         userPasswords: Object.fromEntries(conn.aclUsers.map((u) => [u.name, u.password])),
+        expectedNodes: conn.nodes,
         timeoutSeconds: config.redis.initTimeoutSeconds,
       },
       after(c.redis),

@@ -1,13 +1,20 @@
 /**
  * Redis ACL users on every node of the Sentinel-managed set. ACLs are per node and not replicated
- * (redis#6738), so each user is set on the master and on every replica Sentinel knows, then saved to
- * the node's aclfile (`ACL SAVE`) so it survives a restart; being on every node, it survives a failover.
+ * (redis#6738), so each user is set on the master and on every replica (init/redis-topology.ts finds
+ * them), then saved to the node's aclfile (`ACL SAVE`) so it survives a restart; being on every node, it
+ * survives a failover. Each user also gets a login on every Sentinel that may only discover the master
+ * (SENTINEL get-master-addr-by-name, sentinels, replicas; events), saved with SENTINEL FLUSHCONFIG: so
+ * applications find the master with their own user, never with the `default` superuser's password.
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "./shared/diff";
+import { initialiserOptions } from "./shared/options";
 import { progress } from "./shared/progress";
-import { describeError, withRetry } from "./shared/retry";
+import { codeVersion } from "./shared/version";
+import { discoverTopology, HostPort, nodeKey, onServer, RedisClient } from "./redis-topology";
+
+export type { HostPort } from "./redis-topology";
 
 /** An ACL user as config declares it (its password is a separate secret input). */
 export interface AclUserSpec {
@@ -18,11 +25,6 @@ export interface AclUserSpec {
   channels: string[];
   /** Command rules, `+@read -@dangerous`. */
   commands: string;
-}
-
-export interface HostPort {
-  host: string;
-  port: number;
 }
 
 /** Inputs of the provider. */
@@ -36,28 +38,65 @@ export interface RedisAclUsersInputs {
   users: AclUserSpec[];
   /** Password of each user by name (a secret). */
   userPasswords: Record<string, string>;
+  /**
+   * Nodes (master + replicas) the set is declared with. A run waits, up to the deadline, until the
+   * Sentinels and the master together name at least this many: a replica Sentinel has not picked up yet
+   * (a new pod, a node back after a failover) must get the users too. 0 trusts what Sentinel lists.
+   */
+  expectedNodes?: number;
   timeoutSeconds: number;
 }
 
 export interface RedisAclUsersOutputs extends RedisAclUsersInputs {
   /** Nodes the users were last set on (`host:port`). */
   nodes: string[];
-  /** True when `read` found a node that lacks a user or has other rules. */
+  /** Sentinels the users' discovery login was last set on (`host:port`). */
+  sentinelNodes: string[];
+  /**
+   * Per server (`node host:port`, `sentinel host:port`), per user: SHA-256 of the server's `ACL GETUSER`
+   * answer once converged. `read` compares against it, so refresh needs no probe user (it only reads).
+   * Derived from credentials: a secret output.
+   */
+  applied: Record<string, Record<string, string>>;
+  /** True when `read` found a server that lacks a user or has other rules. */
   drifted: boolean;
   log: string[];
 }
 
-/** The ACL SETUSER arguments for a user: reset first, so the rules are exactly these. */
+/**
+ * What a user may do on a Sentinel: log in and find the master, replicas and other Sentinels, and follow
+ * Sentinel's events (ioredis' failover detection). No SENTINEL FAILOVER, SET, RESET, CONFIG or ACL.
+ */
+export const SENTINEL_CLIENT_COMMANDS = [
+  "-@all",
+  "+auth",
+  "+hello",
+  "+ping",
+  "+sentinel|get-master-addr-by-name",
+  "+sentinel|sentinels",
+  "+sentinel|replicas",
+  "+sentinel|slaves",
+  "+subscribe",
+  "+psubscribe",
+  "+unsubscribe",
+  "+punsubscribe",
+];
+
+/** The ACL SETUSER arguments for a user on a data node: reset first, so the rules are exactly these. */
 export function aclRules(user: AclUserSpec, password: string): string[] {
-  const hash = crypto.createHash("sha256").update(password).digest("hex");
   return [
     "reset",
     "on",
-    `#${hash}`,
+    `#${sha256(password)}`,
     ...user.keys.map((k) => `~${k}`),
     ...(user.channels.length > 0 ? user.channels.map((c) => `&${c}`) : ["resetchannels"]),
     ...user.commands.split(/\s+/).filter(Boolean),
   ];
+}
+
+/** The ACL SETUSER arguments for a user's discovery login on a Sentinel. */
+export function sentinelRules(password: string): string[] {
+  return ["reset", "on", `#${sha256(password)}`, "&*", ...SENTINEL_CLIENT_COMMANDS];
 }
 
 /** A comparable summary of `ACL GETUSER` output (flags, password hashes, commands, keys, channels). */
@@ -72,8 +111,18 @@ export function summariseGetUser(reply: unknown[] | null): string | undefined {
   return JSON.stringify(out, Object.keys(out).sort());
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis is required lazily, untyped here
-type RedisClient = any;
+/** Hex SHA-256: ACL password hashes and the `applied` digests of GETUSER summaries. */
+export function sha256(text: string): string {
+  return crypto.createHash("sha256").update(text).digest("hex");
+}
+
+/** One server the users go to: a data node or a Sentinel, with what differs between the two. */
+interface Target {
+  kind: "node" | "sentinel";
+  addr: HostPort;
+}
+
+const targetKey = (t: Target) => `${t.kind} ${nodeKey(t.addr)}`;
 
 export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
   async check(
@@ -81,8 +130,8 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     news: RedisAclUsersInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
     const failures: { property: string; reason: string }[] = [];
-    news.users.forEach((u, i) => {
-      if (u.name === "default") {
+    (news.users ?? []).forEach((u, i) => {
+      if (u?.name === "default") {
         failures.push({
           property: `users[${i}].name`,
           reason: `"default" is the built-in user managed by the chart; choose another name`,
@@ -97,7 +146,12 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     olds: RedisAclUsersOutputs,
     news: RedisAclUsersInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    return inPlaceDiff(olds, news, ["log", "nodes", "drifted"], olds.drifted === true);
+    return inPlaceDiff(
+      olds,
+      news,
+      ["log", "nodes", "sentinelNodes", "drifted", "applied"],
+      olds.drifted === true,
+    );
   }
 
   async create(inputs: RedisAclUsersInputs): Promise<pulumi.dynamic.CreateResult> {
@@ -115,33 +169,42 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     return { outs: await this.converge(news, removed) };
   }
 
+  /**
+   * Refresh: reads each server's users and compares them with what the last run left there. Writes
+   * nothing (no probe user): a server the last run did not reach, or a user whose rules or password
+   * changed behind the program's back, shows as drift, and the next `up` converges it.
+   */
   async read(id: string, props: RedisAclUsersOutputs): Promise<pulumi.dynamic.ReadResult> {
-    const nodes = await this.discover(props);
+    const { targets, nodes, sentinels } = await this.targets(props);
+    const applied = props.applied ?? {};
     let drifted = false;
-    for (const node of nodes) {
-      await this.onNode(props, node, async (c) => {
+    for (const t of targets) {
+      const want = applied[targetKey(t)];
+      await this.onTarget(props, t, async (c) => {
         for (const u of props.users) {
-          const want = await this.expected(c, u, props.userPasswords[u.name] ?? "");
           const have = summariseGetUser(await c.call("ACL", "GETUSER", u.name));
-          if (want !== have) drifted = true;
+          if (!want || !have || want[u.name] !== sha256(have)) drifted = true;
         }
       });
     }
-    return { id, props: { ...props, nodes: nodes.map((n) => `${n.host}:${n.port}`), drifted } };
+    return {
+      id,
+      props: { ...props, nodes: nodes.map(nodeKey), sentinelNodes: sentinels.map(nodeKey), drifted },
+    };
   }
 
   async delete(_id: string, props: RedisAclUsersOutputs): Promise<void> {
-    // Users hold no data: removing the resource removes them, on every node.
+    // Users hold no data: removing the resource removes them, on every node and Sentinel.
     const { log } = progress("redis-acl");
-    const nodes = await this.discover(props);
-    for (const node of nodes) {
-      await this.onNode(props, node, async (c) => {
+    const { targets } = await this.targets(props);
+    for (const t of targets) {
+      await this.onTarget(props, t, async (c) => {
         for (const u of props.users) await c.call("ACL", "DELUSER", u.name);
-        await this.persist(c);
+        await this.persist(c, t);
       });
     }
     log(
-      `removed ACL users ${props.users.map((u) => u.name).join(", ")} from ${nodes.length} nodes (users hold no data)`,
+      `removed ACL users ${props.users.map((u) => u.name).join(", ")} from ${targets.length} nodes and Sentinels (users hold no data)`,
     );
   }
 
@@ -150,46 +213,77 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     for (const u of inputs.users) {
       if (!inputs.userPasswords[u.name]) throw new Error(`no password given for Redis ACL user "${u.name}"`);
     }
-    const nodes = await this.discover(inputs);
-    for (const node of nodes) {
-      await this.onNode(inputs, node, async (c) => {
+    const { targets, nodes, sentinels } = await this.targets(inputs);
+    const applied: Record<string, Record<string, string>> = {};
+    for (const t of targets) {
+      const here: Record<string, string> = (applied[targetKey(t)] = {});
+      const where = `${t.kind === "sentinel" ? "Sentinel " : ""}${nodeKey(t.addr)}`;
+      await this.onTarget(inputs, t, async (c) => {
         let changed = false;
         for (const u of inputs.users) {
           const password = inputs.userPasswords[u.name];
+          const rules = t.kind === "node" ? aclRules(u, password) : sentinelRules(password);
           const before = summariseGetUser(await c.call("ACL", "GETUSER", u.name));
-          if (before === (await this.expected(c, u, password))) continue;
-          await c.call("ACL", "SETUSER", u.name, ...aclRules(u, password));
+          const want = await this.expected(c, u.name, rules);
+          here[u.name] = sha256(want ?? "");
+          if (before === want) continue;
+          await c.call("ACL", "SETUSER", u.name, ...rules);
           changed = true;
-          log(`set ACL user ${u.name} on ${node.host}:${node.port}`);
+          log(`set ACL user ${u.name} on ${where}`);
         }
         for (const name of removed) {
           if ((await c.call("ACL", "DELUSER", name)) > 0) {
             changed = true;
-            log(`removed ACL user ${name} from ${node.host}:${node.port}`);
+            log(`removed ACL user ${name} from ${where}`);
           }
         }
-        if (changed) await this.persist(c);
+        if (changed) await this.persist(c, t);
       });
     }
-    return { ...inputs, nodes: nodes.map((n) => `${n.host}:${n.port}`), drifted: false, log: lines };
+    return {
+      ...inputs,
+      nodes: nodes.map(nodeKey),
+      sentinelNodes: sentinels.map(nodeKey),
+      applied,
+      drifted: false,
+      log: lines,
+    };
+  }
+
+  /** Every data node, then every Sentinel. */
+  private async targets(inputs: RedisAclUsersInputs) {
+    const { nodes, sentinels } = await discoverTopology(inputs);
+    const targets: Target[] = [
+      ...nodes.map((addr) => ({ kind: "node" as const, addr })),
+      ...sentinels.map((addr) => ({ kind: "sentinel" as const, addr })),
+    ];
+    return { targets, nodes, sentinels };
   }
 
   /**
-   * What GETUSER answers for a user with exactly these rules on this node: set on a scratch user, read,
+   * What GETUSER answers for a user with exactly these rules on this server: set on a scratch user, read,
    * removed. Comparing against that (not against our own rendering) keeps the diff exact whatever
-   * canonical form this Redis version prints. Probed on each node, not once per run: nodes of one set
-   * were seen to print the same rules differently (a cache of the master's answer made replicas look drifted).
+   * canonical form this Redis version prints. Probed on each server, not once per run: nodes of one set
+   * were seen to print the same rules differently (a cache of the master's answer made replicas look
+   * drifted), and a Sentinel prints them differently again. Only create and update probe; read never does.
    */
-  private async expected(c: RedisClient, user: AclUserSpec, password: string): Promise<string | undefined> {
-    const scratch = `__aipd_probe_${user.name}`;
-    await c.call("ACL", "SETUSER", scratch, ...aclRules(user, password));
+  private async expected(c: RedisClient, name: string, rules: string[]): Promise<string | undefined> {
+    const scratch = `__aipd_probe_${name}`;
+    await c.call("ACL", "SETUSER", scratch, ...rules);
     const reply = await c.call("ACL", "GETUSER", scratch);
     await c.call("ACL", "DELUSER", scratch);
     return summariseGetUser(reply);
   }
 
-  /** ACL SAVE to the node's aclfile; without one, CONFIG REWRITE keeps users in redis.conf. */
-  private async persist(c: RedisClient): Promise<void> {
+  /**
+   * Makes the users survive a restart: a node saves its aclfile (ACL SAVE; without one, CONFIG REWRITE
+   * keeps users in redis.conf); a Sentinel rewrites sentinel.conf (SENTINEL FLUSHCONFIG).
+   */
+  private async persist(c: RedisClient, t: Target): Promise<void> {
+    if (t.kind === "sentinel") {
+      await c.call("SENTINEL", "FLUSHCONFIG");
+      return;
+    }
     try {
       await c.call("ACL", "SAVE");
     } catch (e) {
@@ -198,113 +292,21 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     }
   }
 
-  /** The master and every replica Sentinel reports as up, asking each Sentinel in turn. */
-  private async discover(inputs: RedisAclUsersInputs): Promise<HostPort[]> {
-    const Redis = require("ioredis");
-    const secrets = [inputs.password, inputs.sentinelPassword];
-    const what = `Redis Sentinels ${inputs.sentinels.map((s) => `${s.host}:${s.port}`).join(",")} (master set ${inputs.masterName})`;
-    return withRetry(
-      async () => {
-        let last: unknown;
-        for (const s of inputs.sentinels) {
-          const c = new Redis({
-            host: s.host,
-            port: s.port,
-            password: inputs.sentinelPassword || undefined,
-            lazyConnect: true,
-            retryStrategy: () => null,
-            maxRetriesPerRequest: 0,
-            connectTimeout: 3000,
-          });
-          // ioredis reports an AUTH refusal as an "error" event and then rejects with "Connection is closed".
-          let socketError: unknown;
-          c.on("error", (e: unknown) => (socketError = e));
-          try {
-            await c.connect().catch((e: unknown) => {
-              throw socketError ?? e;
-            });
-            const master = (await c.call("SENTINEL", "get-master-addr-by-name", inputs.masterName)) as
-              string[] | null;
-            if (!master)
-              throw new Error(`Sentinel ${s.host}:${s.port} does not know master set "${inputs.masterName}"`);
-            const replicas = (await c.call("SENTINEL", "replicas", inputs.masterName)) as string[][];
-            const nodes: HostPort[] = [{ host: master[0], port: Number(master[1]) }];
-            for (const r of replicas) {
-              const f: Record<string, string> = {};
-              for (let i = 0; i + 1 < r.length; i += 2) f[r[i]] = r[i + 1];
-              // Every replica Sentinel knows, even one it currently judges down (a restart, a failover in
-              // progress): each must get the users, so an unreachable node fails the run after the deadline
-              // instead of being skipped silently.
-              // Port 0 is not a node but a client that synced without announcing a port (`redis-cli
-              // --rdb`, the backup job); Sentinel lists it until SENTINEL RESET and it is never reachable.
-              if (Number(f.port) === 0) continue;
-              nodes.push({ host: f.ip, port: Number(f.port) });
-            }
-            return nodes;
-          } catch (e) {
-            last = e;
-            if (/WRONGPASS|NOAUTH|invalid password/i.test(String((e as Error).message))) throw e;
-          } finally {
-            c.disconnect();
-          }
-        }
-        throw last;
-      },
-      {
-        what,
-        deadlineMs: inputs.timeoutSeconds * 1000,
-        secrets,
-        log: progress("redis-acl").log,
-        isFatal: (e) =>
-          /WRONGPASS|NOAUTH|invalid password|does not know master/i.test(String((e as Error)?.message)),
-      },
-    );
-  }
-
-  private async onNode(
+  private async onTarget(
     inputs: RedisAclUsersInputs,
-    node: HostPort,
+    t: Target,
     fn: (c: RedisClient) => Promise<void>,
   ): Promise<void> {
-    const Redis = require("ioredis");
     const secrets = [inputs.password, inputs.sentinelPassword, ...Object.values(inputs.userPasswords)];
-    const what = `Redis node ${node.host}:${node.port}`;
-    const c = new Redis({
-      host: node.host,
-      port: node.port,
-      password: inputs.password,
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 5000,
-    });
-    let socketError: unknown;
-    c.on("error", (e: unknown) => (socketError = e));
-    try {
-      await withRetry(
-        () =>
-          c.connect().catch((e: unknown) => {
-            throw socketError ?? e;
-          }),
-        {
-          what,
-          deadlineMs: inputs.timeoutSeconds * 1000,
-          secrets,
-          isFatal: (e) => /WRONGPASS|NOAUTH/i.test(String((e as Error)?.message)),
-        },
-      );
-      await fn(c);
-    } catch (e) {
-      throw new Error(`${what}: ${describeError(e, secrets)}`);
-    } finally {
-      c.disconnect();
-    }
+    const password = t.kind === "node" ? inputs.password : inputs.sentinelPassword;
+    const what = t.kind === "node" ? "Redis node" : "Redis Sentinel";
+    await onServer(what, t.addr, password, { deadlineMs: inputs.timeoutSeconds * 1000, secrets }, fn);
   }
 }
 
 /** Arguments of {@link RedisAclUsers}. */
 export interface RedisAclUsersArgs {
-  /** Sentinels to ask for the master and replicas. */
+  /** Sentinels to ask for the master, replicas and other Sentinels. */
   sentinels: pulumi.Input<HostPort[]>;
   /** Sentinel master set name. */
   masterName: pulumi.Input<string>;
@@ -316,14 +318,18 @@ export interface RedisAclUsersArgs {
   users: pulumi.Input<AclUserSpec[]>;
   /** Each user's password, by user name (a secret). */
   userPasswords: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Nodes (master + replicas) to wait for before setting users; 0 trusts what Sentinel lists. */
+  expectedNodes?: pulumi.Input<number>;
   /** Seconds to keep retrying to reach the Sentinels and nodes. */
   timeoutSeconds: pulumi.Input<number>;
 }
 
-/** ACL users present on every Redis node of the Sentinel-managed set. */
+/** ACL users present on every Redis node and, for discovery only, on every Sentinel of the set. */
 export class RedisAclUsers extends pulumi.dynamic.Resource {
   /** Nodes the users were last set on. */
   declare readonly nodes: pulumi.Output<string[]>;
+  /** Sentinels the users' discovery login was last set on. */
+  declare readonly sentinelNodes: pulumi.Output<string[]>;
   /** Whether refresh found a node out of step. */
   declare readonly drifted: pulumi.Output<boolean>;
   /** Steps of the last create or update. */
@@ -336,11 +342,14 @@ export class RedisAclUsers extends pulumi.dynamic.Resource {
       {
         ...args,
         userPasswords: pulumi.secret(args.userPasswords),
+        codeVersion: codeVersion(__filename),
         nodes: undefined,
+        sentinelNodes: undefined,
+        applied: undefined,
         drifted: undefined,
         log: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["userPasswords", "password", "sentinelPassword"] },
+      initialiserOptions(opts, ["userPasswords", "password", "sentinelPassword", "applied"]),
     );
   }
 }

@@ -4,6 +4,8 @@
  */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import {
   AclUserSpec,
@@ -12,7 +14,8 @@ import {
   RedisAclUsersProvider,
 } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
-import { closedPort, lateProxy, requireServer, Services } from "../support/servers";
+import { laggingSentinel } from "../support/fake-sentinel";
+import { closedPort, lateProxy, requireServer, RUN_DIR, Services } from "../support/servers";
 
 const Redis = require("ioredis");
 
@@ -30,6 +33,7 @@ function inputs(
     sentinelPassword: svc.sentinelPassword,
     users,
     userPasswords: Object.fromEntries(users.map((u) => [u.name, `pw-${u.name}-${run}`])),
+    expectedNodes: svc.nodes.length,
     timeoutSeconds: 30,
     ...extra,
   };
@@ -65,6 +69,22 @@ const user = (suffix: string, commands = "+@read +@write -@dangerous"): AclUserS
   commands,
 });
 
+/** Calls of the ACL and CONFIG subcommands that write, summed over every node (INFO commandstats). */
+async function aclWrites(svc: Services["redis"]): Promise<number> {
+  let total = 0;
+  for (const node of svc.nodes) {
+    const stats = await onNode<string>(node, svc.password, (c) => c.call("INFO", "commandstats"));
+    for (const m of stats.matchAll(
+      /^cmdstat_(acl\|setuser|acl\|deluser|acl\|save|config\|rewrite):calls=(\d+)/gm,
+    ))
+      total += Number(m[2]);
+  }
+  return total;
+}
+
+const onSentinels = (log: string[]) => log.filter((l) => / on Sentinel /.test(l));
+const onNodes = (log: string[]) => log.filter((l) => / on [^S]/.test(l));
+
 async function currentMaster(svc: Services["redis"]): Promise<{ host: string; port: number }> {
   const [host, port] = await onNode<string[]>(svc.sentinels[0], svc.sentinelPassword, (c) =>
     c.call("SENTINEL", "get-master-addr-by-name", svc.masterName),
@@ -82,7 +102,9 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     const created = await provider.create!(inp);
     const outs = created.outs as RedisAclUsersOutputs;
     assert.equal(outs.nodes.length, 3);
-    assert.equal(outs.log.length, 3);
+    assert.equal(outs.sentinelNodes.length, svc.sentinels.length);
+    assert.equal(onNodes(outs.log).length, 3);
+    assert.equal(onSentinels(outs.log).length, svc.sentinels.length);
 
     // On every node: the user can write its keys and nothing else.
     for (const node of svc.nodes) {
@@ -125,7 +147,12 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     const ro = { ...app, commands: "+@read" };
     const ops = user("ops");
     const changed = await provider.update!(created.id, outs, inputs(svc, [ro, ops]));
-    assert.equal((changed.outs as RedisAclUsersOutputs).log.length, 6);
+    // Nodes: new rules for one user, a new user (3 + 3); Sentinels: only the new user's login.
+    assert.equal(onNodes((changed.outs as RedisAclUsersOutputs).log).length, 6);
+    assert.deepEqual(
+      onSentinels((changed.outs as RedisAclUsersOutputs).log).map((l) => l.split(" on ")[0]),
+      svc.sentinels.map(() => `set ACL user ${ops.name}`),
+    );
     const dropped = await provider.update!(
       created.id,
       changed.outs as RedisAclUsersOutputs,
@@ -134,11 +161,14 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     assert.equal(
       (dropped.outs as RedisAclUsersOutputs).log.filter((l) => l.startsWith(`removed ACL user ${ops.name}`))
         .length,
-      3,
+      3 + svc.sentinels.length,
     );
     await provider.delete!(created.id, dropped.outs as RedisAclUsersOutputs);
     for (const node of svc.nodes) {
       assert.equal(await onNode(node, svc.password, (c) => c.call("ACL", "GETUSER", ro.name)), null);
+    }
+    for (const s of svc.sentinels) {
+      assert.equal(await onNode(s, svc.sentinelPassword, (c) => c.call("ACL", "GETUSER", ro.name)), null);
     }
   });
 
@@ -187,15 +217,16 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
   it("waits for a Sentinel that starts late", async (t) => {
     const svc = await requireServer(t, "redis");
     if (!svc) return;
+    // Serialized first: on a busy machine that alone can outlast the proxy's delay.
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
     const proxy = await lateProxy(svc.sentinels[0], 3000);
     try {
-      const { provider } = await viaSerialization(new RedisAclUsersProvider());
       const late = user("late");
-      const started = Date.now();
       const res = await provider.create!(
         inputs(svc, [late], { sentinels: [{ host: "127.0.0.1", port: proxy.port }] }),
       );
-      assert.ok(Date.now() - started >= 2500);
+      // The run went through the Sentinel that was not there when it started.
+      assert.ok(proxy.accepted() > 0, "the late Sentinel was never reached");
       assert.equal((res.outs as RedisAclUsersOutputs).nodes.length, 3);
       await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
     } finally {
@@ -250,9 +281,121 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     );
     const { provider } = await viaSerialization(new RedisAclUsersProvider());
     const res = await provider.create!(inp);
-    assert.equal((res.outs as RedisAclUsersOutputs).log.length, 3);
+    assert.deepEqual(
+      onNodes((res.outs as RedisAclUsersOutputs).log).sort(),
+      svc.nodes.map((n) => `set ACL user ${half.name} on ${n.host}:${n.port}`).sort(),
+    );
     const read = await provider.read!(res.id, res.outs as RedisAclUsersOutputs);
     assert.equal((read.props as RedisAclUsersOutputs).drifted, false);
+    await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
+  });
+
+  it("refresh only reads: no probe user, no save, on any node", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    const ro = user("refresh");
+    const created = await provider.create!(inputs(svc, [ro]));
+    const before = await aclWrites(svc);
+    const read = await provider.read!(created.id, created.outs as RedisAclUsersOutputs);
+    assert.equal((read.props as RedisAclUsersOutputs).drifted, false);
+    assert.equal(await aclWrites(svc), before, "read() sent ACL SETUSER/DELUSER/SAVE or CONFIG REWRITE");
+    // A node the last run did not reach reads as drift, so the next `up` brings the users there.
+    const outs = created.outs as RedisAclUsersOutputs;
+    const [first, ...others] = Object.keys(outs.applied);
+    const partial = { ...outs, applied: Object.fromEntries(others.map((k) => [k, outs.applied[k]])) };
+    assert.ok(first);
+    assert.equal(((await provider.read!(created.id, partial)).props as RedisAclUsersOutputs).drifted, true);
+    await provider.delete!(created.id, outs);
+  });
+
+  it("reaches a replica that a Sentinel does not list yet, through the master's INFO", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const master = await currentMaster(svc);
+    const replicas = svc.nodes.filter((n) => n.port !== master.port);
+    const fake = await laggingSentinel({
+      password: svc.sentinelPassword,
+      masterName: svc.masterName,
+      master,
+      listedReplicas: replicas.slice(0, 1),
+    });
+    try {
+      const { provider } = await viaSerialization(new RedisAclUsersProvider());
+      const lag = user("lag");
+      const res = await provider.create!(
+        inputs(svc, [lag], { sentinels: [{ host: "127.0.0.1", port: fake.port }] }),
+      );
+      const outs = res.outs as RedisAclUsersOutputs;
+      assert.deepEqual([...outs.nodes].sort(), svc.nodes.map((n) => `${n.host}:${n.port}`).sort());
+      for (const node of svc.nodes)
+        assert.ok(
+          await onNode(node, svc.password, (c) => c.call("ACL", "GETUSER", lag.name)),
+          `user missing on ${node.port}`,
+        );
+      await provider.delete!(res.id, outs);
+    } finally {
+      fake.close();
+    }
+  });
+
+  it("waits for the declared node count, then fails naming what it found", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    const want = svc.nodes.length + 1;
+    await assert.rejects(
+      provider.create!(inputs(svc, [user("count")], { expectedNodes: want, timeoutSeconds: 3 })),
+      (e: Error) => {
+        assert.match(e.message, new RegExp(`name ${svc.nodes.length} of the ${want} nodes`));
+        assert.ok(!e.message.includes(svc.password));
+        return true;
+      },
+    );
+  });
+
+  it("lets an application find the master through Sentinel with its own user, and nothing more", async (t) => {
+    const svc = await requireServer(t, "redis");
+    if (!svc) return;
+    const { provider } = await viaSerialization(new RedisAclUsersProvider());
+    const app = user("discovery");
+    const inp = inputs(svc, [app]);
+    const res = await provider.create!(inp);
+    const password = inp.userPasswords[app.name];
+    const client = new Redis({
+      sentinels: svc.sentinels,
+      name: svc.masterName,
+      sentinelUsername: app.name,
+      sentinelPassword: password,
+      username: app.name,
+      password,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 1,
+    });
+    client.on("error", () => undefined);
+    try {
+      assert.equal(await client.set("cache:discovery", "1"), "OK");
+    } finally {
+      client.disconnect();
+    }
+    await onNode(
+      svc.sentinels[0],
+      password,
+      async (c) => {
+        await assert.rejects(c.call("SENTINEL", "failover", svc.masterName), /NOPERM/);
+        await assert.rejects(c.call("SENTINEL", "set", svc.masterName, "quorum", "1"), /NOPERM/);
+        await assert.rejects(c.call("ACL", "LIST"), /NOPERM/);
+      },
+      app.name,
+    );
+    // Saved in sentinel.conf (SENTINEL FLUSHCONFIG): a Sentinel restarted from its file keeps the login.
+    for (const s of svc.sentinels) {
+      const conf = fs.readFileSync(
+        path.join(RUN_DIR, "redis", `sentinel-${s.port}`, "sentinel.conf"),
+        "utf8",
+      );
+      assert.match(conf, new RegExp(`^user ${app.name} on `, "m"), `login not saved by Sentinel ${s.port}`);
+    }
     await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
   });
 });

@@ -107,10 +107,12 @@ export async function closedPort(): Promise<number> {
 export async function lateProxy(
   target: { host: string; port: number },
   delayMs: number,
-): Promise<{ port: number; close: () => void }> {
+): Promise<{ port: number; close: () => void; accepted: () => number }> {
   const port = await closedPort();
   const sockets = new Set<net.Socket>();
+  let accepted = 0;
   const server = net.createServer((client) => {
+    accepted++;
     const upstream = net.connect(target);
     sockets.add(client).add(upstream);
     client.pipe(upstream).pipe(client);
@@ -120,6 +122,7 @@ export async function lateProxy(
   const timer = setTimeout(() => server.listen(port, "127.0.0.1"), delayMs);
   return {
     port,
+    accepted: () => accepted,
     close: () => {
       clearTimeout(timer);
       sockets.forEach((s) => s.destroy());

@@ -1,7 +1,14 @@
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { aclRules, RedisAclUsersInputs, RedisAclUsersProvider, summariseGetUser } from "../../init/redis";
+import {
+  aclRules,
+  RedisAclUsersInputs,
+  RedisAclUsersProvider,
+  sentinelRules,
+  summariseGetUser,
+} from "../../init/redis";
+import { addressesFromSentinel, replicasFromInfo, uniqueNodes } from "../../init/redis-topology";
 import { viaSerialization } from "../support/dynamic";
 
 const base: RedisAclUsersInputs = {
@@ -30,6 +37,24 @@ describe("Redis ACL users initialiser (no server)", () => {
     assert.ok(!rules.join(" ").includes(">secret"));
   });
 
+  it("gives a user on a Sentinel discovery and events only, never failover, config or ACL", () => {
+    const rules = sentinelRules("secret");
+    assert.deepEqual(rules.slice(0, 4), [
+      "reset",
+      "on",
+      `#${createHash("sha256").update("secret").digest("hex")}`,
+      "&*",
+    ]);
+    assert.equal(rules[4], "-@all");
+    const allowed = rules.filter((r) => r.startsWith("+"));
+    for (const r of allowed)
+      assert.match(
+        r,
+        /^\+(auth|hello|ping|sentinel\|(get-master-addr-by-name|sentinels|replicas|slaves)|p?(un)?subscribe)$/,
+      );
+    assert.ok(!rules.some((r) => /failover|set$|reset|config|acl|@all$/.test(r) && r.startsWith("+")));
+  });
+
   it("summarises GETUSER replies independently of list order", () => {
     const a = summariseGetUser(["flags", ["on"], "keys", "~a ~b", "passwords", ["x", "y"], "selectors", []]);
     const b = summariseGetUser(["passwords", ["y", "x"], "keys", "~a ~b", "flags", ["on"]]);
@@ -39,10 +64,61 @@ describe("Redis ACL users initialiser (no server)", () => {
 
   it("diffs on input changes and on drift found by refresh, not on outputs", async () => {
     const p = new RedisAclUsersProvider();
-    const olds = { ...base, nodes: ["a:1"], drifted: false, log: ["x"] };
+    const olds = {
+      ...base,
+      nodes: ["a:1"],
+      sentinelNodes: [],
+      applied: { "a:1": { app: "d" } },
+      drifted: false,
+      log: ["x"],
+    };
     assert.equal((await p.diff("id", olds, base)).changes, false);
     assert.equal((await p.diff("id", { ...olds, drifted: true }, base)).changes, true);
     assert.equal((await p.diff("id", olds, { ...base, userPasswords: { app: "rotated" } })).changes, true);
+  });
+
+  it("reads the replicas a master reports, leaving out port-0 sync clients", () => {
+    const info = [
+      "# Replication",
+      "role:master",
+      "connected_slaves:3",
+      "slave0:ip=10.0.0.2,port=6379,state=online,offset=1,lag=0",
+      "slave1:ip=127.0.0.1,port=0,state=wait_bgsave,offset=0,lag=0",
+      "slave2:ip=redis-node-2.redis-headless,port=6379,state=send_bulk,offset=0,lag=1",
+      "master_failover_state:no-failover",
+    ].join("\r\n");
+    assert.deepEqual(replicasFromInfo(info), [
+      { host: "10.0.0.2", port: 6379 },
+      { host: "redis-node-2.redis-headless", port: 6379 },
+    ]);
+  });
+
+  it("reads Sentinel's replica entries and merges node lists without repeats, master first", () => {
+    const entry = (ip: string, port: number) => [
+      "name",
+      `${ip}:${port}`,
+      "ip",
+      ip,
+      "port",
+      String(port),
+      "flags",
+      "slave",
+    ];
+    const fromSentinel = addressesFromSentinel([entry("h1", 1), entry("h0", 0)]);
+    assert.deepEqual(fromSentinel, [{ host: "h1", port: 1 }]);
+    assert.deepEqual(
+      uniqueNodes([
+        { host: "m", port: 9 },
+        ...fromSentinel,
+        { host: "h1", port: 1 },
+        { host: "h2", port: 2 },
+      ]),
+      [
+        { host: "m", port: 9 },
+        { host: "h1", port: 1 },
+        { host: "h2", port: 2 },
+      ],
+    );
   });
 
   it("refuses to manage the default user", async () => {
@@ -57,7 +133,13 @@ describe("Redis ACL users initialiser (no server)", () => {
     const { provider, text } = await viaSerialization(new RedisAclUsersProvider());
     assert.ok(!/ioredis\/built/.test(text));
     assert.equal(
-      (await provider.diff!("id", { ...base, nodes: [], drifted: false, log: [] }, base)).changes,
+      (
+        await provider.diff!(
+          "id",
+          { ...base, nodes: [], sentinelNodes: [], applied: {}, drifted: false, log: [] },
+          base,
+        )
+      ).changes,
       false,
     );
   });
