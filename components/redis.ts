@@ -368,12 +368,17 @@ function joinHostPorts(list: HostPort[]): string {
   return list.map((s) => `${s.host}:${s.port}`).join(",");
 }
 
-/** Application-facing keys: the Sentinels, the master set and the password they and the nodes take. */
+/**
+ * Application-facing keys: the Sentinels, the master set and the login of the first ACL user, which
+ * works on every node and, for discovery only, on every Sentinel (init/redis.ts). Never the `default`
+ * user's password: with no ACL user declared, applications get the addresses and no login.
+ */
 function redisClientData(c: RedisConnection): ClientSecretData {
+  const app = c.aclUsers[0];
   return {
     "redis-sentinels": joinHostPorts(c.sentinels),
     "redis-master-name": c.masterName,
-    "redis-password": c.password,
+    ...(app ? { "redis-username": app.name, "redis-password": app.password } : {}),
   };
 }
 

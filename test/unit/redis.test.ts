@@ -140,12 +140,16 @@ describe("Redis component", () => {
     assert.deepEqual(unprotectedLeaks(dev), []);
   });
 
-  it("gives applications the Sentinels, the master set and the password", () => {
+  it("gives applications the Sentinels, the master set and an ACL user's login, never the default user's", () => {
     const creds = named(byType(prod, "kubernetes:core/v1:Secret"), "db-credentials")!;
     const data = creds.inputs.stringData as Record<string, string>;
     assert.equal(data["redis-sentinels"], "redis.ai-platform-data.svc.cluster.local:26379");
     assert.equal(data["redis-master-name"], "mymaster");
-    assert.match(data["redis-password"], /^MOCKSECRET/);
+    assert.equal(data["redis-username"], "app");
+    const server = named(byType(prod, "kubernetes:core/v1:Secret"), "redis-credentials")!;
+    const serverData = server.inputs.stringData as Record<string, string>;
+    assert.equal(data["redis-password"], serverData["acl-app-password"]);
+    assert.notEqual(data["redis-password"], serverData["redis-password"], "applications got the superuser");
     assert.ok(isSecretInput(creds, "stringData.redis-password"));
     const endpoints = prod.outputs.endpoints;
     assert.equal((endpoints.value as any).redis, "redis.ai-platform-data.svc.cluster.local:26379");
@@ -230,7 +234,8 @@ describe("Redis component", () => {
     const data = creds.inputs.stringData as Record<string, string>;
     assert.equal(data["redis-sentinels"], "s1.example:26379,s2.example:26380");
     assert.equal(data["redis-master-name"], "cache");
-    assert.equal(data["redis-password"], "external-redis-password");
+    assert.equal(data["redis-username"], "app");
+    assert.notEqual(data["redis-password"], "external-redis-password", "applications got the superuser");
     assert.ok(isSecretInput(creds, "stringData.redis-password"));
     // Without redisSentinelPassword the Sentinels get the nodes' password.
     const acl = ext.resources.find((r) => r.name === "redis-acl-users")!;
