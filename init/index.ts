@@ -80,6 +80,9 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         // Ordered pairs: the engine sorts object keys, which would reorder a compound index.
         collections: collectionsFromConfig(config.mongodb.collections),
         dropRemovedCollections: config.mongodb.dropRemovedCollections,
+        // Managed here like the other services' users: created when missing, rotations reach the server.
+        appUser: conn.appUser,
+        appPassword: conn.appPassword,
         timeoutSeconds: config.mongodb.initTimeoutSeconds,
       },
       after(c.mongodb),

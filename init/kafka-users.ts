@@ -11,8 +11,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "./shared/diff";
 import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
+import { initialiserOptions } from "./shared/options";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
+import { containsUnknown, isUnknown } from "./shared/unknown";
+import { codeVersion, VersionedInputs } from "./shared/version";
 
 /** SCRAM mechanisms as Kafka names them. */
 export type ScramMechanism = "SCRAM-SHA-256" | "SCRAM-SHA-512";
@@ -24,7 +27,7 @@ export interface ScramUserSpec {
 }
 
 /** Inputs of the provider (plain values, as the engine passes them). */
-export interface KafkaScramUsersInputs extends KafkaConnectionInputs {
+export interface KafkaScramUsersInputs extends KafkaConnectionInputs, VersionedInputs {
   /** The users this resource manages. */
   users: ScramUserSpec[];
   /** Password of each user, by name (secret). */
@@ -49,11 +52,14 @@ export const MAX_ITERATIONS = 16384;
 
 type Failure = { property: string; reason: string };
 
-/** Problems with the desired users, each naming the input property. */
+/** Problems with the desired users, each naming the input property; values not known yet are not checked. */
 export function userFailures(inputs: Partial<KafkaScramUsersInputs>): Failure[] {
   const failures: Failure[] = [];
   const seen: string[] = [];
-  (inputs.users ?? []).forEach((u, i) => {
+  // A preview passes generated passwords as unknown: all of them, or one per user.
+  const passwords = isUnknown(inputs.userPasswords) ? undefined : inputs.userPasswords;
+  (isUnknown(inputs.users) ? [] : (inputs.users ?? [])).forEach((u, i) => {
+    if (containsUnknown(u)) return;
     if (!u.name || Buffer.byteLength(u.name) > 255) {
       failures.push({ property: `users[${i}].name`, reason: "a user name is 1 to 255 bytes" });
     }
@@ -67,12 +73,16 @@ export function userFailures(inputs: Partial<KafkaScramUsersInputs>): Failure[] 
         reason: `"${u.mechanism}" is not a SCRAM mechanism (SCRAM-SHA-256 or SCRAM-SHA-512)`,
       });
     }
-    if (typeof inputs.userPasswords?.[u.name] !== "string" || inputs.userPasswords[u.name].length === 0) {
+    const password = passwords?.[u.name];
+    if (passwords !== undefined && (typeof password !== "string" || password.length === 0)) {
       failures.push({ property: `userPasswords`, reason: `no password for user "${u.name}"` });
     }
   });
   const n = inputs.iterations;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < MIN_ITERATIONS || n > MAX_ITERATIONS) {
+  if (
+    !isUnknown(n) &&
+    (typeof n !== "number" || !Number.isInteger(n) || n < MIN_ITERATIONS || n > MAX_ITERATIONS)
+  ) {
     failures.push({
       property: "iterations",
       reason: `${n} is not an integer from ${MIN_ITERATIONS} to ${MAX_ITERATIONS} (Kafka's bounds)`,
@@ -331,7 +341,7 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     news: KafkaScramUsersInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
     const failures = userFailures(news);
-    if (!Array.isArray(news.brokers) || news.brokers.length === 0) {
+    if (!isUnknown(news.brokers) && (!Array.isArray(news.brokers) || news.brokers.length === 0)) {
       failures.push({ property: "brokers", reason: "at least one host:port is needed" });
     }
     return { inputs: news, failures };
@@ -601,8 +611,13 @@ export class KafkaScramUsers extends pulumi.dynamic.Resource {
     super(
       new KafkaScramUsersProvider(),
       name,
-      { ...args, userPasswords: pulumi.secret(args.userPasswords), log: undefined },
-      opts,
+      {
+        ...args,
+        userPasswords: pulumi.secret(args.userPasswords),
+        codeVersion: codeVersion(__filename),
+        log: undefined,
+      },
+      initialiserOptions(opts, ["password", "userPasswords"]),
     );
   }
 }

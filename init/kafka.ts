@@ -5,8 +5,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "./shared/diff";
 import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
+import { initialiserOptions } from "./shared/options";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
+import { known } from "./shared/unknown";
+import { codeVersion, VersionedInputs } from "./shared/version";
 
 /** One topic as config declares it and as `read` observes it. */
 export interface TopicSpec {
@@ -18,9 +21,9 @@ export interface TopicSpec {
 }
 
 /** Inputs of the provider (plain values, as the engine passes them). */
-export interface KafkaTopicsInputs extends KafkaConnectionInputs {
+export interface KafkaTopicsInputs extends KafkaConnectionInputs, VersionedInputs {
   topics: TopicSpec[];
-  /** Delete topics that leave config (data loss); otherwise they are left in place. */
+  /** Delete topics that an update removes from config (data loss); otherwise they are left in place. */
   deleteRemovedTopics: boolean;
   /** Broker nodes of the cluster (`kafka.nodes`): bounds the replication factor; policies read it too. */
   nodes?: number;
@@ -105,15 +108,17 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
     olds: Partial<KafkaTopicsInputs>,
     news: KafkaTopicsInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
-    const failures = refusedTopicChanges(olds.topics, news.topics ?? []);
+    // Values not known yet (a preview) are checked by the real run.
+    const topics = known(news.topics) ?? [];
+    const failures = refusedTopicChanges(known(olds.topics), topics);
     const names = new Set<string>();
-    (news.topics ?? []).forEach((t, i) => {
+    topics.forEach((t, i) => {
       if (names.has(t.name))
         failures.push({ property: `topics[${i}].name`, reason: `topic "${t.name}" appears twice` });
       names.add(t.name);
     });
-    (news.topics ?? []).forEach((t, i) => {
-      if (news.nodes !== undefined && t.replicationFactor > news.nodes) {
+    topics.forEach((t, i) => {
+      if (typeof news.nodes === "number" && t.replicationFactor > news.nodes) {
         failures.push({
           property: `topics[${i}].replicationFactor`,
           reason: `topic "${t.name}" asks for replication factor ${t.replicationFactor} on ${news.nodes} Kafka node(s); use at most ${news.nodes}`,
@@ -160,18 +165,15 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
     return { id, props: { ...props, topics } };
   }
 
+  /**
+   * Keeps every topic, whatever `deleteRemovedTopics` says: delete also runs on `pulumi destroy` and
+   * when the resource's URN changes (a rename, a new parent without an alias), where the topics are
+   * still wanted. Only an update that removes a topic from config deletes it (opted in).
+   */
   async delete(_id: string, props: KafkaTopicsOutputs): Promise<void> {
-    const { log } = progress("kafka-topics");
-    if (!props.deleteRemovedTopics) {
-      log(`kept topics ${props.topics.map((t) => t.name).join(", ")} (kafka.deleteRemovedTopics is false)`);
-      return;
-    }
-    await this.withAdmin(props, async (admin) => {
-      const existing = new Set(await admin.listTopics());
-      const doomed = props.topics.map((t) => t.name).filter((n) => existing.has(n));
-      if (doomed.length > 0) await admin.deleteTopics({ topics: doomed });
-      log(`deleted topics ${doomed.join(", ")} (kafka.deleteRemovedTopics is true)`);
-    });
+    progress("kafka-topics").log(
+      `kept topics ${props.topics.map((t) => t.name).join(", ")} and their data (removing this resource deletes no topic; kafka.deleteRemovedTopics applies only to topics removed from config by an update)`,
+    );
   }
 
   /** Brings the cluster to the desired topics; safe to re-run after any partial run. */
@@ -325,7 +327,7 @@ export interface KafkaTopicsArgs {
   password: pulumi.Input<string>;
   /** The desired topics. */
   topics: pulumi.Input<TopicSpec[]>;
-  /** Delete topics removed from config (data loss); default keeps them. */
+  /** Delete topics an update removes from config (data loss; never on delete); default keeps them. */
   deleteRemovedTopics: pulumi.Input<boolean>;
   /** Seconds to keep retrying to reach the cluster. */
   timeoutSeconds: pulumi.Input<number>;
@@ -341,6 +343,11 @@ export class KafkaTopics extends pulumi.dynamic.Resource {
   declare readonly log: pulumi.Output<string[]>;
 
   constructor(name: string, args: KafkaTopicsArgs, opts?: pulumi.CustomResourceOptions) {
-    super(new KafkaTopicsProvider(), name, { ...args, log: undefined }, opts);
+    super(
+      new KafkaTopicsProvider(),
+      name,
+      { ...args, codeVersion: codeVersion(__filename), log: undefined },
+      initialiserOptions(opts, ["password"]),
+    );
   }
 }

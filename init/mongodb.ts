@@ -1,15 +1,26 @@
 /**
  * MongoDB collections and indexes (seed §3.4) through the `mongodb` driver 6.x: missing collections and
  * indexes created, a changed TTL applied in place with `collMod`, an index removed from config dropped
- * only if this resource created it (`ownedIndexes`), collections never dropped unless
- * `dropRemovedCollections` is set. Every change is computed first as a list of commands by pure
+ * only if this resource created it (`ownedIndexes`), collections never dropped unless an update removes
+ * them from config with `dropRemovedCollections` set (never on delete). The application user is managed
+ * here too (mongodb/app-user.ts). Every change is computed first as a list of commands by pure
  * functions (`planCollections`, `planIndexes`, `commandFor`), then sent one by one (`applyOps`).
  */
 import * as pulumi from "@pulumi/pulumi";
+import {
+  convergeAppUser,
+  defaultAppRoles,
+  missingRoles,
+  MongoRole,
+  observeAppUser,
+} from "./mongodb/app-user";
 import { inPlaceDiff, stableJson } from "./shared/diff";
+import { initialiserOptions } from "./shared/options";
 import { isPartialFailure, partialFailure } from "./shared/partial";
 import { progress } from "./shared/progress";
 import { describeError, isTransient, withRetry } from "./shared/retry";
+import { containsUnknown, isUnknown, known } from "./shared/unknown";
+import { codeVersion, VersionedInputs } from "./shared/version";
 
 /** Direction of one index key: ascending, descending, or a field of a text index. */
 export type IndexDirection = 1 | -1 | "text";
@@ -53,7 +64,7 @@ export interface OwnedIndex {
 }
 
 /** Inputs of the provider (plain values, as the engine passes them). */
-export interface MongoCollectionsInputs {
+export interface MongoCollectionsInputs extends VersionedInputs {
   /** Seed list, `host:port` each. */
   hosts: string[];
   /** Replica set name; unset for a standalone server or a direct connection. */
@@ -72,8 +83,14 @@ export interface MongoCollectionsInputs {
   database: string;
   /** The desired collections and indexes. */
   collections: CollectionSpec[];
-  /** Drop collections that leave config, and on delete all of them (data loss); otherwise kept. */
+  /** Drop collections an update removes from config (data loss); otherwise kept. Never on delete. */
   dropRemovedCollections: boolean;
+  /** The application user, defined in `database`; unset: not managed. */
+  appUser?: string;
+  /** Its password (secret). A change is set on the server by the update that brings it. */
+  appPassword?: string;
+  /** Its roles; default readWrite on `database`. */
+  appRoles?: MongoRole[];
   /** Seconds to keep retrying to reach the server. */
   timeoutSeconds: number;
 }
@@ -81,6 +98,8 @@ export interface MongoCollectionsInputs {
 /** Outputs: the inputs (`collections` as observed by `read`), what this resource created, the last steps. */
 export interface MongoCollectionsOutputs extends MongoCollectionsInputs {
   ownedIndexes: OwnedIndex[];
+  /** True when `read` found the application user missing or short of a role. */
+  appUserDrifted?: boolean;
   log: string[];
 }
 
@@ -662,11 +681,12 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     olds: Partial<MongoCollectionsInputs>,
     news: MongoCollectionsInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
-    const collections = news.collections ?? [];
+    // Values not known yet (a preview) are checked by the real run.
+    const collections = known(news.collections) ?? [];
     const failures = [...specFailures(collections)];
     // Only compare with the old config when both are well formed (a malformed one is reported above).
-    if (failures.length === 0) failures.push(...refusedIndexChanges(olds.collections, collections));
-    if (!Array.isArray(news.hosts) || news.hosts.length === 0) {
+    if (failures.length === 0) failures.push(...refusedIndexChanges(known(olds.collections), collections));
+    if (!isUnknown(news.hosts) && (!Array.isArray(news.hosts) || news.hosts.length === 0)) {
       failures.push({ property: "hosts", reason: "at least one host:port is needed" });
     }
     return { inputs: news, failures };
@@ -679,13 +699,19 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
   ): Promise<pulumi.dynamic.DiffResult> {
     // Collections are compared in their canonical form (key order, default index names).
     const collectionsChanged =
+      containsUnknown(news.collections) ||
       comparableCollections(olds.collections) !== comparableCollections(news.collections);
-    return inPlaceDiff(olds, news, ["log", "ownedIndexes", "collections"], collectionsChanged);
+    return inPlaceDiff(
+      olds,
+      news,
+      ["log", "ownedIndexes", "appUserDrifted", "collections"],
+      collectionsChanged || olds.appUserDrifted === true,
+    );
   }
 
   async create(inputs: MongoCollectionsInputs): Promise<pulumi.dynamic.CreateResult> {
     const id = `mongodb-collections-${inputs.database}`;
-    return { id, outs: await this.converge(id, inputs, undefined) };
+    return { id, outs: await this.converge(id, inputs, undefined, true) };
   }
 
   async update(
@@ -693,36 +719,32 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     olds: MongoCollectionsOutputs,
     news: MongoCollectionsInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    return { outs: await this.converge(id, news, olds) };
+    const setPassword = olds.appPassword !== news.appPassword || olds.appUser !== news.appUser;
+    return { outs: await this.converge(id, news, olds, setPassword) };
   }
 
   async read(id: string, props: MongoCollectionsOutputs): Promise<pulumi.dynamic.ReadResult> {
     const owned = props.ownedIndexes ?? [];
-    const actual = await this.withDb(props, async (db) =>
-      this.observe(
+    const { actual, drifted } = await this.withDb(props, async (db) => ({
+      actual: await this.observe(
         db,
         props.collections.map((c) => c.name),
       ),
-    );
-    return { id, props: { ...props, collections: observedCollections(props.collections, actual, owned) } };
+      drifted: props.appUser ? await this.appUserDrifted(db, props) : false,
+    }));
+    const collections = observedCollections(props.collections, actual, owned);
+    return { id, props: { ...props, collections, appUserDrifted: drifted } };
   }
 
+  /**
+   * Keeps every collection and the application user, whatever `dropRemovedCollections` says: delete
+   * also runs on `pulumi destroy` and when the resource's URN changes (a rename, a new parent without
+   * an alias), where the data is still wanted. Only an update that removes a collection drops it.
+   */
   async delete(_id: string, props: MongoCollectionsOutputs): Promise<void> {
-    const { log } = progress("mongodb-collections");
-    const names = props.collections.map((c) => c.name);
-    if (!props.dropRemovedCollections) {
-      log(
-        `kept collections ${names.join(", ")} in database ${props.database}, with their documents and indexes (mongodb.dropRemovedCollections is false)`,
-      );
-      return;
-    }
-    await this.withDb(props, async (db) => {
-      const actual = await this.observe(db, names);
-      const ops: MongoOp[] = names
-        .filter((n) => actual.has(n))
-        .map((collection) => ({ op: "dropCollection", collection }));
-      await applyOps(db, ops, log);
-    });
+    progress("mongodb-collections").log(
+      `kept collections ${props.collections.map((c) => c.name).join(", ")} in database ${props.database}, with their documents and indexes (removing this resource deletes nothing; mongodb.dropRemovedCollections applies only to collections removed from config by an update)`,
+    );
   }
 
   /**
@@ -736,6 +758,7 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     id: string,
     inputs: MongoCollectionsInputs,
     previous: MongoCollectionsOutputs | undefined,
+    setAppPassword: boolean,
   ): Promise<MongoCollectionsOutputs> {
     const { log, lines } = progress("mongodb-collections");
     const collections = inputs.collections ?? [];
@@ -755,6 +778,14 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
       .map((c) => c.name)
       .filter((n) => !collections.some((c) => c.name === n));
     await this.withDb(inputs, async (db) => {
+      if (inputs.appUser && inputs.appPassword !== undefined) {
+        const roles = inputs.appRoles ?? defaultAppRoles(inputs.database);
+        const want = { user: inputs.appUser, password: inputs.appPassword, roles, database: inputs.database };
+        await convergeAppUser(db, want, setAppPassword || previous?.appUserDrifted === true, log);
+      }
+      if (previous?.appUser && previous.appUser !== inputs.appUser) {
+        log(`kept user ${previous.appUser} in database ${previous.database} (no longer in config)`);
+      }
       const actual = await this.observe(db, [...collections.map((c) => c.name), ...removed]);
       const cols = planCollections(
         collections,
@@ -788,7 +819,16 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
       idx.kept.forEach((line) => log(line));
       owned = nextOwned(owned, done.created, collections);
     });
-    return { ...inputs, ownedIndexes: owned, log: lines };
+    return { ...inputs, ownedIndexes: owned, appUserDrifted: false, log: lines };
+  }
+
+  /** Whether the application user is missing or lacks a role (for `read`). */
+  private async appUserDrifted(db: MongoDb, props: MongoCollectionsOutputs): Promise<boolean> {
+    const observed = await observeAppUser(db, props.appUser!);
+    return (
+      !observed.exists ||
+      missingRoles(props.appRoles ?? defaultAppRoles(props.database), observed.roles).length > 0
+    );
   }
 
   /** The indexes of each named collection that exists. */
@@ -806,7 +846,7 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
   /** Connects with retry up to the deadline, runs `fn` against the database, closes. */
   private async withDb<T>(inputs: MongoCollectionsInputs, fn: (db: MongoDb) => Promise<T>): Promise<T> {
     const { MongoClient } = require("mongodb");
-    const secrets = [inputs.password];
+    const secrets = [inputs.password, inputs.appPassword];
     const what =
       `MongoDB at ${inputs.hosts.join(",")}` +
       `${inputs.replicaSet ? ` (replica set ${inputs.replicaSet})` : ""}` +
@@ -887,8 +927,14 @@ export interface MongoCollectionsArgs {
   database: pulumi.Input<string>;
   /** The desired collections and indexes; see {@link collectionsFromConfig} to convert config's. */
   collections: pulumi.Input<CollectionSpec[]>;
-  /** Drop collections removed from config, and all of them on delete (data loss); default keeps them. */
+  /** Drop collections an update removes from config (data loss; never on delete); default keeps them. */
   dropRemovedCollections: pulumi.Input<boolean>;
+  /** The application user (`connection.appUser`), defined in `database`; unset leaves users alone. */
+  appUser?: pulumi.Input<string>;
+  /** Its password (secret): `connection.appPassword`; a rotation is set on the server. */
+  appPassword?: pulumi.Input<string>;
+  /** Its roles; default readWrite on `database`. */
+  appRoles?: pulumi.Input<MongoRole[]>;
   /** Seconds to keep retrying to reach the server. */
   timeoutSeconds: pulumi.Input<number>;
 }
@@ -903,6 +949,17 @@ export class MongoCollections extends pulumi.dynamic.Resource {
   declare readonly log: pulumi.Output<string[]>;
 
   constructor(name: string, args: MongoCollectionsArgs, opts?: pulumi.CustomResourceOptions) {
-    super(new MongoCollectionsProvider(), name, { ...args, ownedIndexes: undefined, log: undefined }, opts);
+    super(
+      new MongoCollectionsProvider(),
+      name,
+      {
+        ...args,
+        codeVersion: codeVersion(__filename),
+        ownedIndexes: undefined,
+        appUserDrifted: undefined,
+        log: undefined,
+      },
+      initialiserOptions(opts, ["password", "appPassword"]),
+    );
   }
 }

@@ -17,8 +17,13 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as Pg from "pg";
 import { inPlaceDiff } from "./shared/diff";
+import { initialiserOptions } from "./shared/options";
+import { partialFailure } from "./shared/partial";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
+import { loginRotating, RotatingLogin } from "./shared/rotation";
+import { isUnknown, UNKNOWN } from "./shared/unknown";
+import { codeVersion, VersionedInputs } from "./shared/version";
 
 /** A versioned SQL migration, as kept in init/postgres/migrations. */
 export interface Migration {
@@ -39,12 +44,15 @@ export interface AppliedMigration {
 }
 
 /** Inputs of the provider (plain values, as the engine passes them, after `check`). */
-export interface PostgresSchemaInputs {
+export interface PostgresSchemaInputs extends VersionedInputs {
   host: string;
   port: number;
   /** The administrator role the initialiser connects as. */
   adminUser: string;
-  /** The administrator's password. */
+  /**
+   * The administrator's password. A new value is set on the server by the update that brings it,
+   * logged in with the previous one (the chart sets it only when the data directory is created).
+   */
   password: string;
   /** An existing database to connect to for creating the role and the application database. */
   maintenanceDatabase: string;
@@ -93,11 +101,9 @@ const NO_TRANSACTION_MARKER = "-- postgres-migrations disable-transaction";
 /** Lower-case SQL identifiers, as the stack config allows them. */
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** What the engine passes for a value not known yet (preview). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
 /** Keys whose change `diff` reports; `timeoutSeconds` only says how long to wait, and is not one. */
 const DIFF_KEYS = [
+  "codeVersion",
   "host",
   "port",
   "adminUser",
@@ -415,11 +421,15 @@ export function isRetryablePgError(e: unknown): boolean {
   return err.cause !== undefined && err.cause !== e ? isRetryablePgError(err.cause) : false;
 }
 
-/** The app password's revision for the new inputs: one more when it changed since the old inputs. */
+/**
+ * The app password's revision for the new inputs: one more when it changed since the old inputs, not
+ * known yet when the password is not (a preview).
+ */
 export function nextAppPasswordRevision(
   olds: Partial<PostgresSchemaInputs>,
   news: Partial<PostgresSchemaInputs>,
 ): number {
+  if (isUnknown(news.appPassword)) return UNKNOWN as unknown as number;
   const before = typeof olds.appPasswordRevision === "number" ? olds.appPasswordRevision : 0;
   const isUpdate = Object.keys(olds).length > 0;
   const rotated = isUpdate && news.appPassword !== undefined && olds.appPassword !== news.appPassword;
@@ -517,15 +527,25 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async update(
-    _id: string,
+    id: string,
     olds: PostgresSchemaOutputs,
     news: PostgresSchemaInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    const outs = await this.converge(news, {
-      setPassword: olds.appPasswordRevision !== news.appPasswordRevision,
-      previousDatabase: olds.database !== news.database ? olds.database : undefined,
-    });
-    return { outs };
+    let adminRotated = false;
+    try {
+      const outs = await this.converge(news, {
+        setPassword: olds.appPasswordRevision !== news.appPasswordRevision,
+        previousDatabase: olds.database !== news.database ? olds.database : undefined,
+        previousAdminPassword: olds.password,
+        onAdminRotated: () => (adminRotated = true),
+      });
+      return { outs };
+    } catch (e) {
+      // The server has the new admin password now: state must say so, or the next run (maybe with yet
+      // another password) would log in with neither.
+      if (!adminRotated) throw e;
+      throw partialFailure((e as Error).message, id, { ...olds, password: news.password });
+    }
   }
 
   /**
@@ -535,7 +555,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
    */
   async read(id: string, props: PostgresSchemaOutputs): Promise<pulumi.dynamic.ReadResult> {
     const { log } = progress("postgres-schema");
-    const admin = await this.connect(props, props.maintenanceDatabase, log);
+    const { client: admin } = await this.connect(props, props.maintenanceDatabase, log);
     let dbExists: boolean;
     let connectGranted = false;
     try {
@@ -550,7 +570,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     if (!dbExists) {
       return { id, props: { ...props, applied: [], migrations: [], appSchemas: [] } };
     }
-    const client = await this.connect(props, props.database, log);
+    const { client } = await this.connect(props, props.database, log);
     try {
       const applied = await this.readApplied(client);
       const rows = new Map(applied.map((a) => [a.id, a.checksum]));
@@ -581,7 +601,13 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
   /** Brings the server to the desired state; safe to re-run after any partial run. */
   private async converge(
     inputs: PostgresSchemaInputs,
-    opts: { setPassword: boolean; previousDatabase?: string },
+    opts: {
+      setPassword: boolean;
+      previousDatabase?: string;
+      /** The admin password of the last run: logs in with it when the server refuses the new one. */
+      previousAdminPassword?: string;
+      onAdminRotated?: () => void;
+    },
   ): Promise<PostgresSchemaOutputs> {
     const { log, lines } = progress("postgres-schema");
     if (opts.previousDatabase) {
@@ -592,8 +618,16 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     const q = quoteIdent;
 
     // 1. Role and database, from the maintenance database (CREATE DATABASE cannot run in a transaction).
-    const admin = await this.connect(inputs, inputs.maintenanceDatabase, log);
+    const login = await this.connect(inputs, inputs.maintenanceDatabase, log, opts.previousAdminPassword);
+    const admin = login.client;
     try {
+      if (login.withPrevious) {
+        await admin.query(`ALTER ROLE ${q(inputs.adminUser)} PASSWORD '${scramVerifier(inputs.password)}'`);
+        opts.onAdminRotated?.();
+        log(
+          `set the new password of administrator role "${inputs.adminUser}" (logged in with the previous one)`,
+        );
+      }
       const role = await admin.query<{ rolcanlogin: boolean }>(
         "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1",
         [inputs.appUser],
@@ -646,7 +680,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     }
 
     // 2. Migrations and grants, in the application database.
-    const client = await this.connect(inputs, inputs.database, log);
+    const { client } = await this.connect(inputs, inputs.database, log);
     try {
       const before = await this.readApplied(client);
       const { pending, changed, unknown } = compareWithApplied(inputs.migrations, before);
@@ -831,41 +865,53 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     }));
   }
 
-  /** Connects as the administrator to `database`, retrying up to the deadline. */
+  /**
+   * Connects as the administrator to `database`, retrying up to the deadline; with `previousPassword`,
+   * falls back to it when the server refuses the current one (see shared/rotation).
+   */
   private async connect(
     inputs: Pick<PostgresSchemaInputs, "host" | "port" | "adminUser" | "password" | "timeoutSeconds">,
     database: string,
     log: (line: string) => void,
-  ): Promise<Pg.Client> {
+    previousPassword?: string,
+  ): Promise<RotatingLogin<Pg.Client>> {
     const { Client } = require("pg") as typeof Pg;
     const deadlineMs = inputs.timeoutSeconds * 1000;
+    const open = async (password: string): Promise<Pg.Client> => {
+      const client = new Client({
+        host: inputs.host,
+        port: inputs.port,
+        user: inputs.adminUser,
+        password,
+        database,
+        application_name: "ai-platform-data-init",
+        connectionTimeoutMillis: Math.min(10_000, deadlineMs),
+      });
+      // A connection dropped while idle must not crash the provider.
+      client.on("error", () => undefined);
+      try {
+        await client.connect();
+        // Deterministic: the tracking table and any unqualified name go to public.
+        await client.query("SET search_path TO public");
+        return client;
+      } catch (e) {
+        await client.end().catch(() => undefined);
+        throw e;
+      }
+    };
     return withRetry(
-      async () => {
-        const client = new Client({
-          host: inputs.host,
-          port: inputs.port,
-          user: inputs.adminUser,
-          password: inputs.password,
-          database,
-          application_name: "ai-platform-data-init",
-          connectionTimeoutMillis: Math.min(10_000, deadlineMs),
-        });
-        // A connection dropped while idle must not crash the provider.
-        client.on("error", () => undefined);
-        try {
-          await client.connect();
-          // Deterministic: the tracking table and any unqualified name go to public.
-          await client.query("SET search_path TO public");
-          return client;
-        } catch (e) {
-          await client.end().catch(() => undefined);
-          throw e;
-        }
-      },
+      // 28P01 invalid_password.
+      () =>
+        loginRotating(
+          inputs.password,
+          previousPassword,
+          open,
+          (e) => (e as { code?: string })?.code === "28P01",
+        ),
       {
         what: this.what(inputs, database),
         deadlineMs,
-        secrets: this.secrets(inputs),
+        secrets: [...this.secrets(inputs), previousPassword],
         log,
         isFatal: (e) => !isRetryablePgError(e),
       },
@@ -933,11 +979,13 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
         ...args,
         maintenanceDatabase: args.maintenanceDatabase ?? "postgres",
         appSchemas: args.appSchemas ?? DEFAULT_APP_SCHEMAS,
+        codeVersion: codeVersion(__filename),
         appPasswordRevision: undefined,
         applied: undefined,
         log: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
+      // appPassword is not returned (see PostgresSchemaOutputs); named too, so it stays secret if it ever is.
+      initialiserOptions(opts, ["password", "appPassword"]),
     );
   }
 }

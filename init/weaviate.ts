@@ -2,12 +2,18 @@
  * Weaviate classes (seed §4.4) through the REST client `weaviate-ts-client` 2.2.0, which speaks to 1.22
  * (the v3 client needs gRPC and refuses servers below 1.23.7: REFERENCE §4). New classes and new
  * properties are added in place; a change Weaviate cannot make in place is refused unless the class is
- * listed in `allowRecreate`, which deletes and recreates it (its objects are lost).
+ * listed in `allowRecreate`, which deletes and recreates it (its objects are lost) once: in the update
+ * that changes the class's definition in config, never in `create` (a new stack, a renamed resource)
+ * and never again while the server still differs from a definition already applied (`applied`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { inPlaceDiff } from "./shared/diff";
+import { inPlaceDiff, stableJson } from "./shared/diff";
+import { initialiserOptions } from "./shared/options";
+import { partialFailure } from "./shared/partial";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
+import { known } from "./shared/unknown";
+import { codeVersion, VersionedInputs } from "./shared/version";
 
 /** A property as config declares it. */
 export interface PropertySpec {
@@ -25,7 +31,7 @@ export interface ClassSpec {
 }
 
 /** Inputs of the provider. */
-export interface WeaviateClassesInputs {
+export interface WeaviateClassesInputs extends VersionedInputs {
   scheme: string;
   host: string;
   port: number;
@@ -39,22 +45,29 @@ export interface WeaviateClassesInputs {
 }
 
 export interface WeaviateClassesOutputs extends WeaviateClassesInputs {
+  /**
+   * Per class, the fingerprint of the definition last converged ({@link classFingerprint}): a recreate
+   * is allowed only for a definition other than this one, so it happens once per change of config.
+   */
+  applied: Record<string, string>;
   log: string[];
 }
 
 type Failure = { property: string; reason: string };
 
-/** Vectorizers that are not enabled: a clear error instead of Weaviate's 422. */
+/** Vectorizers that are not enabled: a clear error instead of Weaviate's 422 (unknown values skipped). */
 export function vectorizerFailures(
   inputs: Pick<WeaviateClassesInputs, "classes" | "enabledModules">,
 ): Failure[] {
   const failures: Failure[] = [];
-  inputs.classes.forEach((c, i) => {
-    if (c.vectorizer !== "none" && !inputs.enabledModules.includes(c.vectorizer)) {
+  const modules = known(inputs.enabledModules);
+  if (!modules) return failures;
+  (known(inputs.classes) ?? []).forEach((c, i) => {
+    if (c.vectorizer !== "none" && !modules.includes(c.vectorizer)) {
       failures.push({
         property: `classes[${i}].vectorizer`,
         reason: `class "${c.name}" uses vectorizer "${c.vectorizer}", which is not enabled on this Weaviate (enabled: ${
-          inputs.enabledModules.join(", ") || "none"
+          modules.join(", ") || "none"
         }); set weaviate.modules.${c.vectorizer}.enabled to true, or use "none"`,
       });
     }
@@ -80,13 +93,15 @@ function recreateHint(name: string): string {
   return `Weaviate cannot make this change in place. To delete class "${name}" with all its objects and create it anew, add "${name}" to ai-platform-data:weaviate.allowRecreate (back up first); otherwise revert the change`;
 }
 
-/** Changes refused by comparing old and new desired state (no network). */
+/** Changes refused by comparing old and new desired state (no network; unknown values skipped). */
 export function refusedClassChanges(olds: ClassSpec[] | undefined, inputs: WeaviateClassesInputs): Failure[] {
   const failures: Failure[] = [];
-  const before = new Map((olds ?? []).map((c) => [c.name, c]));
-  inputs.classes.forEach((c, i) => {
+  const allowRecreate = known(inputs.allowRecreate);
+  if (!allowRecreate) return failures;
+  const before = new Map((known(olds) ?? []).map((c) => [c.name, c]));
+  (known(inputs.classes) ?? []).forEach((c, i) => {
     const old = before.get(c.name);
-    if (!old || inputs.allowRecreate.includes(c.name)) return;
+    if (!old || allowRecreate.includes(c.name)) return;
     const blocker = inPlaceBlocker(old, c);
     if (blocker)
       failures.push({
@@ -95,6 +110,50 @@ export function refusedClassChanges(olds: ClassSpec[] | undefined, inputs: Weavi
       });
   });
   return failures;
+}
+
+/** A short hash of a class's definition; property order does not count. */
+export function classFingerprint(c: ClassSpec): string {
+  const crypto = require("crypto");
+  const properties = [...c.properties].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return crypto
+    .createHash("sha256")
+    .update(stableJson({ ...c, properties }))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/** The fingerprints of the definitions last applied, from the old outputs (older states: their classes). */
+export function appliedFingerprints(olds: Partial<WeaviateClassesOutputs>): Record<string, string> {
+  if (olds.applied && typeof olds.applied === "object") return olds.applied;
+  return Object.fromEntries((olds.classes ?? []).map((c) => [c.name, classFingerprint(c)]));
+}
+
+/**
+ * Why a class whose server definition cannot be changed in place may not be deleted and recreated now,
+ * with what to do; undefined when it may: config lists it in `allowRecreate` and its definition differs
+ * from the one this resource last applied (`applied`, undefined in `create`). So a recreate happens once
+ * per change of config, and never for a class this resource has not applied (a new stack, a renamed
+ * resource, a class just added to config that already exists otherwise).
+ */
+export function recreateRefusal(
+  want: ClassSpec,
+  blocker: string,
+  allowRecreate: string[],
+  applied: Record<string, string> | undefined,
+): string | undefined {
+  const where = `class "${want.name}" on the server: ${blocker}.`;
+  if (!allowRecreate.includes(want.name)) return `${where} ${recreateHint(want.name)}`;
+  const fix =
+    "make the class in config match the server, or delete the class yourself (its objects are lost) and run again";
+  const before = applied?.[want.name];
+  if (before === undefined) {
+    return `${where} It is listed in weaviate.allowRecreate, but this resource has not applied this class before (a new stack, a renamed resource, or a class that existed before config named it), and it never deletes a class it has not defined: ${fix}`;
+  }
+  if (before === classFingerprint(want)) {
+    return `${where} It is listed in weaviate.allowRecreate, but config's definition is the one already applied, so it is not recreated again (a recreate happens once per change of config): ${fix}`;
+  }
+  return undefined;
 }
 
 /** Weaviate's schema class, reduced to what config declares (properties in the given order first). */
@@ -138,22 +197,23 @@ export class WeaviateClassesProvider implements pulumi.dynamic.ResourceProvider 
     olds: WeaviateClassesOutputs,
     news: WeaviateClassesInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    return inPlaceDiff(olds, news, ["log"]);
+    return inPlaceDiff(olds, news, ["log", "applied"]);
   }
 
   async create(inputs: WeaviateClassesInputs): Promise<pulumi.dynamic.CreateResult> {
-    return { id: `weaviate-classes-${inputs.host}:${inputs.port}`, outs: await this.converge(inputs, []) };
+    const id = `weaviate-classes-${inputs.host}:${inputs.port}`;
+    return { id, outs: await this.converge(id, inputs, [], undefined) };
   }
 
   async update(
-    _id: string,
+    id: string,
     olds: WeaviateClassesOutputs,
     news: WeaviateClassesInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
     const removed = (olds.classes ?? [])
       .map((c) => c.name)
       .filter((n) => !news.classes.some((c) => c.name === n));
-    return { outs: await this.converge(news, removed) };
+    return { outs: await this.converge(id, news, removed, appliedFingerprints(olds)) };
   }
 
   async read(id: string, props: WeaviateClassesOutputs): Promise<pulumi.dynamic.ReadResult> {
@@ -173,48 +233,66 @@ export class WeaviateClassesProvider implements pulumi.dynamic.ResourceProvider 
     );
   }
 
-  private async converge(inputs: WeaviateClassesInputs, removed: string[]): Promise<WeaviateClassesOutputs> {
+  /**
+   * Brings the server to the desired classes. `applied` is what the last run applied (undefined in
+   * `create`). A run that fails after recreating a class records it ({@link partialFailure}), so that
+   * the next run does not recreate it again.
+   */
+  private async converge(
+    id: string,
+    inputs: WeaviateClassesInputs,
+    removed: string[],
+    applied: Record<string, string> | undefined,
+  ): Promise<WeaviateClassesOutputs> {
     const failures = vectorizerFailures(inputs);
     if (failures.length > 0) throw new Error(failures.map((f) => f.reason).join("; "));
     const { log, lines } = progress("weaviate-classes");
-    await this.withClient(inputs, async (client) => {
-      const existing = await this.schema(client);
-      for (const want of inputs.classes) {
-        const raw = existing.get(want.name);
-        if (!raw) {
-          await client.schema.classCreator().withClass(toWeaviate(want)).do();
-          log(
-            `created class ${want.name} (vectorizer ${want.vectorizer}, ${want.properties.length} properties)`,
-          );
-          continue;
-        }
-        const have = normaliseClass(raw, want.properties);
-        const blocker = inPlaceBlocker(have, want);
-        if (blocker) {
-          if (!inputs.allowRecreate.includes(want.name)) {
-            throw new Error(`class "${want.name}" on the server: ${blocker}. ${recreateHint(want.name)}`);
+    const reached: Record<string, string> = { ...(applied ?? {}) };
+    try {
+      await this.withClient(inputs, async (client) => {
+        const existing = await this.schema(client);
+        for (const want of inputs.classes) {
+          const raw = existing.get(want.name);
+          if (!raw) {
+            await client.schema.classCreator().withClass(toWeaviate(want)).do();
+            log(
+              `created class ${want.name} (vectorizer ${want.vectorizer}, ${want.properties.length} properties)`,
+            );
+            continue;
           }
-          await client.schema.classDeleter().withClassName(want.name).do();
-          await client.schema.classCreator().withClass(toWeaviate(want)).do();
-          log(`recreated class ${want.name} (${blocker}; listed in weaviate.allowRecreate)`);
-          continue;
+          const have = normaliseClass(raw, want.properties);
+          const blocker = inPlaceBlocker(have, want);
+          if (blocker) {
+            const refusal = recreateRefusal(want, blocker, inputs.allowRecreate, applied);
+            if (refusal) throw new Error(refusal);
+            await client.schema.classDeleter().withClassName(want.name).do();
+            await client.schema.classCreator().withClass(toWeaviate(want)).do();
+            reached[want.name] = classFingerprint(want);
+            log(`recreated class ${want.name} (${blocker}; listed in weaviate.allowRecreate)`);
+            continue;
+          }
+          for (const p of want.properties) {
+            if (have.properties.some((x) => x.name === p.name)) continue;
+            await client.schema.propertyCreator().withClassName(want.name).withProperty(p).do();
+            log(`added property ${want.name}.${p.name} (${p.dataType.join(",")})`);
+          }
+          const extra = have.properties.filter((x) => !want.properties.some((p) => p.name === x.name));
+          if (extra.length > 0) {
+            log(
+              `kept properties ${extra.map((x) => `${want.name}.${x.name}`).join(", ")} that config no longer lists (Weaviate cannot drop them)`,
+            );
+          }
         }
-        for (const p of want.properties) {
-          if (have.properties.some((x) => x.name === p.name)) continue;
-          await client.schema.propertyCreator().withClassName(want.name).withProperty(p).do();
-          log(`added property ${want.name}.${p.name} (${p.dataType.join(",")})`);
-        }
-        const extra = have.properties.filter((x) => !want.properties.some((p) => p.name === x.name));
-        if (extra.length > 0) {
-          log(
-            `kept properties ${extra.map((x) => `${want.name}.${x.name}`).join(", ")} that config no longer lists (Weaviate cannot drop them)`,
-          );
-        }
-      }
-      if (removed.length > 0)
-        log(`kept classes ${removed.join(", ")} removed from config, with their objects`);
-    });
-    return { ...inputs, log: lines };
+        if (removed.length > 0)
+          log(`kept classes ${removed.join(", ")} removed from config, with their objects`);
+      });
+    } catch (e) {
+      const recreated = Object.keys(reached).filter((n) => reached[n] !== applied?.[n]);
+      if (recreated.length === 0) throw e;
+      throw partialFailure((e as Error).message, id, { ...inputs, applied: reached, log: lines });
+    }
+    const next = Object.fromEntries(inputs.classes.map((c) => [c.name, classFingerprint(c)]));
+    return { ...inputs, applied: next, log: lines };
   }
 
   private async schema(client: WeaviateClient): Promise<Map<string, WeaviateClass>> {
@@ -287,6 +365,11 @@ export class WeaviateClasses extends pulumi.dynamic.Resource {
   declare readonly log: pulumi.Output<string[]>;
 
   constructor(name: string, args: WeaviateClassesArgs, opts?: pulumi.CustomResourceOptions) {
-    super(new WeaviateClassesProvider(), name, { ...args, log: undefined }, opts);
+    super(
+      new WeaviateClassesProvider(),
+      name,
+      { ...args, codeVersion: codeVersion(__filename), applied: undefined, log: undefined },
+      initialiserOptions(opts, ["apiKey"]),
+    );
   }
 }

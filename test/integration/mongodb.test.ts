@@ -270,9 +270,24 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     ]);
     assert.equal(await withDb(svc, db, (d) => d.collection("system_logs").countDocuments()), 1);
 
-    // Opted in: delete drops the declared collections (task_status_cache left config earlier: kept).
-    await p.delete!(created.id, { ...outs, dropRemovedCollections: true });
-    assert.deepEqual(Object.keys(await serverState(svc, db)), ["task_status_cache"]);
+    // Opted in, delete still keeps them: it also runs on destroy and on a rename (issue 8 item 3).
+    const optedIn = { ...outs, dropRemovedCollections: true };
+    await p.delete!(created.id, optedIn);
+    assert.deepEqual(Object.keys(await serverState(svc, db)), [
+      "configurations",
+      "system_logs",
+      "task_status_cache",
+    ]);
+    // Opted in, an update that removes a collection from config drops that collection alone.
+    const dropped = await p.update!(
+      created.id,
+      optedIn,
+      inputs(svc, db, [systemLogs], { dropRemovedCollections: true }),
+    );
+    assert.deepEqual((dropped.outs as MongoCollectionsOutputs).log, [
+      "dropped collection configurations with its documents (mongodb.dropRemovedCollections is true)",
+    ]);
+    assert.deepEqual(Object.keys(await serverState(svc, db)), ["system_logs", "task_status_cache"]);
   });
 
   it("refuses an index change MongoDB cannot make in place, in check and against the server", async (t) => {

@@ -145,6 +145,50 @@ describe("Weaviate classes initialiser (real Weaviate 1.22)", () => {
     await rest(svc, "DELETE", `/v1/schema/${other.name}`);
   });
 
+  it("allowRecreate recreates once per change of config: not again while a mismatch lasts, not on create", async (t) => {
+    const svc = await requireServer(t, "weaviate");
+    if (!svc) return;
+    const { provider } = await viaSerialization(new WeaviateClassesProvider());
+    const doc = cls("Once", ["title"]);
+    const asInt = { ...doc, properties: [{ name: "title", dataType: ["int"] }] };
+    const opted = { allowRecreate: [doc.name] };
+    const created = await provider.create!(inputs(svc, [doc], opted));
+    const first = await provider.update!(created.id, created.outs, inputs(svc, [asInt], opted));
+    let outs = first.outs as WeaviateClassesOutputs;
+    assert.match(outs.log[0], /^recreated class/);
+
+    // The server goes back to text (restored by hand, say) and gets new objects: the mismatch lasts.
+    assert.equal((await rest(svc, "DELETE", `/v1/schema/${doc.name}`)).status, 200);
+    await rest(svc, "POST", "/v1/schema", {
+      class: doc.name,
+      vectorizer: "none",
+      properties: doc.properties,
+    });
+    const obj = await rest(svc, "POST", "/v1/objects", { class: doc.name, properties: { title: "new" } });
+    assert.equal(obj.status, 200);
+    const objectKept = async () =>
+      assert.equal((await rest(svc, "GET", `/v1/objects/${doc.name}/${obj.json.id}`)).status, 200);
+
+    // Any later update with the same config (here new initialiser code) refuses instead of recreating.
+    const again = inputs(svc, [asInt], { ...opted, codeVersion: "sha256:next" });
+    await assert.rejects(provider.update!(created.id, outs, again), /not recreated again/);
+    await objectKept();
+    // Refresh does not make it forget what it applied.
+    const read = (await provider.read!(created.id, outs)).props as WeaviateClassesOutputs;
+    await assert.rejects(provider.update!(created.id, read, again), /not recreated again/);
+    await objectKept();
+    // Nor does a new resource (a rename, a new stack) delete a class it never applied.
+    await assert.rejects(provider.create!(inputs(svc, [asInt], opted)), /has not applied this class before/);
+    await objectKept();
+
+    // A new change of config is recreated, once.
+    const asNumber = { ...doc, properties: [{ name: "title", dataType: ["number"] }] };
+    outs = (await provider.update!(created.id, read, inputs(svc, [asNumber], opted)))
+      .outs as WeaviateClassesOutputs;
+    assert.match(outs.log[0], /^recreated class/);
+    await rest(svc, "DELETE", `/v1/schema/${doc.name}`);
+  });
+
   it("gives a clear error for a vectorizer module that is off, not Weaviate's 422", async (t) => {
     const svc = await requireServer(t, "weaviate");
     if (!svc) return;

@@ -16,6 +16,7 @@ import {
   saltedPassword,
   userFailures,
 } from "../../init/kafka-users";
+import { UNKNOWN } from "../../init/shared/unknown";
 import { viaSerialization } from "../support/dynamic";
 
 const base: KafkaScramUsersInputs = {
@@ -50,6 +51,18 @@ describe("Kafka SCRAM users initialiser (no server)", () => {
     );
     assert.match(bad[2].reason, /"PLAIN" is not a SCRAM mechanism/);
     assert.match(bad[4].reason, /20000 is not an integer from 4096 to 16384/);
+  });
+
+  it("check defers what a preview does not know yet: generated passwords, brokers (issue 9)", async () => {
+    const { provider } = await viaSerialization(new KafkaScramUsersProvider());
+    // As the engine passes them in a preview of a new stack: the whole map unknown, or one entry.
+    const whole = { ...base, password: UNKNOWN, userPasswords: UNKNOWN as never, brokers: UNKNOWN as never };
+    assert.deepEqual((await provider.check!({}, whole)).failures, []);
+    const one = { ...base, userPasswords: { admin: UNKNOWN, app: "pw-app" } };
+    assert.deepEqual((await provider.check!({}, one)).failures, []);
+    // Known values are still checked.
+    const missing = { ...base, userPasswords: { admin: "pw-admin" } };
+    assert.match((await provider.check!({}, missing)).failures![0].reason, /no password for user "app"/);
   });
 
   it("diff is pure and exact: a rotated password or a new user is a change, the log is not", async () => {

@@ -7,7 +7,9 @@ import {
   refusedTopicChanges,
   TopicSpec,
 } from "../../init/kafka";
+import { UNKNOWN } from "../../init/shared/unknown";
 import { viaSerialization } from "../support/dynamic";
+import { closedPort } from "../support/servers";
 
 const t = (
   name: string,
@@ -100,6 +102,33 @@ describe("Kafka topics initialiser (no server)", () => {
     assert.equal(typeof provider.create, "function");
     assert.ok(!/kafkajs\/src/.test(text), "the kafkajs module was captured into the provider");
     assert.equal((await provider.diff!("id", { ...base, log: [] }, base)).changes, false);
+  });
+});
+
+describe("Kafka topics initialiser: delete keeps data (issue 8 item 3)", () => {
+  it("delete drops no topic, even with deleteRemovedTopics: it also runs on destroy and on a rename", async () => {
+    const { provider } = await viaSerialization(new KafkaTopicsProvider());
+    // A broker nobody listens on: a delete that tried to drop topics would fail after its deadline.
+    const port = await closedPort();
+    const outs = {
+      ...base,
+      brokers: [`127.0.0.1:${port}`],
+      deleteRemovedTopics: true,
+      timeoutSeconds: 2,
+      log: [],
+    };
+    await provider.delete!("id", outs);
+  });
+
+  it("check defers what a preview does not know yet (topics, node count)", async () => {
+    const { provider } = await viaSerialization(new KafkaTopicsProvider());
+    const preview = { ...base, password: UNKNOWN, brokers: UNKNOWN, topics: UNKNOWN, nodes: UNKNOWN };
+    assert.deepEqual((await provider.check!({}, preview as never)).failures, []);
+    const unknownNodes = { ...base, topics: [t("a", 3, 3)], nodes: UNKNOWN as never };
+    assert.deepEqual((await provider.check!({}, unknownNodes)).failures, []);
+    // What is known is still checked.
+    const dup = { ...base, password: UNKNOWN, topics: [t("a"), t("a")] };
+    assert.match((await provider.check!({}, dup)).failures![0].reason, /appears twice/);
   });
 });
 

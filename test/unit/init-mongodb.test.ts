@@ -32,7 +32,9 @@ import {
   ResolvedIndex,
   specFailures,
 } from "../../init/mongodb";
+import { UNKNOWN } from "../../init/shared/unknown";
 import { viaSerialization } from "../support/dynamic";
+import { closedPort } from "../support/servers";
 import { systemLogs as logs } from "../support/mongo-fixtures";
 
 const cache: CollectionSpec = {
@@ -699,5 +701,34 @@ describe("MongoDB collections initialiser (no server)", () => {
       collections: [{ ...logs, indexes: [{ name: "timestamp_1", keys: [["ts", 1]] }] }],
     });
     assert.match(checked.failures![0].reason, /would change its keys from \{timestamp: 1\} to \{ts: 1\}/);
+  });
+
+  it("delete drops no collection, even with dropRemovedCollections: it also runs on destroy and on a rename", async () => {
+    const { provider } = await viaSerialization(new MongoCollectionsProvider());
+    // A server nobody listens on: a delete that tried to drop collections would fail after its deadline.
+    const port = await closedPort();
+    const outs = {
+      ...base,
+      hosts: [`127.0.0.1:${port}`],
+      dropRemovedCollections: true,
+      timeoutSeconds: 2,
+      ownedIndexes: [],
+      log: [],
+    };
+    await provider.delete!("id", outs);
+  });
+
+  it("check and diff accept what a preview does not know yet", async () => {
+    const { provider } = await viaSerialization(new MongoCollectionsProvider());
+    const preview = {
+      ...base,
+      hosts: UNKNOWN,
+      password: UNKNOWN,
+      collections: UNKNOWN,
+      appPassword: UNKNOWN,
+    };
+    assert.deepEqual((await provider.check!(base, preview as never)).failures, []);
+    const olds = { ...base, ownedIndexes: [], log: [] };
+    assert.equal((await provider.diff!("id", olds, preview as never)).changes, true);
   });
 });

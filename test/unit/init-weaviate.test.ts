@@ -1,9 +1,13 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { UNKNOWN } from "../../init/shared/unknown";
 import {
+  appliedFingerprints,
+  classFingerprint,
   ClassSpec,
   inPlaceBlocker,
   normaliseClass,
+  recreateRefusal,
   refusedClassChanges,
   vectorizerFailures,
   WeaviateClassesInputs,
@@ -77,5 +81,57 @@ describe("Weaviate classes initialiser (no server)", () => {
       (await provider.diff!("id", { ...base, log: [] }, { ...base, allowRecreate: ["Document"] })).changes,
       true,
     );
+  });
+
+  it("allowRecreate recreates once per change of config, never in create nor for a class it never applied", () => {
+    const typed = { ...doc, properties: [{ name: "title", dataType: ["int"] }] };
+    const blocker = inPlaceBlocker(doc, typed)!;
+    const applied = { Document: classFingerprint(doc) };
+    // Not listed: refused with the way to opt in.
+    assert.match(
+      recreateRefusal(typed, blocker, [], applied)!,
+      /add "Document" to ai-platform-data:weaviate.allowRecreate/,
+    );
+    // Listed, and config changed since the definition last applied: recreate.
+    assert.equal(recreateRefusal(typed, blocker, ["Document"], applied), undefined);
+    // Listed, but config's definition is the one already applied: the mismatch lasts, no second recreate.
+    const after = { Document: classFingerprint(typed) };
+    assert.match(
+      recreateRefusal(typed, blocker, ["Document"], after)!,
+      /definition is the one already applied, so it is not recreated again/,
+    );
+    // create (no record) or a class this resource never applied: never deleted.
+    assert.match(
+      recreateRefusal(typed, blocker, ["Document"], undefined)!,
+      /has not applied this class before/,
+    );
+    assert.match(
+      recreateRefusal(typed, blocker, ["Document"], {})!,
+      /never deletes a class it has not defined/,
+    );
+  });
+
+  it("fingerprints a definition regardless of property order; older states fall back to their classes", () => {
+    const two = { ...doc, properties: [...doc.properties, { name: "b", dataType: ["int"] }] };
+    const reordered = { ...two, properties: [...two.properties].reverse() };
+    assert.equal(classFingerprint(two), classFingerprint(reordered));
+    assert.notEqual(classFingerprint(two), classFingerprint(doc));
+    assert.deepEqual(appliedFingerprints({ classes: [doc] }), { Document: classFingerprint(doc) });
+    assert.deepEqual(appliedFingerprints({ classes: [doc], applied: { Document: "x" } }), { Document: "x" });
+  });
+
+  it("check defers what a preview does not know yet, and checks the rest", async () => {
+    const { provider } = await viaSerialization(new WeaviateClassesProvider());
+    const preview = {
+      ...base,
+      apiKey: UNKNOWN,
+      host: UNKNOWN,
+      enabledModules: UNKNOWN,
+      allowRecreate: UNKNOWN,
+    };
+    const changed = { ...preview, classes: [{ ...doc, vectorizer: "text2vec-openai" }] };
+    assert.deepEqual((await provider.check!(base, changed as never)).failures, []);
+    const known = { ...base, apiKey: UNKNOWN, classes: [{ ...doc, vectorizer: "text2vec-openai" }] };
+    assert.equal((await provider.check!(base, known)).failures!.length, 2);
   });
 });
