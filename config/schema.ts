@@ -174,6 +174,8 @@ export const mongodbSchema = z
     adminUser: z.string().min(1).default("root"),
     database: z.string().min(1).default("ai_platform"),
     appUser: z.string().min(1).default("ai_platform"),
+    /** Roles the initialiser gives `appUser`; unset: readWrite on `database`. */
+    appRoles: z.array(z.object({ role: z.string().min(1), db: z.string().min(1) }).strict()).optional(),
     /** Collections and indexes the initialiser converges (seed §3.4). */
     collections: z.array(mongoCollectionSchema).default([]),
     /** Let the initialiser drop collections that are removed from config (data loss). */

@@ -83,6 +83,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         // Managed here like the other services' users: created when missing, rotations reach the server.
         appUser: conn.appUser,
         appPassword: conn.appPassword,
+        appRoles: config.mongodb.appRoles,
         timeoutSeconds: config.mongodb.initTimeoutSeconds,
       },
       after(c.mongodb),

@@ -171,9 +171,10 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
    * still wanted. Only an update that removes a topic from config deletes it (opted in).
    */
   async delete(_id: string, props: KafkaTopicsOutputs): Promise<void> {
-    progress("kafka-topics").log(
-      `kept topics ${props.topics.map((t) => t.name).join(", ")} and their data (removing this resource deletes no topic; kafka.deleteRemovedTopics applies only to topics removed from config by an update)`,
-    );
+    const why = props.deleteRemovedTopics
+      ? "kafka.deleteRemovedTopics applies to topics an update removes from config, never to delete"
+      : "kafka.deleteRemovedTopics is false";
+    progress("kafka-topics").log(`kept topics ${props.topics.map((t) => t.name).join(", ")} (${why})`);
   }
 
   /** Brings the cluster to the desired topics; safe to re-run after any partial run. */

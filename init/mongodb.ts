@@ -742,8 +742,11 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
    * an alias), where the data is still wanted. Only an update that removes a collection drops it.
    */
   async delete(_id: string, props: MongoCollectionsOutputs): Promise<void> {
+    const why = props.dropRemovedCollections
+      ? "mongodb.dropRemovedCollections applies to collections an update removes from config, never to delete"
+      : "mongodb.dropRemovedCollections is false";
     progress("mongodb-collections").log(
-      `kept collections ${props.collections.map((c) => c.name).join(", ")} in database ${props.database}, with their documents and indexes (removing this resource deletes nothing; mongodb.dropRemovedCollections applies only to collections removed from config by an update)`,
+      `kept collections ${props.collections.map((c) => c.name).join(", ")} in database ${props.database}, with their documents and indexes (${why})`,
     );
   }
 

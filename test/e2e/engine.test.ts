@@ -139,6 +139,9 @@ function stackConfig(s: Services, d: Desired): Json {
       endpoint: { hosts: [`${mongo.host}:${mongo.port}`], directConnection: true },
       adminUser: mongo.username,
       database: N.mongoDb,
+      // FerretDB, the stand-in, refuses users with roles ("not implemented"); MongoDB's default role
+      // (readWrite) is covered by test/unit/init-mongodb-user.test.ts.
+      appRoles: [],
       collections: d.collections,
       initTimeoutSeconds: 60,
     },
