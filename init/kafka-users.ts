@@ -14,6 +14,7 @@ import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from
 import { initialiserOptions } from "./shared/options";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
+import { loginRotating } from "./shared/rotation";
 import { containsUnknown, isUnknown } from "./shared/unknown";
 import { codeVersion, VersionedInputs } from "./shared/version";
 
@@ -512,39 +513,36 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     previousPassword?: string,
   ): Promise<T> {
     const secrets = [inputs.password, previousPassword];
-    // The initialiser's own user may be among the users, with a rotated password the cluster does not
-    // know yet: then the previous one still logs in, and this run sets the new one.
-    const candidates = [inputs.password, previousPassword].filter(
-      (p, i, all): p is string => typeof p === "string" && p.length > 0 && all.indexOf(p) === i,
-    );
     const what = kafkaTarget(inputs);
     const { log } = progress("kafka-scram-users");
     // kafkajs keeps its cluster (and so its broker connections) private; the symbol is the way in.
     // kafkajs is pinned (package.json): a change of these internals fails here with a clear message.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs internals, untyped
     type Cluster = any;
-    const cluster: Cluster = await withRetry(
-      async () => {
-        for (let i = 0; ; i++) {
-          const kafka = newKafka({ ...inputs, password: candidates[i] });
-          const key = Object.getOwnPropertySymbols(kafka).find(
-            (s) => s.description === "private:Kafka:createCluster",
-          );
-          if (!key)
-            throw new Error("kafkajs has no private:Kafka:createCluster (internals changed since 2.2.4)");
-          const c: Cluster = kafka[key]({});
-          try {
-            await c.connect();
-            if (i > 0) log(`${inputs.username} logged in with its previous password; setting the new one`);
-            return c;
-          } catch (e) {
-            await c.disconnect().catch(() => undefined);
-            if (!isKafkaAuthFailure(e) || i + 1 >= candidates.length) throw e;
-          }
-        }
-      },
+    const connect = async (password: string): Promise<Cluster> => {
+      const kafka = newKafka({ ...inputs, password });
+      const key = Object.getOwnPropertySymbols(kafka).find(
+        (s) => s.description === "private:Kafka:createCluster",
+      );
+      if (!key) throw new Error("kafkajs has no private:Kafka:createCluster (internals changed since 2.2.4)");
+      const c: Cluster = kafka[key]({});
+      try {
+        await c.connect();
+        return c;
+      } catch (e) {
+        await c.disconnect().catch(() => undefined);
+        throw e;
+      }
+    };
+    // The initialiser's own user may be among the users, with a rotated password the cluster does not
+    // know yet: then the previous one still logs in, and this run sets the new one.
+    const login = await withRetry(
+      () => loginRotating(inputs.password, previousPassword, connect, isKafkaAuthFailure),
       { what, deadlineMs: inputs.timeoutSeconds * 1000, secrets, log, isFatal: isKafkaAuthFailure },
     );
+    if (login.withPrevious)
+      log(`${inputs.username} logged in with its previous password; setting the new one`);
+    const cluster: Cluster = login.client;
     try {
       const broker = cluster.brokerPool?.seedBroker;
       const versions = (broker?.versions ?? {}) as Record<number, { minVersion: number; maxVersion: number }>;
