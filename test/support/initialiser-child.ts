@@ -1,7 +1,8 @@
 /**
  * Runs the Pulumi program once under mocks (a preview when AIPD_PREVIEW=true) and prints, for each
- * initialiser (dynamic resource), what the engine would get: its inputs in wire form (unknown values as
- * the engine's sentinel, secrets wrapped) and its resource options' `additionalSecretOutputs`.
+ * initialiser (dynamic resource), its inputs in the wire form the engine gets: unknown values as the
+ * engine's sentinel, secrets wrapped. (test/support/program-child.ts has every other detail of a run,
+ * but hands the mocks' deserialized inputs on, in which an unknown is no longer the sentinel.)
  * Input: env PULUMI_CONFIG (as the engine passes it), AIPD_STACK and AIPD_PREVIEW.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -11,7 +12,6 @@ export interface WireRegistration {
   name: string;
   /** Inputs as sent over the wire: `pulumi.runtime.unknownValue` for unknowns, secrets wrapped. */
   wire: Record<string, unknown>;
-  additionalSecretOutputs: string[];
 }
 
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     process.env.AIPD_STACK ?? "dev",
     preview,
   );
-  // Mocks do not pass resource options on; the request has them. setMockOptions would reset the
+  // The mocks get deserialized inputs; the request has the wire form. setMockOptions would reset the
   // mock's feature flags (secrets), so the monitor's method is wrapped in place instead.
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource: (req: RegisterRequest, callback: unknown) => Promise<void>;
@@ -48,7 +48,6 @@ async function main(): Promise<void> {
       registered.push({
         name: req.getName(),
         wire: req.getObject().toJavaScript(),
-        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       });
     }
     return register(req, callback);
@@ -63,7 +62,6 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getObject(): { toJavaScript(): Record<string, unknown> };
-  getAdditionalsecretoutputsList(): string[];
 }
 
 main().catch((e) => {
