@@ -32,6 +32,7 @@ const platform: PlatformContext = {
   helm: config.helm,
   monitoring: config.monitoring,
   network: config.network,
+  podAntiAffinity: config.podAntiAffinity,
   dependsOn: namespace ? [namespace] : [],
 };
 

@@ -13,6 +13,7 @@ import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
+import { disruptionBudget } from "./shared/scheduling";
 
 /** A SASL mechanism as Kafka spells it (`SCRAM-SHA-512`). */
 export type KafkaMechanism = (typeof KAFKA_MECHANISMS)[number];
@@ -455,7 +456,7 @@ function kafkaClientData(
 /** The chart values; pure so the tests can check every key path against the pinned chart. */
 export function kafkaValues(
   config: KafkaConfig,
-  platform: Pick<PlatformContext, "storageClass" | "monitoring">,
+  platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
   secretName: string,
   releaseName: string,
 ): Record<string, unknown> {
@@ -474,8 +475,9 @@ export function kafkaValues(
       resources: config.resources,
       initContainerResources: KAFKA_HELPER_RESOURCES.init,
       persistence: { enabled: true, size: config.storageSize, storageClass: platform.storageClass },
-      // Keeps a node drain from taking down more than one member of the quorum at a time.
-      pdb: { create: config.nodes > 1 },
+      // A node drain takes down one member of the quorum at a time, and in prod no node holds two.
+      pdb: disruptionBudget(config.nodes),
+      podAntiAffinityPreset: platform.podAntiAffinity,
     },
     broker: { replicaCount: 0 },
     // SASL without TLS: traffic stays inside the cluster behind the NetworkPolicy (TLS is out of scope).

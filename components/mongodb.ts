@@ -13,6 +13,7 @@ import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
+import { disruptionBudget } from "./shared/scheduling";
 
 /**
  * Keys of the Secret the chart reads through `auth.existingSecret` (chart templates
@@ -380,7 +381,7 @@ function mongodbClientData(c: MongoConnection): ClientSecretData {
 /** The chart values; pure so the tests can check every key path against the pinned chart. */
 export function mongodbValues(
   config: MongodbConfig,
-  platform: Pick<PlatformContext, "storageClass" | "monitoring">,
+  platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
   secretName: string,
   releaseName: string,
 ): Record<string, unknown> {
@@ -405,6 +406,9 @@ export function mongodbValues(
     extraFlags: [`--wiredTigerCacheSizeGB=${wiredTigerCacheSizeGB(resources.limits.memory)}`],
     resources,
     persistence: { enabled: true, size: config.storageSize, storageClass: platform.storageClass },
+    // Members on separate nodes (hard in prod) and evicted one at a time, so a drain keeps the majority.
+    podAntiAffinityPreset: platform.podAntiAffinity,
+    pdb: disruptionBudget(config.replicas),
     arbiter: { enabled: config.arbiter, resources },
     // The component owns the backup (BackupJob); the chart's own mongodump CronJob stays off.
     backup: { enabled: false },

@@ -11,6 +11,7 @@ import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
+import { pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
 
 /** postgresql.conf defaults from the design (seed §2.3); stack config `postgres.settings` overrides them. */
 export const POSTGRES_DEFAULT_SETTINGS: Record<string, string | number> = {
@@ -174,7 +175,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
           storageClass: platform.storageClass,
           // The server image carries pg_dump of the same major version.
           image: bitnamiImage(config.images.postgresql, "postgresql"),
-          defaultTag: "16.4.0-debian-12-r14",
+          defaultTag: POSTGRESQL_IMAGE_TAG,
           env: [
             { name: "PGHOST", value: this.releaseName },
             { name: "PGPORT", value: String(PORT) },
@@ -269,12 +270,15 @@ function postgresClientData(c: PostgresConnection): ClientSecretData {
 /** The chart values; pure so the tests can check every key path against the pinned chart. */
 export function postgresValues(
   config: PostgresConfig,
-  platform: Pick<PlatformContext, "storageClass" | "monitoring">,
+  platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
   secretName: string,
   releaseName: string,
 ): Record<string, unknown> {
   const resources = config.resources;
   const persistence = { enabled: true, size: config.storageSize, storageClass: platform.storageClass };
+  // The same init containers and mounts on the primary and the read replicas: a replica replays WAL
+  // into vector indexes and answers queries that call the extension's functions.
+  const pgvector = pgvectorPodValues(config) ?? {};
   const values: Record<string, unknown> = {
     fullnameOverride: releaseName,
     image: bitnamiImage(config.images.postgresql, "postgresql"),
@@ -297,12 +301,17 @@ export function postgresValues(
       resources,
       persistence,
       networkPolicy: { enabled: false },
+      podAntiAffinityPreset: platform.podAntiAffinity,
+      ...pgvector,
     },
     readReplicas: {
       replicaCount: config.readReplicas,
       resources,
       persistence,
       networkPolicy: { enabled: false },
+      // Read replicas on separate nodes in prod (the preset spreads the pods of one component).
+      podAntiAffinityPreset: platform.podAntiAffinity,
+      ...pgvector,
     },
     volumePermissions: { image: bitnamiImage(config.images.volumePermissions, "os-shell") },
     metrics: {

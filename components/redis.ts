@@ -16,6 +16,7 @@ import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { AlertRule, alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
+import { disruptionBudget } from "./shared/scheduling";
 
 const REDIS_PORT = 6379;
 const SENTINEL_PORT = 26379;
@@ -460,7 +461,7 @@ export function redisAlertRules(namespace: string, nodes: number, releaseName: s
 /** The chart values; pure so the tests can check every key path against the pinned chart. */
 export function redisValues(
   config: RedisConfig,
-  platform: Pick<PlatformContext, "storageClass" | "monitoring">,
+  platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
   secretName: string,
   releaseName: string,
 ): Record<string, unknown> {
@@ -481,7 +482,11 @@ export function redisValues(
       resources: config.resources,
       persistence: { enabled: true, size: config.storageSize, storageClass: platform.storageClass },
       preExecCmds: REDIS_ACL_PREPARE,
+      // Nodes (each with its Sentinel) on separate nodes in prod, so a drain keeps the Sentinel quorum.
+      podAntiAffinityPreset: platform.podAntiAffinity,
     },
+    // The chart's PDB (templates/pdb.yaml) selects every pod of the release: the nodes, with Sentinel on.
+    pdb: disruptionBudget(config.nodes),
     sentinel: {
       enabled: true,
       image: bitnamiImage(config.images.sentinel, "redis-sentinel"),

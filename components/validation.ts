@@ -6,6 +6,7 @@
 import { PlatformConfig } from "../config";
 import { kafkaConfigProblems } from "./kafka";
 import { mongodbUserProblem } from "./mongodb";
+import { pgvectorConfigProblems } from "./shared/pgvector";
 import { redisConfigProblems } from "./redis";
 import { weaviateConfigProblems } from "./weaviate";
 
@@ -18,6 +19,7 @@ export function componentConfigProblems(c: PlatformConfig): string[] {
       `ai-platform-data:postgres.adminUser: "${c.postgres.adminUser}" is only for external servers; the chart's administrator is always "postgres"`,
     );
   }
+  if (helm(c.postgres)) problems.push(...pgvectorConfigProblems(c.postgres));
   if (helm(c.mongodb)) {
     const p = mongodbUserProblem(c.mongodb);
     if (p) problems.push(p);

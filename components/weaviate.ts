@@ -21,6 +21,7 @@ import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { serviceLabels } from "./shared/labels";
 import { AlertRule, alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
+import { podAntiAffinity } from "./shared/scheduling";
 
 /**
  * Keys of the API-key Secret. The chart's `envSecrets` reads each env var from the Secret key of the
@@ -453,7 +454,7 @@ export function weaviateAlertRules(
 /** The chart values; pure so the tests can check every key path against the pinned chart. */
 export function weaviateValues(
   config: WeaviateConfig,
-  platform: Pick<PlatformContext, "storageClass">,
+  platform: Pick<PlatformContext, "storageClass" | "podAntiAffinity">,
   secretName: string,
   opts: { openaiKey: boolean },
 ): Record<string, unknown> {
@@ -471,6 +472,11 @@ export function weaviateValues(
     replicas: config.replicas,
     resources: config.resources,
     storage: { size: config.storageSize, storageClassName: platform.storageClass },
+    // Rendered as is; Helm merges it over the chart's default (the same preference as `soft`).
+    affinity: podAntiAffinity(platform.podAntiAffinity, WEAVIATE_POD_LABELS),
+    // The chart's default sysctl init container runs `alpine:latest` privileged (weaviateStatefulset.yaml).
+    // Off: nodes set vm.max_map_count themselves (README, "Weaviate and vm.max_map_count").
+    initContainers: { sysctlInitContainer: { enabled: false } },
     service: {
       type: "ClusterIP",
       ports: [{ name: "http", protocol: "TCP", port: config.httpPort }],

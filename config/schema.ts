@@ -116,10 +116,22 @@ export const postgresSchema = z
     settings: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
     /** Libraries for `shared_preload_libraries`. */
     sharedPreloadLibraries: z.string().default("pgaudit"),
-    /** Images: `postgresql` must ship pgvector (REFERENCE §3); the others are the chart's helpers. */
+    /**
+     * Where the `vector` extension comes from in `helm` mode (Bitnami's image has none,
+     * bitnami/containers#32677): `initContainer` copies it at pod start from `images.pgvector` into the
+     * server's extension and library directories; `postgresqlImage` means `images.postgresql` is your own
+     * image that already ships it.
+     */
+    pgvectorSource: z.enum(["initContainer", "postgresqlImage"]).default("initContainer"),
+    /** Images: the server, pgvector's (see `pgvectorSource`) and the chart's helpers. */
     images: z
       .object({
         postgresql: imageSchema.default({}),
+        /**
+         * Image the extension files are copied from: official PostgreSQL layout, built for the server's
+         * major version. Unset parts keep `docker.io`, `pgvector/pgvector`, `0.8.0-pg16`.
+         */
+        pgvector: imageSchema.default({}),
         metrics: imageSchema.default({}),
         volumePermissions: imageSchema.default({}),
       })
@@ -428,6 +440,12 @@ export const platformSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Pod anti-affinity of every service with more than one replica: `hard` never puts two replicas of a
+     * service on one node (a node drain or failure takes at most one; needs as many schedulable nodes as
+     * replicas), `soft` only prefers not to.
+     */
+    podAntiAffinity: z.enum(["soft", "hard"]).default("soft"),
     /** Helm: wait for readiness and roll back a failed upgrade. */
     helm: z
       .object({

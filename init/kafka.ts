@@ -7,7 +7,7 @@ import { inPlaceDiff } from "./shared/diff";
 import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
 import { initialiserOptions } from "./shared/options";
 import { progress } from "./shared/progress";
-import { describeError, withRetry } from "./shared/retry";
+import { withRetry, withSession } from "./shared/retry";
 import { known } from "./shared/unknown";
 import { codeVersion, VersionedInputs } from "./shared/version";
 
@@ -180,7 +180,7 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
   /** Brings the cluster to the desired topics; safe to re-run after any partial run. */
   private async converge(inputs: KafkaTopicsInputs, removed: string[]): Promise<KafkaTopicsOutputs> {
     const { log, lines } = progress("kafka-topics");
-    await this.withAdmin(inputs, async (admin) => {
+    await this.withAdmin(inputs, async (admin, left) => {
       const actual = await this.observe(
         admin,
         inputs.topics.map((t) => t.name),
@@ -190,8 +190,11 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
         throw new Error(`refusing to change Kafka topics: ${plan.refused.join("; ")}`);
       }
       if (plan.create.length > 0) {
+        // One request for every new topic. kafkajs's own waitForLeaders ends at the first
+        // UNKNOWN_TOPIC_OR_PARTITION, which KRaft answers while new topics' metadata spreads: the
+        // leaders are awaited below instead, treating that answer as "not yet".
         await admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: plan.create.map((t) => ({
             topic: t.name,
             numPartitions: t.partitions,
@@ -211,6 +214,8 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
         });
         for (const g of plan.grow) log(`grew topic ${g.name} to ${g.count} partitions`);
       }
+      const placed = [...plan.create.map((t) => t.name), ...plan.grow.map((g) => g.name)];
+      if (placed.length > 0) await waitForLeaders(admin, placed, left());
       if (plan.reconfigure.length > 0) {
         const { ConfigResourceTypes } = require("kafkajs");
         // alterConfigs is not incremental: it replaces the topic's whole dynamic config, so send it all.
@@ -241,17 +246,19 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
   /** Partitions, replication factor and dynamic configs of the named topics that exist. */
   private async observe(admin: KafkaAdmin, names: string[]): Promise<Map<string, TopicSpec>> {
     const { ConfigResourceTypes } = require("kafkajs");
-    const existing = new Set(await admin.listTopics());
-    const present = names.filter((n) => existing.has(n));
+    // One metadata request for all topics (what listTopics sends too), kept to the named ones.
+    const wanted = new Set(names);
+    const meta = await admin.fetchTopicMetadata();
+    const present = meta.topics.filter((t) => wanted.has(t.name));
     const result = new Map<string, TopicSpec>();
     if (present.length === 0) return result;
-    const meta = await admin.fetchTopicMetadata({ topics: present });
     const configs = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+      resources: present.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.name })),
     });
-    for (const t of meta.topics) {
-      const res = configs.resources.find((r) => r.resourceName === t.name);
+    const byName = new Map(configs.resources.map((r) => [r.resourceName, r]));
+    for (const t of present) {
+      const res = byName.get(t.name);
       const dynamic: Record<string, string> = {};
       // configSource 1 = TOPIC_CONFIG: set on the topic itself, as opposed to broker defaults.
       for (const c of res?.configEntries ?? [])
@@ -266,33 +273,67 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
     return result;
   }
 
-  /** Connects an admin client with retry up to the deadline, runs `fn`, disconnects. */
-  private async withAdmin<T>(inputs: KafkaTopicsInputs, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
-    const secrets = [inputs.password];
-    const what = kafkaTarget(inputs);
-    const { log } = progress("kafka-topics");
-    const admin: KafkaAdmin = await withRetry(
-      async () => {
-        const a: KafkaAdmin = newKafka(inputs).admin();
-        try {
-          await a.connect();
-          await a.describeCluster();
-          return a;
-        } catch (e) {
-          await a.disconnect().catch(() => undefined);
-          throw e;
-        }
+  /**
+   * Connects an admin client, runs `fn`, disconnects; again from the start, up to the deadline, when
+   * the broker answers with a retriable error (see shared/retry's withSession).
+   */
+  private async withAdmin<T>(
+    inputs: KafkaTopicsInputs,
+    fn: (admin: KafkaAdmin, left: () => number) => Promise<T>,
+  ): Promise<T> {
+    return withSession(
+      {
+        what: kafkaTarget(inputs),
+        deadlineMs: inputs.timeoutSeconds * 1000,
+        secrets: [inputs.password],
+        log: progress("kafka-topics").log,
+        isFatal: isKafkaAuthFailure,
+        connect: async () => {
+          const a: KafkaAdmin = newKafka(inputs).admin();
+          try {
+            await a.connect();
+            await a.describeCluster();
+            return a;
+          } catch (e) {
+            await a.disconnect().catch(() => undefined);
+            throw e;
+          }
+        },
+        close: (a) => a.disconnect(),
       },
-      { what, deadlineMs: inputs.timeoutSeconds * 1000, secrets, log, isFatal: isKafkaAuthFailure },
+      fn,
     );
-    try {
-      return await fn(admin);
-    } catch (e) {
-      throw new Error(`${what}: ${describeError(e, secrets)}`);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
   }
+}
+
+/**
+ * Waits until every partition of the named topics has a leader: one metadata request for all of them
+ * per round. UNKNOWN_TOPIC_OR_PARTITION and LEADER_NOT_AVAILABLE mean "not yet" here.
+ */
+async function waitForLeaders(admin: KafkaAdmin, names: string[], leftMs: number): Promise<void> {
+  await withRetry(
+    async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: names });
+      const seen = new Set(meta.topics.map((t) => t.name));
+      const waiting = names.filter((n) => !seen.has(n));
+      for (const t of meta.topics) if (t.partitions.some((p) => !(p.leader >= 0))) waiting.push(t.name);
+      if (waiting.length > 0) {
+        // The broker's own word for it, so that the retry treats it as it treats the broker's answer.
+        const some = waiting.slice(0, 3).join(", ") + (waiting.length > 3 ? ", ..." : "");
+        throw Object.assign(new Error(`${waiting.length} topic(s) without a leader yet (${some})`), {
+          type: "LEADER_NOT_AVAILABLE",
+          code: 5,
+          retriable: true,
+        });
+      }
+    },
+    {
+      what: "waiting for the leaders of new partitions",
+      deadlineMs: leftMs,
+      initialDelayMs: 50,
+      maxDelayMs: 1000,
+    },
+  );
 }
 
 /** The subset of the kafkajs admin client used here (typed locally: the module is required lazily). */
@@ -305,8 +346,9 @@ interface KafkaAdmin {
   createPartitions(args: unknown): Promise<boolean>;
   deleteTopics(args: { topics: string[] }): Promise<void>;
   alterConfigs(args: unknown): Promise<unknown>;
-  fetchTopicMetadata(args: { topics: string[] }): Promise<{
-    topics: { name: string; partitions: { replicas: number[] }[] }[];
+  /** Without topics: every topic of the cluster. */
+  fetchTopicMetadata(args?: { topics: string[] }): Promise<{
+    topics: { name: string; partitions: { leader: number; replicas: number[] }[] }[];
   }>;
   describeConfigs(args: unknown): Promise<{
     resources: {

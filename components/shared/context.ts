@@ -15,6 +15,8 @@ export interface PlatformContext {
   monitoring: PlatformConfig["monitoring"];
   /** Who may connect to the databases. */
   network: PlatformConfig["network"];
+  /** Anti-affinity between a service's replicas: `hard` (one per node) or `soft`. */
+  podAntiAffinity: PlatformConfig["podAntiAffinity"];
   /** Kubernetes provider; the ambient one when unset. */
   provider?: k8s.Provider;
   /** Resources that must exist first (the namespace). */

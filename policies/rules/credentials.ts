@@ -13,6 +13,7 @@ import {
   isReferenceSubtree,
 } from "../lib/credentials";
 import { formatPath, get, isObject, JsonObject, leaves, objects } from "../lib/values";
+import { containersIn } from "../lib/workloads";
 
 /** The key that names a leaf: the last non-index key of its path. */
 function namingKey(path: string[]): string | undefined {
@@ -50,25 +51,19 @@ export function credentialsInValues(values: JsonObject): string[] {
 /** Literal credentials in the `env` of every container of a workload (Pod, Deployment, CronJob, ...). */
 export function credentialsInContainerEnv(props: JsonObject): string[] {
   const out: string[] = [];
-  for (const { path, value } of objects(props)) {
-    for (const list of ["containers", "initContainers", "ephemeralContainers"]) {
-      const containers = value[list];
-      if (!Array.isArray(containers)) continue;
-      containers.forEach((c: unknown, ci) => {
-        const env = get(c, "env");
-        if (!Array.isArray(env)) return;
-        env.forEach((e: unknown, ei) => {
-          if (!isObject(e) || typeof e.name !== "string") return;
-          const where = `${formatPath([...path, list, String(ci), "env", String(ei)])} (${e.name})`;
-          if (isCredentialEnvName(e.name) && isLiteral(e.value)) {
-            out.push(`${where} has a literal value; use valueFrom.secretKeyRef`);
-          } else if (typeof e.value === "string") {
-            const why = credentialInText(e.value);
-            if (why) out.push(`${where} contains ${why}`);
-          }
-        });
-      });
-    }
+  for (const c of containersIn(props)) {
+    const env = get(c.container, "env");
+    if (!Array.isArray(env)) continue;
+    env.forEach((e: unknown, ei) => {
+      if (!isObject(e) || typeof e.name !== "string") return;
+      const where = `${c.path}.env[${ei}] (${e.name})`;
+      if (isCredentialEnvName(e.name) && isLiteral(e.value)) {
+        out.push(`${where} has a literal value; use valueFrom.secretKeyRef`);
+      } else if (typeof e.value === "string") {
+        const why = credentialInText(e.value);
+        if (why) out.push(`${where} contains ${why}`);
+      }
+    });
   }
   return out;
 }

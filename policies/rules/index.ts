@@ -12,6 +12,7 @@ export type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { atomicRelease } from "./atomic-release";
+import { podAntiAffinity, podDisruptionBudgets } from "./availability";
 import { databaseAuthentication } from "./authentication";
 import { backupCronJob } from "./backup";
 import { chartVersionPinned } from "./chart-version";
@@ -20,6 +21,8 @@ import { noExternalServices } from "./exposure";
 import { kafkaReplication } from "./kafka-replication";
 import { mongodbReplicaSet } from "./mongodb-replica-set";
 import { persistentStorage } from "./persistence";
+import { pinnedImages } from "./pinned-images";
+import { noPrivilegedContainers } from "./privileged";
 import { redisSentinelHa } from "./redis-sentinel";
 import { databaseResources } from "./resources";
 import { saslPlainWithoutTls } from "./sasl-plain-tls";
@@ -36,10 +39,18 @@ export const mandatoryPolicies: AnyPolicy[] = [
   chartVersionPinned,
   noExternalServices,
   backupCronJob,
+  pinnedImages,
+  noPrivilegedContainers,
 ];
 
 /** Off by default; a stack's policy config switches them on (`config/prod.json`). */
-export const productionPolicies: AnyPolicy[] = [mongodbReplicaSet, redisSentinelHa, kafkaReplication];
+export const productionPolicies: AnyPolicy[] = [
+  mongodbReplicaSet,
+  redisSentinelHa,
+  kafkaReplication,
+  podAntiAffinity,
+  podDisruptionBudgets,
+];
 
 /** Warnings only. */
 export const advisoryPolicies: AnyPolicy[] = [ssdStorageClass, saslPlainWithoutTls, atomicRelease];
@@ -56,7 +67,11 @@ export {
   mongodbReplicaSet,
   noExternalServices,
   noLiteralCredentials,
+  noPrivilegedContainers,
   persistentStorage,
+  pinnedImages,
+  podAntiAffinity,
+  podDisruptionBudgets,
   redisSentinelHa,
   saslPlainWithoutTls,
   ssdStorageClass,

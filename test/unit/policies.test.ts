@@ -1,23 +1,12 @@
 /**
  * The CrossGuard pack (policies/) against what the program really registers: the dev and prod stacks run
  * under mocks (test/support/program.ts), their resources handed to each policy the way the pack hands
- * them over, with the pack's own config files (policies/config/<stack>.json). Failing cases are real
- * resources with one thing changed.
- *
- * @pulumi/policy has no test helper: the policies' `validateResource` / `validateStack` are called with a
- * fake args object and a `reportViolation` that collects. Only types are imported from the pack, so this
- * file runs without policies/node_modules.
+ * them over (test/support/policy-harness.ts), with the pack's own config files
+ * (policies/config/<stack>.json). Failing cases are real resources with one thing changed. The policies
+ * on pods (images, privilege, anti-affinity, disruption budgets) are in policies-pods.test.ts.
  */
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { describe, it } from "node:test";
-import type {
-  AnyPolicy,
-  PolicyResource,
-  ResourceValidationArgs,
-  StackValidationArgs,
-} from "../../policies/rules";
 import {
   advisoryPolicies,
   allPolicies,
@@ -37,180 +26,24 @@ import {
   saslPlainWithoutTls,
   ssdStorageClass,
 } from "../../policies/rules";
-import { ProgramRun, RegisteredResource, ROOT, runOk, stackConfig } from "../support/program";
-
-type Stack = "dev" | "prod";
-type PolicyConfigEntry = string | ({ enforcementLevel?: string } & Record<string, unknown>);
-type PackConfig = Record<string, PolicyConfigEntry>;
-
-const RELEASE = "kubernetes:helm.sh/v3:Release";
-
-/** A policy config file as `pulumi preview --policy-pack-config` reads it. */
-function packConfig(stack: Stack): PackConfig {
-  return JSON.parse(fs.readFileSync(path.join(ROOT, "policies", "config", `${stack}.json`), "utf8"));
-}
-
-/** What `args.getConfig()` returns in the pack: the policy's entry without `enforcementLevel`. */
-function configFor(config: PackConfig, policy: AnyPolicy): Record<string, unknown> {
-  const entry = config[policy.name];
-  if (entry === undefined || typeof entry === "string") return {};
-  const props: Record<string, unknown> = { ...entry };
-  delete props.enforcementLevel;
-  return props;
-}
-
-/** The enforcement level the pack applies: the config's, else the policy's own. */
-function enforcementOf(config: PackConfig, policy: AnyPolicy): string {
-  const entry = config[policy.name];
-  const fromConfig = typeof entry === "string" ? entry : entry?.enforcementLevel;
-  return fromConfig ?? policy.enforcementLevel ?? "advisory";
-}
-
-function urnOf(r: RegisteredResource): string {
-  return `urn:pulumi:test::ai-platform-data::${r.type}::${r.name}`;
-}
-
-const notApplicable = (reason?: string): never => {
-  throw new Error(`notApplicable: ${reason}`);
-};
-
-function resourceArgs(r: RegisteredResource, config: Record<string, unknown>): ResourceValidationArgs {
-  return {
-    type: r.type,
-    props: r.inputs,
-    urn: urnOf(r),
-    name: r.name,
-    opts: {
-      protect: false,
-      ignoreChanges: [],
-      aliases: [],
-      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-      additionalSecretOutputs: [],
-    },
-    stackTags: new Map(),
-    isType: () => false,
-    asType: () => undefined,
-    getConfig: <T extends object>() => config as T,
-    notApplicable,
-  };
-}
-
-function stackArgs(resources: RegisteredResource[], config: Record<string, unknown>): StackValidationArgs {
-  const policyResources: PolicyResource[] = resources.map((r) => ({
-    type: r.type,
-    props: r.inputs,
-    urn: urnOf(r),
-    name: r.name,
-    opts: {
-      protect: false,
-      ignoreChanges: [],
-      aliases: [],
-      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-      additionalSecretOutputs: [],
-    },
-    dependencies: [],
-    propertyDependencies: {},
-    isType: () => false,
-    asType: () => undefined,
-  }));
-  return {
-    resources: policyResources,
-    stackTags: new Map(),
-    getConfig: <T extends object>() => config as T,
-    notApplicable,
-  };
-}
-
-interface Violation {
-  policy: string;
-  urn?: string;
-  message: string;
-}
-
-/** Runs one policy over the resources with the given config entry, collecting its violations. */
-async function violations(
-  policy: AnyPolicy,
-  resources: RegisteredResource[],
-  config: Record<string, unknown> = {},
-): Promise<Violation[]> {
-  const out: Violation[] = [];
-  if ("validateStack" in policy) {
-    await policy.validateStack(stackArgs(resources, config), (message, urn) =>
-      out.push({ policy: policy.name, urn, message }),
-    );
-    return out;
-  }
-  const validations = [policy.validateResource ?? []].flat();
-  for (const r of resources) {
-    for (const validate of validations) {
-      await validate(resourceArgs(r, config), (message) =>
-        out.push({ policy: policy.name, urn: urnOf(r), message }),
-      );
-    }
-  }
-  return out;
-}
-
-/** Violations of a policy over a run, with the stack's own pack config. */
-function check(policy: AnyPolicy, run: ProgramRun, stack: Stack): Promise<Violation[]> {
-  return violations(policy, run.resources, configFor(packConfig(stack), policy));
-}
-
-/** Violations with an explicit config entry (as a `--policy-pack-config` file would give it). */
-function checkWith(
-  policy: AnyPolicy,
-  run: ProgramRun,
-  config: Record<string, unknown>,
-): Promise<Violation[]> {
-  return violations(policy, run.resources, config);
-}
-
-function messages(vs: Violation[]): string {
-  return vs.map((v) => `${v.policy}: ${v.message}`).join("\n");
-}
-
-/** A deep copy of a run, so one test's change does not leak into another. */
-function copy(run: ProgramRun): ProgramRun {
-  return structuredClone(run);
-}
-
-function release(run: ProgramRun, name: string): RegisteredResource {
-  const r = run.resources.find((x) => x.type === RELEASE && x.inputs.name === name);
-  assert.ok(r, `the program registers no Helm release "${name}"`);
-  return r;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- chart values and k8s objects are untyped JSON
-type Json = any;
-
-function valuesOf(run: ProgramRun, name: string): Json {
-  return release(run, name).inputs.values;
-}
-
-function resource(run: ProgramRun, type: string, name: string): RegisteredResource {
-  const r = run.resources.find((x) => x.type === type && x.name === name);
-  assert.ok(r, `the program registers no ${type} "${name}"`);
-  return r;
-}
-
-function without(run: ProgramRun, type: string, name: string): ProgramRun {
-  const out = copy(run);
-  out.resources = out.resources.filter((r) => !(r.type === type && r.name === name));
-  return out;
-}
-
-/** Stand-in for @pulumi/policy's internal error when a policy reads a value unknown during preview. */
-class UnknownValueError extends Error {}
-
-/** `obj` as the pack sees it in preview when the keys named in `unknown` are outputs not known yet. */
-function withUnknowns<T extends object>(obj: T, unknown: string[]): T {
-  return new Proxy(obj, {
-    get(target, key, receiver) {
-      if (typeof key === "string" && unknown.includes(key)) throw new UnknownValueError(`${key} unknown`);
-      return Reflect.get(target, key, receiver);
-    },
-  });
-}
+import {
+  check,
+  checkWith,
+  configFor,
+  copy,
+  enforcementOf,
+  Json,
+  messages,
+  packConfig,
+  release,
+  RELEASE,
+  resource,
+  urnOf,
+  valuesOf,
+  without,
+  withUnknowns,
+} from "../support/policy-harness";
+import { runOk, stackConfig } from "../support/program";
 
 const RELEASES = ["postgresql", "mongodb", "redis", "kafka", "weaviate"];
 
@@ -254,7 +87,7 @@ describe("policy pack", () => {
     it("has unique names and a description that says how to fix a violation", () => {
       const names = allPolicies.map((p) => p.name);
       assert.equal(new Set(names).size, names.length);
-      assert.equal(names.length, 13);
+      assert.equal(names.length, 17);
       for (const p of allPolicies) {
         assert.match(p.name, /^[a-z0-9-]+$/);
         assert.match(p.description, /Fix: \S/, `${p.name}: no fix in its description`);

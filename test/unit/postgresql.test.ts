@@ -4,7 +4,7 @@ import * as fc from "fast-check";
 import { postgresSettings, renderPostgresConf } from "../../components/postgresql";
 import { assertKnownKeys, isSecretInput } from "../support/assert-helpers";
 import { byType, releaseValues, runOk } from "../support/program";
-import { POSTGRESQL_KEYS } from "./chart-keys";
+import { POSTGRESQL_KEYS, POSTGRESQL_MAP_KEYS } from "./chart-keys";
 
 describe("PostgreSQL component", () => {
   const prod = runOk("prod");
@@ -18,8 +18,8 @@ describe("PostgreSQL component", () => {
   });
 
   it("sets only keys the pinned chart reads", () => {
-    assertKnownKeys(releaseValues(prod, "/postgresql"), POSTGRESQL_KEYS, ["metrics.serviceMonitor.labels"]);
-    assertKnownKeys(releaseValues(dev, "/postgresql"), POSTGRESQL_KEYS, ["metrics.serviceMonitor.labels"]);
+    assertKnownKeys(releaseValues(prod, "/postgresql"), POSTGRESQL_KEYS, POSTGRESQL_MAP_KEYS);
+    assertKnownKeys(releaseValues(dev, "/postgresql"), POSTGRESQL_KEYS, POSTGRESQL_MAP_KEYS);
   });
 
   it("carries the prod sizes of the design", () => {

@@ -31,7 +31,7 @@ import {
   runOk,
   stackConfig,
 } from "../support/program";
-import { WEAVIATE_KEYS } from "./chart-keys";
+import { WEAVIATE_KEYS, WEAVIATE_MAP_KEYS } from "./chart-keys";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- chart values and k8s objects are untyped here */
 
@@ -64,7 +64,9 @@ describe("Weaviate component", () => {
   });
 
   it("sets only keys the pinned chart reads", () => {
-    for (const run of [prod, dev, openai]) assertKnownKeys(releaseValues(run, "weaviate"), WEAVIATE_KEYS);
+    for (const run of [prod, dev, openai]) {
+      assertKnownKeys(releaseValues(run, "weaviate"), WEAVIATE_KEYS, WEAVIATE_MAP_KEYS);
+    }
   });
 
   it("carries the prod sizes, ports and modules of the design", () => {
@@ -326,7 +328,7 @@ describe("Weaviate derivations", () => {
 
   it("wraps the command only while the backup job runs", () => {
     const off = weaviateSchema.parse({ backup: { enabled: false } });
-    const v = weaviateValues(off, { storageClass: "" }, "s", { openaiKey: false });
+    const v = weaviateValues(off, { storageClass: "", podAntiAffinity: "soft" }, "s", { openaiKey: false });
     assert.equal(v.command, undefined);
     assert.equal(v.args, undefined);
     assert.match(weaviateStartScript(3), /^exec \/bin\/weaviate .*--read-timeout=60s --write-timeout=60s$/m);
