@@ -31,7 +31,8 @@
 #   mongodb   27217          FerretDB 1.24 (sqlite handler) speaking the MongoDB wire protocol.
 #             27218          FerretDB debug/metrics/readyz HTTP endpoint.
 #   redis     26379          master; 26380, 26381 replicas; requirepass/masterauth, aclfile.
-#             26390-26392    Sentinels, master name `mymaster`, quorum 2, requirepass.
+#             26390-26392    Sentinels, master name `mymaster`, quorum 2, requirepass = the
+#                            nodes' password (the chart's auth.sentinel: true).
 #                            Redis and Sentinel rewrite their configs, so after a failover
 #                            the master stays where it moved, across restarts too: ask
 #                            the Sentinels. `rm -rf $AIPD_RUN/redis` (stopped) resets it.
@@ -448,7 +449,7 @@ sentinel_quorum() { redis_cli "$1" "$2" sentinel ckquorum "$REDIS_MASTER_NAME" 2
 write_redis_configs() {
   local pw spw hash port i
   pw=$(secret redis)
-  spw=$(secret redis-sentinel)
+  spw=$(sentinel_secret)
   hash=$(printf '%s' "$pw" | sha256sum | cut -d' ' -f1)
   for i in "${!REDIS_PORTS[@]}"; do
     port=${REDIS_PORTS[$i]}
@@ -502,11 +503,30 @@ EOF
   done
 }
 
+# The Sentinels take the nodes' password, as the pinned chart configures them (auth.sentinel: true): so the
+# helm-mode e2e, whose Redis component hands the initialiser one password for both, reaches these servers.
+# (External Sentinels with a password of their own stay covered by the unit tests of redisSentinelPassword.)
+sentinel_secret() { secret redis; }
+REDIS_AUTH_LAYOUT="sentinel-password=nodes"
+
+# A Redis dir made when the Sentinels had a password of their own is stopped and reset (passwords kept).
+reset_redis_if_auth_changed() {
+  local stamp="$REDIS_DIR/auth-layout" port
+  [[ -d $REDIS_DIR ]] || return 0
+  [[ -f $stamp && $(<"$stamp") == "$REDIS_AUTH_LAYOUT" ]] && return 0
+  log "redis: $REDIS_DIR was made with another Sentinel password layout: stopping and resetting it"
+  for port in "${SENTINEL_PORTS[@]}"; do stop_pid "sentinel-$port" ":$port" TERM 30; done
+  for port in "${REDIS_PORTS[@]}"; do stop_pid "redis-$port" ":$port" TERM 30; done
+  rm -rf "$REDIS_DIR"
+}
+
 start_redis() {
   local pw spw port started=0
+  reset_redis_if_auth_changed
   pw=$(secret redis)
-  spw=$(secret redis-sentinel)
+  spw=$(sentinel_secret)
   write_redis_configs
+  echo "$REDIS_AUTH_LAYOUT" >"$REDIS_DIR/auth-layout"
   for port in "${REDIS_PORTS[@]}"; do
     if ! pid_alive "redis-$port" ":$port"; then
       port_must_be_free "redis $port" "$port"
@@ -730,7 +750,7 @@ stop_ferretdb() { stop_pid ferretdb /bin/ferretdb TERM 30; }
 write_services_json() {
   local pg mg rd rs kf wv
   pg=$(secret postgres); mg=$(secret mongodb); rd=$(secret redis)
-  rs=$(secret redis-sentinel); kf=$(secret kafka); wv=$(secret weaviate)
+  rs=$(sentinel_secret); kf=$(secret kafka); wv=$(secret weaviate)
   local nodes="" sents="" p
   for p in "${REDIS_PORTS[@]}"; do nodes+="${nodes:+,}{\"host\":\"$HOST\",\"port\":$p}"; done
   for p in "${SENTINEL_PORTS[@]}"; do sents+="${sents:+,}{\"host\":\"$HOST\",\"port\":$p}"; done
