@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/services.sh: real database servers on 127.0.0.1 for the integration tests.
+# scripts/services.sh: real database servers on 127.0.0.1 for the integration tests, and a
+# Kubernetes control plane (scripts/kube.sh) for the helm-mode end-to-end tests.
 #
 # Usage:  bash scripts/services.sh start|stop|status|install|restart
 #   install  install/build whatever is missing (apt packages, pgvector, Kafka jars,
@@ -9,6 +10,8 @@
 #            Idempotent: on a warm machine with everything running it only re-checks.
 #   stop     stop every server through its pid file (SIGTERM/SIGINT, then SIGKILL).
 #   status   one line per service; exit code 0 only if all of them are running.
+# Each command also runs `scripts/kube.sh <command>` (after the servers on start, before them on
+# stop): its builds, ports and run folder ($AIPD_RUN/kube) are described there.
 #
 # Must run as root (apt-get, and PostgreSQL is started as the `postgres` OS user).
 # Needs: Debian bookworm with apt access, Go (>= 1.21), Java 17 + Maven, bash, curl.
@@ -41,6 +44,8 @@
 #             29093          KRaft controller listener (PLAINTEXT, loopback).
 #   weaviate  28088          Weaviate 1.22 REST (API key auth), 28051 gRPC,
 #             28946/28947    cluster gossip/data ports.
+#   kube      26443          kube-apiserver (scripts/kube.sh); services.json names its kubeconfig
+#                            (admin, 0600), the credentials stay in that file.
 #   NOTE: Weaviate 1.22 binds gRPC (28051), its cluster ports (28946/28947) and a Go
 #   pprof endpoint (6060, hard-coded) on all interfaces: 1.22 has no option to restrict
 #   them. Everything else listens on 127.0.0.1 only.
@@ -91,6 +96,7 @@ WEAVIATE_DATA_PORT=28947
 
 CACHE="${AIPD_CACHE:-$HOME/.cache/ai-platform-data}"
 RUN="${AIPD_RUN:-/tmp/ai-platform-data/services}"
+KUBE_SH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kube.sh"
 PIDS="$RUN/pids"
 SECRETS="$RUN/secrets"
 PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
@@ -199,6 +205,9 @@ secret() {
 }
 
 need_root() { [[ $(id -u) -eq 0 ]] || die "run as root (apt-get, postgres user)"; }
+
+# kube CMD: the Kubernetes control plane, same cache and run folder (fd 9, our lock, not inherited).
+kube() { AIPD_CACHE="$CACHE" AIPD_RUN="$RUN" bash "$KUBE_SH" "$@" 9>&-; }
 
 # ---------------------------------------------------------------- install
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install ok installed' >/dev/null; }
@@ -366,6 +375,7 @@ cmd_install() {
   install_kafka
   install_weaviate
   install_ferretdb
+  kube install
 }
 
 # ---------------------------------------------------------------- postgres
@@ -761,7 +771,8 @@ write_services_json() {
  "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
- "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","backupPath":"$WEAVIATE_DIR/backups"}
+ "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","backupPath":"$WEAVIATE_DIR/backups"},
+ "kube": $(kube json)
 }
 EOF
   )
@@ -832,6 +843,7 @@ cmd_start() {
   start_kafka
   start_weaviate
   start_ferretdb
+  kube start
   log "endpoints and credentials: $RUN/services.json"
 }
 
@@ -839,6 +851,7 @@ cmd_stop() {
   [[ -d $RUN ]] || return 0
   with_lock
   mkdir -p "$PIDS"
+  kube stop
   stop_ferretdb
   stop_weaviate
   stop_kafka
@@ -876,6 +889,7 @@ cmd_status() {
   status_line weaviate $rc "http://$HOST:$WEAVIATE_PORT pid $(cat "$PIDS/weaviate.pid" 2>/dev/null || echo -)"
   pid_alive ferretdb /bin/ferretdb && rc=0 || rc=1
   status_line mongodb $rc "$HOST:$MONGO_PORT (FerretDB) pid $(cat "$PIDS/ferretdb.pid" 2>/dev/null || echo -)"
+  kube status || STATUS_RC=3
   [[ -f $RUN/services.json ]] && echo "services.json: $RUN/services.json"
   return "$STATUS_RC"
 }
