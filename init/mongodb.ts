@@ -4,9 +4,11 @@
  * only if this resource created it (`ownedIndexes`), collections never dropped unless an update removes
  * them from config with `dropRemovedCollections` set (never on delete). The application user is managed
  * here too (mongodb/app-user.ts). Every change is computed first as a list of commands by pure
- * functions (`planCollections`, `planIndexes`, `commandFor`), then sent one by one (`applyOps`).
+ * functions (`planCollections`, `planIndexes`), then sent by mongodb/apply.ts, batched where MongoDB
+ * takes a batch (one `createIndexes` per collection).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { AppliedOps, applyOps, CommandDb, formatKeys, OpsFailed, partialOwned } from "./mongodb/apply";
 import {
   convergeAppUser,
   defaultAppRoles,
@@ -16,11 +18,14 @@ import {
 } from "./mongodb/app-user";
 import { inPlaceDiff, stableJson } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
-import { isPartialFailure, partialFailure } from "./shared/partial";
+import { partialFailure } from "./shared/partial";
 import { progress } from "./shared/progress";
-import { describeError, isTransient, withRetry } from "./shared/retry";
+import { mayRetry, withSession } from "./shared/retry";
 import { containsUnknown, isUnknown, known } from "./shared/unknown";
 import { codeVersion, VersionedInputs } from "./shared/version";
+
+export { applyOps, batchOps, commandFor, describeOp, formatKeys, partialOwned } from "./mongodb/apply";
+export type { AppliedOps, CommandDb, OpsFailed } from "./mongodb/apply";
 
 /** Direction of one index key: ascending, descending, or a field of a text index. */
 export type IndexDirection = 1 | -1 | "text";
@@ -152,11 +157,6 @@ export function canonicalKeys(keys: [string, IndexDirection | string][]): string
     } else out.push([f, d]);
   }
   return JSON.stringify(out.map((x) => (x === "$text" ? ["$text", [...text].sort()] : x)));
-}
-
-/** `{status: 1, last_updated: -1}`, for messages. */
-export function formatKeys(keys: [string, IndexDirection | string][]): string {
-  return `{${keys.map(([f, d]) => `${f}: ${typeof d === "string" ? JSON.stringify(d) : d}`).join(", ")}}`;
 }
 
 /** One entry of `listIndexes` as a {@link ResolvedIndex}. */
@@ -462,139 +462,6 @@ export function planIndexes(
   return plan;
 }
 
-/** The exact command document sent for one operation. */
-export function commandFor(op: MongoOp): Record<string, unknown> {
-  switch (op.op) {
-    case "createCollection":
-      return { create: op.collection };
-    case "createIndex":
-      return { createIndexes: op.collection, indexes: [op.spec] };
-    case "collMod":
-      return {
-        collMod: op.collection,
-        index: { name: op.spec.name, expireAfterSeconds: op.spec.expireAfterSeconds },
-      };
-    case "dropIndex":
-      return { dropIndexes: op.collection, index: op.spec.name };
-    case "dropCollection":
-      return { drop: op.collection };
-  }
-}
-
-/** The log line of a completed operation. */
-export function describeOp(op: MongoOp): string {
-  switch (op.op) {
-    case "createCollection":
-      return `created collection ${op.collection}`;
-    case "createIndex": {
-      const opts = [
-        op.spec.unique ? "unique" : undefined,
-        op.spec.expireAfterSeconds !== undefined ? `TTL ${op.spec.expireAfterSeconds} s` : undefined,
-      ].filter((x) => x !== undefined);
-      return `created index ${op.collection}.${op.spec.name} on ${formatKeys(Object.entries(op.spec.key))}${
-        opts.length > 0 ? ` (${opts.join(", ")})` : ""
-      }`;
-    }
-    case "collMod":
-      return op.was === undefined
-        ? `made index ${op.collection}.${op.spec.name} a TTL index of ${op.spec.expireAfterSeconds} s (collMod)`
-        : `changed TTL of index ${op.collection}.${op.spec.name} from ${op.was} s to ${op.spec.expireAfterSeconds} s (collMod)`;
-    case "dropIndex":
-      return `dropped index ${op.collection}.${op.spec.name} (removed from config; this resource created it)`;
-    case "dropCollection":
-      return `dropped collection ${op.collection} with its documents (mongodb.dropRemovedCollections is true)`;
-  }
-}
-
-/** What {@link applyOps} needs of a driver `Db`: a fake that records commands stands in for tests. */
-export interface CommandDb {
-  command(cmd: Record<string, unknown>): Promise<unknown>;
-}
-
-/** Server error codes that mean "already as wanted" for an operation (a run that stopped half way). */
-const ALREADY_DONE: Partial<Record<MongoOp["op"], number[]>> = {
-  createCollection: [48], // NamespaceExists
-  dropIndex: [26, 27], // NamespaceNotFound, IndexNotFound
-  dropCollection: [26],
-};
-
-/** The operation about to be sent, for error messages. */
-function opTitle(op: MongoOp): string {
-  switch (op.op) {
-    case "createCollection":
-      return `creating collection ${op.collection}`;
-    case "createIndex":
-      return `creating index ${op.collection}.${op.spec.name}`;
-    case "collMod":
-      return `setting the TTL of index ${op.collection}.${op.spec.name} (collMod)`;
-    case "dropIndex":
-      return `dropping index ${op.collection}.${op.spec.name}`;
-    case "dropCollection":
-      return `dropping collection ${op.collection}`;
-  }
-}
-
-/**
- * Sends the operations one by one, one log line each. Returns the indexes created and dropped, so the
- * caller can keep `ownedIndexes` exact. Errors name the operation and, for an index conflict, the way out.
- */
-export async function applyOps(
-  db: CommandDb,
-  ops: MongoOp[],
-  log: (line: string) => void,
-): Promise<AppliedOps> {
-  const result: AppliedOps = { created: [], dropped: [] };
-  for (const op of ops) {
-    try {
-      await db.command(commandFor(op));
-      log(describeOp(op));
-    } catch (e) {
-      const code = (e as { code?: number } | undefined)?.code;
-      if (code === undefined || !ALREADY_DONE[op.op]?.includes(code)) {
-        const hint =
-          code === 85 || code === 86
-            ? "; an index with the same name or the same keys but other options is in the way: name the entry after the existing index, or drop that index first"
-            : "";
-        throw opsFailed(`${opTitle(op)} failed: ${describeError(e)}${hint}`, result);
-      }
-      // A run that stopped half way (or someone else) already did it.
-      log(`${opTitle(op)}: already done on the server (code ${code})`);
-    }
-    if (op.op === "createIndex") result.created.push({ collection: op.collection, name: op.spec.name });
-    if (op.op === "dropIndex") result.dropped.push({ collection: op.collection, name: op.spec.name });
-  }
-  return result;
-}
-
-/** Indexes a run created and dropped, so that ownership stays exact. */
-export interface AppliedOps {
-  created: OwnedIndex[];
-  dropped: OwnedIndex[];
-}
-
-/**
- * {@link applyOps} stopped at a command; `done` is what the commands before it did. A plain Error with
- * a field: a class extending Error loses its message in Pulumi's closure serialization.
- */
-export type OpsFailed = Error & { done: AppliedOps };
-
-function opsFailed(message: string, done: AppliedOps): OpsFailed {
-  return Object.assign(new Error(message), { done });
-}
-
-/**
- * Ownership after a run that stopped part way: what was owned, less what it dropped, plus what it
- * created. Owned indexes that left config but were not dropped yet stay owned, so the next run
- * still drops them.
- */
-export function partialOwned(owned: OwnedIndex[], done: AppliedOps): OwnedIndex[] {
-  const same = (a: OwnedIndex) => (b: OwnedIndex) => a.collection === b.collection && a.name === b.name;
-  const kept = owned.filter((o) => !done.dropped.some(same(o)));
-  return [...kept, ...done.created.filter((c) => !kept.some(same(c)))].sort(
-    (a, b) => a.collection.localeCompare(b.collection) || a.name.localeCompare(b.name),
-  );
-}
-
 /** Ownership after a run: what was owned and is still declared, plus what this run created. */
 export function nextOwned(
   owned: OwnedIndex[],
@@ -780,48 +647,59 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     const removed = (before?.collections ?? [])
       .map((c) => c.name)
       .filter((n) => !collections.some((c) => c.name === n));
-    await this.withDb(inputs, async (db) => {
-      if (inputs.appUser && inputs.appPassword !== undefined) {
-        const roles = inputs.appRoles ?? defaultAppRoles(inputs.database);
-        const want = { user: inputs.appUser, password: inputs.appPassword, roles, database: inputs.database };
-        await convergeAppUser(db, want, setAppPassword || previous?.appUserDrifted === true, log);
-      }
-      if (previous?.appUser && previous.appUser !== inputs.appUser) {
-        log(`kept user ${previous.appUser} in database ${previous.database} (no longer in config)`);
-      }
-      const actual = await this.observe(db, [...collections.map((c) => c.name), ...removed]);
-      const cols = planCollections(
-        collections,
-        new Set(actual.keys()),
-        removed,
-        inputs.dropRemovedCollections,
-      );
-      const idx = planIndexes(collections, actual, owned, before?.collections);
-      if (idx.refused.length > 0) {
-        throw new Error(
-          `refusing to change indexes in database ${inputs.database}: ${idx.refused.join("; ")}`,
+    // Ownership reached by an attempt that failed part way: kept across the attempts of a retried run
+    // (the next attempt plans with it), and recorded as a partial failure if the run fails.
+    let movedOwnership = false;
+    try {
+      await this.withDb(inputs, async (db) => {
+        if (inputs.appUser && inputs.appPassword !== undefined) {
+          const roles = inputs.appRoles ?? defaultAppRoles(inputs.database);
+          const want = {
+            user: inputs.appUser,
+            password: inputs.appPassword,
+            roles,
+            database: inputs.database,
+          };
+          await convergeAppUser(db, want, setAppPassword || previous?.appUserDrifted === true, log);
+        }
+        if (previous?.appUser && previous.appUser !== inputs.appUser) {
+          log(`kept user ${previous.appUser} in database ${previous.database} (no longer in config)`);
+        }
+        const actual = await this.observe(db, [...collections.map((c) => c.name), ...removed]);
+        const cols = planCollections(
+          collections,
+          new Set(actual.keys()),
+          removed,
+          inputs.dropRemovedCollections,
         );
-      }
-      // Said once, when this resource first meets the database; not on every later run.
-      if (!previous) idx.adopted.forEach((line) => log(line));
-      let done: AppliedOps;
-      try {
-        done = await applyOps(db, [...cols.create, ...idx.ops, ...cols.drop], log);
-      } catch (e) {
-        const done = (e as Partial<OpsFailed>).done;
-        if (!done || done.created.length + done.dropped.length === 0) throw e;
-        const reached: MongoCollectionsOutputs = {
-          ...inputs,
-          collections: before?.collections ?? [],
-          ownedIndexes: partialOwned(owned, done),
-          log: lines,
-        };
-        throw partialFailure((e as Error).message, id, { ...reached });
-      }
-      cols.kept.forEach((line) => log(line));
-      idx.kept.forEach((line) => log(line));
-      owned = nextOwned(owned, done.created, collections);
-    });
+        const idx = planIndexes(collections, actual, owned, before?.collections);
+        if (idx.refused.length > 0) {
+          throw new Error(
+            `refusing to change indexes in database ${inputs.database}: ${idx.refused.join("; ")}`,
+          );
+        }
+        // Said once, when this resource first meets the database; not on every later run.
+        if (!previous) idx.adopted.forEach((line) => log(line));
+        let done: AppliedOps;
+        try {
+          done = await applyOps(db, [...cols.create, ...idx.ops, ...cols.drop], log);
+        } catch (e) {
+          const part = (e as Partial<OpsFailed>).done;
+          if (part && part.created.length + part.dropped.length > 0) {
+            owned = partialOwned(owned, part);
+            movedOwnership = true;
+          }
+          throw e;
+        }
+        cols.kept.forEach((line) => log(line));
+        idx.kept.forEach((line) => log(line));
+        owned = nextOwned(owned, done.created, collections);
+      });
+    } catch (e) {
+      if (!movedOwnership) throw e;
+      const reached = { ...inputs, collections: before?.collections ?? [], ownedIndexes: owned, log: lines };
+      throw partialFailure((e as Error).message, id, reached);
+    }
     return { ...inputs, ownedIndexes: owned, appUserDrifted: false, log: lines };
   }
 
@@ -846,10 +724,12 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     return result;
   }
 
-  /** Connects with retry up to the deadline, runs `fn` against the database, closes. */
+  /**
+   * Connects, runs `fn` against the database, closes; again from the start, up to the deadline, when
+   * the server answers that a command may be retried (see shared/retry's withSession).
+   */
   private async withDb<T>(inputs: MongoCollectionsInputs, fn: (db: MongoDb) => Promise<T>): Promise<T> {
     const { MongoClient } = require("mongodb");
-    const secrets = [inputs.password, inputs.appPassword];
     const what =
       `MongoDB at ${inputs.hosts.join(",")}` +
       `${inputs.replicaSet ? ` (replica set ${inputs.replicaSet})` : ""}` +
@@ -865,29 +745,33 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     if (inputs.replicaSet) options.replicaSet = inputs.replicaSet;
     if (inputs.directConnection !== undefined) options.directConnection = inputs.directConnection;
     if (inputs.tls !== undefined) options.tls = inputs.tls;
-    const client: { db(name: string): MongoDb; close(): Promise<void> } = await withRetry(
-      async () => {
-        // Each attempt waits for a server at most 2 s (the driver re-checks within it), never past the deadline.
-        const left = deadlineMs - (Date.now() - started);
-        const c = new MongoClient(`mongodb://${inputs.hosts.join(",")}/`, {
-          ...options,
-          serverSelectionTimeoutMS: Math.max(500, Math.min(2000, left)),
-        });
-        try {
-          await c.connect();
-          // Authenticated, and the database answers: connect() alone may not have selected a server.
-          await c.db(inputs.database).command({ ping: 1 });
-          return c;
-        } catch (e) {
-          await c.close().catch(() => undefined);
-          throw e;
-        }
-      },
+    type Client = { db(name: string): MongoDb; close(): Promise<void> };
+    return withSession<Client, T>(
       {
         what,
+        workWhat: `${what}, database ${inputs.database}`,
         deadlineMs,
-        secrets,
+        startedAt: started,
+        secrets: [inputs.password, inputs.appPassword],
         log: progress("mongodb-collections").log,
+        connect: async () => {
+          // Each attempt waits for a server at most 2 s (the driver re-checks within it), never past the deadline.
+          const left = deadlineMs - (Date.now() - started);
+          const c = new MongoClient(`mongodb://${inputs.hosts.join(",")}/`, {
+            ...options,
+            serverSelectionTimeoutMS: Math.max(500, Math.min(2000, left)),
+          });
+          try {
+            await c.connect();
+            // Authenticated, and the database answers: connect() alone may not have selected a server.
+            await c.db(inputs.database).command({ ping: 1 });
+            return c;
+          } catch (e) {
+            await c.close().catch(() => undefined);
+            throw e;
+          }
+        },
+        close: (c) => c.close(),
         isFatal: (e) => {
           const err = e as { code?: number; message?: string };
           // 18 AuthenticationFailed, 13 Unauthorized: a wrong password does not get better by waiting.
@@ -895,18 +779,11 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
           if (/Authentication failed|requires authentication|not authorized/i.test(err?.message ?? "")) {
             return true;
           }
-          return !isTransient(e);
+          return !mayRetry(e);
         },
       },
+      (c) => fn(c.db(inputs.database)),
     );
-    try {
-      return await fn(client.db(inputs.database));
-    } catch (e) {
-      const message = `${what}, database ${inputs.database}: ${describeError(e, secrets)}`;
-      throw isPartialFailure(e) ? partialFailure(message, e.id, e.properties) : new Error(message);
-    } finally {
-      await client.close().catch(() => undefined);
-    }
   }
 }
 

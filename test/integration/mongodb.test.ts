@@ -156,12 +156,13 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const db = dbName("main");
     const created = await p.create!(inputs(svc, db, [systemLogs, configurations, taskCache]));
     let outs = created.outs as MongoCollectionsOutputs;
+    // One createIndexes per collection, which creates the new collection too.
     assert.deepEqual(outs.log, [
       "created collection system_logs",
-      "created collection configurations",
-      "created collection task_status_cache",
       "created index system_logs.timestamp_1 on {timestamp: 1}",
       "created index system_logs.level_1_timestamp_1 on {level: 1, timestamp: 1}",
+      "created collection configurations",
+      "created collection task_status_cache",
       "created index task_status_cache.task_id_1 on {task_id: 1} (unique)",
       "created index task_status_cache.status_1_last_updated_-1 on {status: 1, last_updated: -1}",
     ]);
@@ -496,12 +497,13 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     assert.deepEqual((resA.outs as MongoCollectionsOutputs).log, [
       "index system_logs.timestamp_1 was already on the server: not recorded as created by this resource, so it is kept if it leaves config",
       "created collection task_status_cache",
-      "created index system_logs.level_1_timestamp_1 on {level: 1, timestamp: 1}",
       "created index task_status_cache.task_id_1 on {task_id: 1} (unique)",
       "created index task_status_cache.status_1_last_updated_-1 on {status: 1, last_updated: -1}",
+      "created index system_logs.level_1_timestamp_1 on {level: 1, timestamp: 1}",
     ]);
 
-    // (b) A run that fails on a bad item half way (FerretDB refuses the TTL index), then the fixed config.
+    // (b) A run that fails on a bad item half way (FerretDB refuses the TTL index, and with it the
+    // whole createIndexes of its collection, as MongoDB does for a bad spec), then the fixed config.
     const b = dbName("half_b");
     const bad: CollectionSpec = {
       name: "task_status_cache",
@@ -509,14 +511,19 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     };
     await assert.rejects(
       p.create!(inputs(svc, b, [systemLogs, bad])),
-      /creating index task_status_cache.ttl failed/,
+      /creating indexes task_status_cache\.task_id_1, .*task_status_cache\.ttl failed/,
     );
     const partial = await serverState(svc, b);
     assert.equal(partial.system_logs.length, 2, "the commands before the failure were applied");
     const resB = await p.create!(inputs(svc, b, [systemLogs, taskCache]));
     assert.deepEqual(
       (resB.outs as MongoCollectionsOutputs).log.filter((l) => l.startsWith("created")),
-      [],
+      [
+        "created collection task_status_cache",
+        "created index task_status_cache.task_id_1 on {task_id: 1} (unique)",
+        "created index task_status_cache.status_1_last_updated_-1 on {status: 1, last_updated: -1}",
+      ],
+      "only what the failed run had not done",
     );
     assert.deepEqual(await serverState(svc, b), await serverState(svc, a));
     const again = await p.update!(
@@ -535,24 +542,29 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const first = await p.create!(inputs(svc, db, [systemLogs]));
     const firstOuts = first.outs as MongoCollectionsOutputs;
 
-    // task_id_1 is created, then FerretDB refuses the TTL index (MongoDB would fail on another bad item).
+    // task_id_1 is created (its collection's createIndexes), then FerretDB refuses the next
+    // collection's TTL index (MongoDB would fail on another bad item).
     const cache: CollectionSpec = {
       name: "task_status_cache",
-      indexes: [
-        { name: "task_id_1", keys: [["task_id", 1]] },
-        { name: "ttl", keys: [["expires", 1]], expireAfterSeconds: 60 },
-      ],
+      indexes: [{ name: "task_id_1", keys: [["task_id", 1]] }],
+    };
+    const expiring: CollectionSpec = {
+      name: "expiring",
+      indexes: [{ name: "ttl", keys: [["expires", 1]], expireAfterSeconds: 60 }],
     };
     let failure: { id?: string; reasons?: string[]; properties?: MongoCollectionsOutputs } = {};
-    await assert.rejects(p.update!(first.id, firstOuts, inputs(svc, db, [systemLogs, cache])), (e: Error) => {
-      failure = e as typeof failure;
-      return true;
-    });
+    await assert.rejects(
+      p.update!(first.id, firstOuts, inputs(svc, db, [systemLogs, cache, expiring])),
+      (e: Error) => {
+        failure = e as typeof failure;
+        return true;
+      },
+    );
     // What the dynamic-provider host turns into ErrorResourceInitFailed: id, outputs, reasons.
     assert.equal(failure.id, first.id);
     assert.match(
       failure.reasons?.[0] ?? "",
-      new RegExp(`^MongoDB at .*, database ${db}: creating index task_status_cache\\.ttl failed`),
+      new RegExp(`^MongoDB at .*, database ${db}: creating index expiring\\.ttl failed`),
     );
     const reached = failure.properties!;
     assert.deepEqual(

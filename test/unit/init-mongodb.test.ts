@@ -12,12 +12,14 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import {
   applyOps,
+  batchOps,
   canonicalKeys,
   collectionsFromConfig,
   CollectionSpec,
   commandFor,
   comparableCollections,
   defaultIndexName,
+  IndexKey,
   MongoCollectionsInputs,
   MongoCollectionsOutputs,
   MongoCollectionsProvider,
@@ -448,44 +450,81 @@ describe("MongoDB collections initialiser (no server)", () => {
     assert.deepEqual(dropped.drop.map(commandFor), [{ drop: "old" }]);
   });
 
-  it("executor: sends exactly the planned commands (TTL create and collMod included) with one log line each", async () => {
-    const db = fakeDb();
+  it("executor: one createIndexes per collection (where a new collection is created, which it creates too); one log line per operation", async () => {
+    const db = fakeDb((cmd) =>
+      "createIndexes" in cmd ? { ok: 1, createdCollectionAutomatically: true } : { ok: 1 },
+    );
     const lines: string[] = [];
+    const ttl = { name: "last_updated_ttl", key: { last_updated: -1 as const }, expireAfterSeconds: 86400 };
     const ops: MongoOp[] = [
       { op: "createCollection", collection: "task_status_cache" },
+      { op: "createCollection", collection: "configurations" },
+      { op: "dropIndex", collection: "system_logs", spec: { name: "level_1_timestamp_1" } },
+      { op: "createIndex", collection: "task_status_cache", spec: ttl },
+      {
+        op: "collMod",
+        collection: "system_logs",
+        spec: { name: "ts_ttl", expireAfterSeconds: 3600 },
+        was: 86400,
+      },
       {
         op: "createIndex",
         collection: "task_status_cache",
-        spec: { name: "last_updated_ttl", key: { last_updated: -1 }, expireAfterSeconds: 86400 },
+        spec: { name: "task_id_1", key: { task_id: 1 }, unique: true },
       },
-      {
-        op: "collMod",
-        collection: "task_status_cache",
-        spec: { name: "last_updated_ttl", expireAfterSeconds: 3600 },
-        was: 86400,
-      },
-      { op: "dropIndex", collection: "system_logs", spec: { name: "level_1_timestamp_1" } },
+      { op: "createIndex", collection: "system_logs", spec: { name: "level_1", key: { level: 1 } } },
     ];
     const done = await applyOps(db, ops, (l) => lines.push(l));
+    assert.deepEqual(
+      batchOps(ops).map((b) => b.command),
+      db.sent,
+      "batchOps says what applyOps sends",
+    );
     assert.deepEqual(db.sent, [
-      { create: "task_status_cache" },
       {
         createIndexes: "task_status_cache",
-        indexes: [{ name: "last_updated_ttl", key: { last_updated: -1 }, expireAfterSeconds: 86400 }],
+        indexes: [ttl, { name: "task_id_1", key: { task_id: 1 }, unique: true }],
       },
-      { collMod: "task_status_cache", index: { name: "last_updated_ttl", expireAfterSeconds: 3600 } },
+      { create: "configurations" },
       { dropIndexes: "system_logs", index: "level_1_timestamp_1" },
+      { collMod: "system_logs", index: { name: "ts_ttl", expireAfterSeconds: 3600 } },
+      { createIndexes: "system_logs", indexes: [{ name: "level_1", key: { level: 1 } }] },
     ]);
     assert.deepEqual(lines, [
       "created collection task_status_cache",
       "created index task_status_cache.last_updated_ttl on {last_updated: -1} (TTL 86400 s)",
-      "changed TTL of index task_status_cache.last_updated_ttl from 86400 s to 3600 s (collMod)",
+      "created index task_status_cache.task_id_1 on {task_id: 1} (unique)",
+      "created collection configurations",
       "dropped index system_logs.level_1_timestamp_1 (removed from config; this resource created it)",
+      "changed TTL of index system_logs.ts_ttl from 86400 s to 3600 s (collMod)",
+      "created index system_logs.level_1 on {level: 1}",
     ]);
     assert.deepEqual(done, {
-      created: [{ collection: "task_status_cache", name: "last_updated_ttl" }],
+      created: [
+        { collection: "task_status_cache", name: "last_updated_ttl" },
+        { collection: "task_status_cache", name: "task_id_1" },
+        { collection: "system_logs", name: "level_1" },
+      ],
       dropped: [{ collection: "system_logs", name: "level_1_timestamp_1" }],
     });
+  });
+
+  it("executor: the number of commands grows with the collections, not with their indexes", async () => {
+    const collections = Array.from({ length: 40 }, (_, i) => ({
+      name: `c${i}`,
+      indexes: [
+        { keys: [["a", 1]] as IndexKey[] },
+        { keys: [["b", -1]] as IndexKey[], unique: true },
+        { keys: [["t", 1]] as IndexKey[], expireAfterSeconds: 60 },
+      ],
+    }));
+    const cols = planCollections(collections, new Set(), [], false);
+    const idx = planIndexes(collections, new Map(), []);
+    const db = fakeDb();
+    const done = await applyOps(db, [...cols.create, ...idx.ops], () => undefined);
+    assert.equal(db.sent.length, 40);
+    assert.ok(db.sent.every((c) => "createIndexes" in c && (c.indexes as unknown[]).length === 3));
+    assert.equal(done.created.length, 120);
   });
 
   it("executor: takes 'already exists / already gone' as done, stops at the first real error and names it", async () => {
@@ -498,6 +537,7 @@ describe("MongoDB collections initialiser (no server)", () => {
           "IndexOptionsConflict",
           "An existing index has the same name as the requested index but different options",
         );
+      if ("listIndexes" in cmd) return { cursor: { firstBatch: [{ name: "_id_" }] } };
       return { ok: 1 };
     });
     const lines: string[] = [];
@@ -505,7 +545,7 @@ describe("MongoDB collections initialiser (no server)", () => {
       applyOps(
         db,
         [
-          { op: "createCollection", collection: "x" },
+          { op: "createCollection", collection: "y" },
           { op: "dropIndex", collection: "x", spec: { name: "ix" } },
           { op: "createIndex", collection: "x", spec: { name: "t_1", key: { t: 1 }, expireAfterSeconds: 5 } },
           { op: "createCollection", collection: "never_sent" },
@@ -515,10 +555,14 @@ describe("MongoDB collections initialiser (no server)", () => {
       /creating index x.t_1 failed: An existing index has the same name .* \(85\); .*name the entry after the existing index, or drop that index first/,
     );
     assert.deepEqual(lines, [
-      "creating collection x: already done on the server (code 48)",
+      "creating collection y: already done on the server (code 48)",
       "dropping index x.ix: already done on the server (code 27)",
     ]);
-    assert.equal(db.sent.length, 3, "nothing is sent after a failure");
+    assert.deepEqual(
+      db.sent.map((c) => Object.keys(c)[0]),
+      ["create", "dropIndexes", "createIndexes", "listIndexes"],
+      "nothing is sent after a failure but the read-back of the failed batch",
+    );
   });
 
   it("keeps ownedIndexes exact: still declared plus created, sorted, once each", () => {
@@ -571,7 +615,11 @@ describe("MongoDB collections initialiser (no server)", () => {
     const db = {
       async command(cmd: Record<string, unknown>) {
         sent.push(Object.keys(cmd)[0]);
-        if (sent.length === 3) throw Object.assign(new Error("boom"), { code: 2 });
+        if ("createIndexes" in cmd && cmd.createIndexes === "d") {
+          throw Object.assign(new Error("boom"), { name: "MongoServerError", code: 2 });
+        }
+        // The server built one index of the failed batch before it failed.
+        if ("listIndexes" in cmd) return { cursor: { firstBatch: [{ name: "_id_" }, { name: "e_1" }] } };
         return { ok: 1 };
       },
     };
@@ -579,20 +627,27 @@ describe("MongoDB collections initialiser (no server)", () => {
       { op: "dropIndex", collection: "c", spec: { name: "old_1" } },
       { op: "createIndex", collection: "c", spec: { name: "a_1", key: { a: 1 } } },
       { op: "createIndex", collection: "c", spec: { name: "b_1", key: { b: 1 } } },
-      { op: "createIndex", collection: "c", spec: { name: "c_1", key: { c: 1 } } },
+      { op: "createIndex", collection: "d", spec: { name: "e_1", key: { e: 1 } } },
+      { op: "createIndex", collection: "d", spec: { name: "f_1", key: { f: 1 } } },
+      { op: "dropIndex", collection: "d", spec: { name: "never" } },
     ];
     await assert.rejects(
       applyOps(db, ops, () => undefined),
-      (e: Error & { done?: unknown }) => {
-        assert.match(e.message, /^creating index c\.b_1 failed: boom/);
+      (e: Error & { done?: unknown; cause?: { code?: number } }) => {
+        assert.match(e.message, /^creating indexes d\.e_1, d\.f_1 failed: boom/);
         assert.deepEqual(e.done, {
-          created: [{ collection: "c", name: "a_1" }],
+          created: [
+            { collection: "c", name: "a_1" },
+            { collection: "c", name: "b_1" },
+            { collection: "d", name: "e_1" },
+          ],
           dropped: [{ collection: "c", name: "old_1" }],
         });
+        assert.equal(e.cause?.code, 2, "the server's error stays reachable, for the retry to judge");
         return true;
       },
     );
-    assert.deepEqual(sent, ["dropIndexes", "createIndexes", "createIndexes"]);
+    assert.deepEqual(sent, ["dropIndexes", "createIndexes", "createIndexes", "listIndexes"]);
   });
 
   it("read reports only declared and owned indexes that exist, so a dropped index shows as drift", () => {
