@@ -103,7 +103,7 @@ install_kwok() {
   local key
   key=$(go_env; build_key kwok "$KWOK_VERSION")
   is_built "$KWOK_HOME" "$key" kwok && [[ -d $KWOK_HOME/bin/stages && -d $KWOK_HOME/bin/crds ]] && return 0
-  log "kwok: building v$KWOK_VERSION (cold: ~2 min on 2 cores)"
+  log "kwok: building v$KWOK_VERSION (cold: a few minutes on 2 cores)"
   local start=$SECONDS tmp
   mkdir -p "$KWOK_HOME"
   tmp=$(mktemp -d "$KWOK_HOME/.bin.XXXXXX")
