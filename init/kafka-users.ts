@@ -13,7 +13,7 @@ import { inPlaceDiff } from "./shared/diff";
 import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
 import { initialiserOptions } from "./shared/options";
 import { progress } from "./shared/progress";
-import { describeError, withRetry } from "./shared/retry";
+import { withSession } from "./shared/retry";
 import { loginRotating } from "./shared/rotation";
 import { containsUnknown, isUnknown } from "./shared/unknown";
 import { codeVersion, VersionedInputs } from "./shared/version";
@@ -311,6 +311,19 @@ function kafkaError(code: number, message: string | null): string {
   return `${known?.type ?? "error"} (${code})${message ? `: ${message}` : ""}`;
 }
 
+/**
+ * The error for a broker's answer with error codes, marked as kafkajs marks its protocol errors
+ * (type, code, retriable), retriable when every code is (NOT_CONTROLLER, REQUEST_TIMED_OUT...), so
+ * that the shared retry runs the request again.
+ */
+function brokerRefusal(message: string, codes: number[]): Error {
+  const { errorCodes } = require("kafkajs/src/protocol/error");
+  const table = errorCodes as { code: number; type: string; retriable: boolean }[];
+  const known = codes.map((c) => table.find((e) => e.code === c));
+  const retriable = known.length > 0 && known.every((k) => k?.retriable === true);
+  return Object.assign(new Error(message), { type: known[0]?.type ?? "UNKNOWN", code: codes[0], retriable });
+}
+
 /** Whether Describe found a credential of the user's mechanism. */
 function hasCredential(described: DescribedUser[], u: ScramUserSpec): boolean {
   return described.some(
@@ -469,14 +482,16 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
       await send(API_DESCRIBE, "DescribeUserScramCredentials", encodeDescribe(unique)),
     );
     if (answer.errorCode !== 0) {
-      throw new Error(
+      throw brokerRefusal(
         `DescribeUserScramCredentials failed: ${kafkaError(answer.errorCode, answer.errorMessage)}`,
+        [answer.errorCode],
       );
     }
     const bad = answer.results.filter((r) => r.errorCode !== 0 && r.errorCode !== RESOURCE_NOT_FOUND);
     if (bad.length > 0) {
-      throw new Error(
+      throw brokerRefusal(
         `DescribeUserScramCredentials failed for ${bad.map((r) => `${r.user}: ${kafkaError(r.errorCode, r.errorMessage)}`).join("; ")}`,
+        bad.map((r) => r.errorCode),
       );
     }
     return answer.results;
@@ -496,8 +511,9 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
       const hint = bad.some((r) => r.errorCode === 31)
         ? "; the initialiser's user needs ALTER on the cluster (or is not a super user)"
         : "";
-      throw new Error(
+      throw brokerRefusal(
         `AlterUserScramCredentials failed for ${bad.map((r) => `${r.user}: ${kafkaError(r.errorCode, r.errorMessage)}`).join("; ")}${hint}`,
+        bad.map((r) => r.errorCode),
       );
     }
   }
@@ -535,46 +551,55 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
       }
     };
     // The initialiser's own user may be among the users, with a rotated password the cluster does not
-    // know yet: then the previous one still logs in, and this run sets the new one.
-    const login = await withRetry(
-      () => loginRotating(inputs.password, previousPassword, connect, isKafkaAuthFailure),
-      { what, deadlineMs: inputs.timeoutSeconds * 1000, secrets, log, isFatal: isKafkaAuthFailure },
-    );
-    if (login.withPrevious)
-      log(`${inputs.username} logged in with its previous password; setting the new one`);
-    const cluster: Cluster = login.client;
-    try {
-      const broker = cluster.brokerPool?.seedBroker;
-      const versions = (broker?.versions ?? {}) as Record<number, { minVersion: number; maxVersion: number }>;
-      for (const key of [API_DESCRIBE, API_ALTER]) {
-        if (!versions[key] || versions[key].minVersion > 0) {
-          throw new Error(
-            "the broker does not offer Describe/AlterUserScramCredentials v0 (KIP-554: Kafka 2.7+, in KRaft 3.5+); " +
-              "on a managed Kafka, create the users there and leave only the first user in kafka.clientUsers",
-          );
+    // know yet: then the previous one still logs in, and this run sets the new one. The whole attempt
+    // runs again when the broker answers with a retriable error (shared/retry's withSession).
+    return withSession(
+      {
+        what,
+        deadlineMs: inputs.timeoutSeconds * 1000,
+        secrets,
+        log,
+        isFatal: isKafkaAuthFailure,
+        connect: () => loginRotating(inputs.password, previousPassword, connect, isKafkaAuthFailure),
+        close: (login) => login.client.disconnect(),
+      },
+      async (login) => {
+        if (login.withPrevious)
+          log(`${inputs.username} logged in with its previous password; setting the new one`);
+        const broker = login.client.brokerPool?.seedBroker;
+        const versions = (broker?.versions ?? {}) as Record<
+          number,
+          { minVersion: number; maxVersion: number }
+        >;
+        for (const key of [API_DESCRIBE, API_ALTER]) {
+          if (!versions[key] || versions[key].minVersion > 0) {
+            throw new Error(
+              "the broker does not offer Describe/AlterUserScramCredentials v0 (KIP-554: Kafka 2.7+, in KRaft 3.5+); " +
+                "on a managed Kafka, create the users there and leave only the first user in kafka.clientUsers",
+            );
+          }
         }
-      }
-      const Encoder = require("kafkajs/src/protocol/encoder");
-      const send: Send = async (apiKey, apiName, body) =>
-        broker.connectionPool.send({
-          request: {
-            apiKey,
-            apiVersion: 0,
-            apiName,
-            encode: async () => {
-              const e = new Encoder();
-              e.writeBufferInternal(body);
-              return e;
+        const Encoder = require("kafkajs/src/protocol/encoder");
+        const send: Send = async (apiKey, apiName, body) =>
+          broker.connectionPool.send({
+            request: {
+              apiKey,
+              apiVersion: 0,
+              apiName,
+              encode: async () => {
+                const e = new Encoder();
+                e.writeBufferInternal(body);
+                return e;
+              },
             },
-          },
-          response: { decode: async (payload: Buffer) => payload, parse: async (payload: Buffer) => payload },
-        });
-      return await fn(send);
-    } catch (e) {
-      throw new Error(`${what}: ${describeError(e, secrets)}`);
-    } finally {
-      await cluster.disconnect().catch(() => undefined);
-    }
+            response: {
+              decode: async (payload: Buffer) => payload,
+              parse: async (payload: Buffer) => payload,
+            },
+          });
+        return fn(send);
+      },
+    );
   }
 }
 

@@ -20,7 +20,7 @@ import { inPlaceDiff } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { partialFailure } from "./shared/partial";
 import { progress } from "./shared/progress";
-import { describeError, withRetry } from "./shared/retry";
+import { mayRetry, withSession } from "./shared/retry";
 import { loginRotating, RotatingLogin } from "./shared/rotation";
 import { isUnknown, UNKNOWN } from "./shared/unknown";
 import { codeVersion, VersionedInputs } from "./shared/version";
@@ -385,43 +385,6 @@ export function scramVerifier(password: string, salt?: Buffer, iterations = 4096
 }
 
 /**
- * Errors of PostgreSQL that another attempt can cure: not reachable yet, starting, full. Self-contained
- * on purpose: the shared `isTransient` keeps its codes in a module-level Set, which Pulumi's closure
- * serializer turns into a plain object ("Method Set.prototype.has called on incompatible receiver").
- */
-export function isRetryablePgError(e: unknown): boolean {
-  const err = e as { code?: string; message?: string; cause?: unknown } | undefined;
-  if (!err) return false;
-  const codes = [
-    // Node sockets and DNS: the server or its name is not there yet.
-    "ECONNREFUSED",
-    "ECONNRESET",
-    "ETIMEDOUT",
-    "EHOSTUNREACH",
-    "ENETUNREACH",
-    "ENOTFOUND",
-    "EAI_AGAIN",
-    "EPIPE",
-    // PostgreSQL: too many connections, shutting down, starting up, connection failures.
-    "53300",
-    "57P01",
-    "57P02",
-    "57P03",
-    "08006",
-    "08001",
-  ];
-  if (err.code && codes.includes(err.code)) return true;
-  if (
-    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|Connection terminated|connection timeout|timeout expired|starting up|shutting down|too many clients/i.test(
-      err.message ?? "",
-    )
-  ) {
-    return true;
-  }
-  return err.cause !== undefined && err.cause !== e ? isRetryablePgError(err.cause) : false;
-}
-
-/**
  * The app password's revision for the new inputs: one more when it changed since the old inputs, not
  * known yet when the password is not (a preview).
  */
@@ -555,39 +518,31 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
    */
   async read(id: string, props: PostgresSchemaOutputs): Promise<pulumi.dynamic.ReadResult> {
     const { log } = progress("postgres-schema");
-    const { client: admin } = await this.connect(props, props.maintenanceDatabase, log);
-    let dbExists: boolean;
-    let connectGranted = false;
-    try {
-      dbExists =
-        (await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database])).rowCount! > 0;
-      if (dbExists) connectGranted = await this.hasConnectGrant(admin, props.database, props.appUser);
-    } catch (e) {
-      throw this.failure(props, props.maintenanceDatabase, e);
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
-    if (!dbExists) {
+    const startedAt = Date.now();
+    const found = await this.session(props, props.maintenanceDatabase, log, startedAt, async ({ client }) => {
+      const exists =
+        (await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [props.database])).rowCount! > 0;
+      return {
+        exists,
+        granted: exists && (await this.hasConnectGrant(client, props.database, props.appUser)),
+      };
+    });
+    if (!found.exists) {
       return { id, props: { ...props, applied: [], migrations: [], appSchemas: [] } };
     }
-    const { client } = await this.connect(props, props.database, log);
-    try {
+    return this.session(props, props.database, log, startedAt, async ({ client }) => {
       const applied = await this.readApplied(client);
       const rows = new Map(applied.map((a) => [a.id, a.checksum]));
       const migrations = props.migrations.filter(
         (m) => rows.get(migrationId(m.name)) === migrationChecksum(m),
       );
-      const grants = connectGranted ? await this.observeGrants(client, props.appUser, props.appSchemas) : [];
+      const grants = found.granted ? await this.observeGrants(client, props.appUser, props.appSchemas) : [];
       const appSchemas = props.appSchemas.filter((s) => {
         const g = grants.find((x) => x.schema === s);
         return g !== undefined && grantsComplete(g);
       });
       return { id, props: { ...props, applied, migrations, appSchemas } };
-    } catch (e) {
-      throw this.failure(props, props.database, e);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    });
   }
 
   /** Keeps everything: the database holds the platform's data. */
@@ -617,10 +572,12 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     }
     const q = quoteIdent;
 
+    // Both steps are safe to repeat (each checks before it acts, or is one transaction), so a step the
+    // server answers with a retriable error runs again, within one deadline (shared/retry).
+    const startedAt = Date.now();
     // 1. Role and database, from the maintenance database (CREATE DATABASE cannot run in a transaction).
-    const login = await this.connect(inputs, inputs.maintenanceDatabase, log, opts.previousAdminPassword);
-    const admin = login.client;
-    try {
+    const step1 = async (login: RotatingLogin<Pg.Client>) => {
+      const admin = login.client;
       if (login.withPrevious) {
         await admin.query(`ALTER ROLE ${q(inputs.adminUser)} PASSWORD '${scramVerifier(inputs.password)}'`);
         opts.onAdminRotated?.();
@@ -673,15 +630,11 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         );
         log(`granted "${inputs.appUser}" connect on database "${inputs.database}"`);
       }
-    } catch (e) {
-      throw this.failure(inputs, inputs.maintenanceDatabase, e);
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
+    };
+    await this.session(inputs, inputs.maintenanceDatabase, log, startedAt, step1, opts.previousAdminPassword);
 
     // 2. Migrations and grants, in the application database.
-    const { client } = await this.connect(inputs, inputs.database, log);
-    try {
+    return this.session(inputs, inputs.database, log, startedAt, async ({ client }) => {
       const before = await this.readApplied(client);
       const { pending, changed, unknown } = compareWithApplied(inputs.migrations, before);
       const drift = appliedDriftError(inputs.database, changed, unknown);
@@ -728,11 +681,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
       const outs: Partial<PostgresSchemaInputs> = { ...inputs };
       delete outs.appPassword;
       return { ...(outs as Omit<PostgresSchemaInputs, "appPassword">), applied, log: lines };
-    } catch (e) {
-      throw this.failure(inputs, inputs.database, e);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    });
   }
 
   /** Runs the migrations through postgres-migrations, one progress line per migration applied. */
@@ -748,6 +697,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     const byId = new Map(inputs.migrations.map((m) => [migrationId(m.name), m]));
     const dir: string = fsm.mkdtempSync(pathm.join(os.tmpdir(), "aipd-pg-migrations-"));
     let running: Migration | undefined;
+    let failed: unknown;
     try {
       for (const m of inputs.migrations) fsm.writeFileSync(pathm.join(dir, m.name), m.sql, { mode: 0o600 });
       // The library decides whether its table exists by name in any schema: a `migrations` table of
@@ -760,7 +710,16 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         const ddl = require.resolve("postgres-migrations/dist/migrations/0_create-migrations-table.sql");
         await client.query(fsm.readFileSync(ddl, "utf8"));
       }
-      await migrate({ client }, dir, {
+      // The library rethrows a failed migration's error as text: the query error is kept here, so the
+      // retry still sees its code (a deadlock or lock timeout is worth running again).
+      const watched = {
+        query: (...args: unknown[]) =>
+          (client.query as (...a: unknown[]) => Promise<unknown>)(...args).catch((e: unknown) => {
+            failed = e;
+            throw e;
+          }),
+      };
+      await migrate({ client: watched }, dir, {
         logger: (msg: string) => {
           const started = /^Starting migration: (-?\d+) /.exec(msg);
           if (started) running = byId.get(Number(started[1]));
@@ -779,11 +738,17 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         .pop()!
         .trim();
       if (running) {
-        throw new Error(
-          `migration ${running.name} failed and was rolled back: nothing of it is applied and ${TRACKING_TABLE} does not list it; the migrations before it stay applied. It was never applied, so fix the file and run again. Cause: ${reason}`,
+        const next = mayRetry(failed)
+          ? "The server says the same statements may succeed when run again (a lock or serialization conflict)"
+          : "It was never applied, so fix the file and run again";
+        throw Object.assign(
+          new Error(
+            `migration ${running.name} failed and was rolled back: nothing of it is applied and ${TRACKING_TABLE} does not list it; the migrations before it stay applied. ${next}. Cause: ${reason}`,
+          ),
+          { cause: failed },
         );
       }
-      throw new Error(`postgres-migrations refused to run: ${reason}`);
+      throw Object.assign(new Error(`postgres-migrations refused to run: ${reason}`), { cause: failed });
     } finally {
       fsm.rmSync(dir, { recursive: true, force: true });
     }
@@ -866,15 +831,20 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   /**
-   * Connects as the administrator to `database`, retrying up to the deadline; with `previousPassword`,
-   * falls back to it when the server refuses the current one (see shared/rotation).
+   * Connects as the administrator to `database`, runs `work`, disconnects; retried up to the deadline
+   * that started at `startedAt` (withSession: connecting, and the work again when the server answers
+   * with a retriable error). With `previousPassword`, falls back to it when the server refuses the
+   * current one (see shared/rotation).
    */
-  private async connect(
-    inputs: Pick<PostgresSchemaInputs, "host" | "port" | "adminUser" | "password" | "timeoutSeconds">,
+  private async session<T>(
+    inputs: Pick<PostgresSchemaInputs, "host" | "port" | "adminUser" | "password" | "timeoutSeconds"> &
+      Partial<PostgresSchemaInputs>,
     database: string,
     log: (line: string) => void,
+    startedAt: number,
+    work: (login: RotatingLogin<Pg.Client>) => Promise<T>,
     previousPassword?: string,
-  ): Promise<RotatingLogin<Pg.Client>> {
+  ): Promise<T> {
     const { Client } = require("pg") as typeof Pg;
     const deadlineMs = inputs.timeoutSeconds * 1000;
     const open = async (password: string): Promise<Pg.Client> => {
@@ -899,38 +869,30 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         throw e;
       }
     };
-    return withRetry(
-      // 28P01 invalid_password.
-      () =>
-        loginRotating(
-          inputs.password,
-          previousPassword,
-          open,
-          (e) => (e as { code?: string })?.code === "28P01",
-        ),
+    return withSession<RotatingLogin<Pg.Client>, T>(
       {
         what: this.what(inputs, database),
         deadlineMs,
-        secrets: [...this.secrets(inputs), previousPassword],
+        startedAt,
+        secrets: [inputs.password, inputs.appPassword, previousPassword],
         log,
-        isFatal: (e) => !isRetryablePgError(e),
+        // 28P01 invalid_password.
+        connect: () =>
+          loginRotating(
+            inputs.password,
+            previousPassword,
+            open,
+            (e) => (e as { code?: string })?.code === "28P01",
+          ),
+        close: (login) => login.client.end(),
+        isFatal: (e) => !mayRetry(e),
       },
+      work,
     );
   }
 
   private what(inputs: Pick<PostgresSchemaInputs, "host" | "port" | "adminUser">, database: string): string {
     return `PostgreSQL at ${inputs.host}:${inputs.port} (database "${database}", user "${inputs.adminUser}")`;
-  }
-
-  private secrets(inputs: Partial<PostgresSchemaInputs>): (string | undefined)[] {
-    return [inputs.password, inputs.appPassword];
-  }
-
-  /** An error for the user: where, what, no secret. */
-  private failure(inputs: Partial<PostgresSchemaInputs>, database: string, e: unknown): Error {
-    return new Error(
-      `${this.what(inputs as PostgresSchemaInputs, database)}: ${describeError(e, this.secrets(inputs))}`,
-    );
   }
 }
 

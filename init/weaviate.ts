@@ -11,7 +11,7 @@ import { inPlaceDiff, stableJson } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { partialFailure } from "./shared/partial";
 import { progress } from "./shared/progress";
-import { describeError, withRetry } from "./shared/retry";
+import { withSession } from "./shared/retry";
 import { known } from "./shared/unknown";
 import { codeVersion, VersionedInputs } from "./shared/version";
 
@@ -300,36 +300,36 @@ export class WeaviateClassesProvider implements pulumi.dynamic.ResourceProvider 
     return new Map((s.classes ?? []).map((c) => [c.class, c]));
   }
 
+  /**
+   * Runs `fn` with a client whose key the server accepted; again, up to the deadline, when the server
+   * answers 429 or 503 (shared/retry's withSession): `fn` reads the schema first on every run.
+   */
   private async withClient<T>(
     inputs: WeaviateClassesInputs,
     fn: (client: WeaviateClient) => Promise<T>,
   ): Promise<T> {
     const w = require("weaviate-ts-client");
-    const secrets = [inputs.apiKey];
-    const what = `Weaviate at ${inputs.scheme}://${inputs.host}:${inputs.port}`;
-    const client = w.default.client({
-      scheme: inputs.scheme,
-      host: `${inputs.host}:${inputs.port}`,
-      apiKey: new w.ApiKey(inputs.apiKey),
-    });
-    await withRetry(
-      async () => {
-        // /v1/meta needs authentication, so this proves the key as well as the connection.
-        await client.misc.metaGetter().do();
-      },
+    return withSession(
       {
-        what,
+        what: `Weaviate at ${inputs.scheme}://${inputs.host}:${inputs.port}`,
         deadlineMs: inputs.timeoutSeconds * 1000,
-        secrets,
+        secrets: [inputs.apiKey],
         log: progress("weaviate-classes").log,
         isFatal: (e) => /\b(401|403)\b|unauthori[sz]ed|forbidden/i.test(String((e as Error)?.message ?? e)),
+        connect: async () => {
+          const client = w.default.client({
+            scheme: inputs.scheme,
+            host: `${inputs.host}:${inputs.port}`,
+            apiKey: new w.ApiKey(inputs.apiKey),
+          });
+          // /v1/meta needs authentication, so this proves the key as well as the connection.
+          await client.misc.metaGetter().do();
+          return client as WeaviateClient;
+        },
+        close: async () => undefined,
       },
+      fn,
     );
-    try {
-      return await fn(client);
-    } catch (e) {
-      throw new Error(`${what}: ${describeError(e, secrets)}`);
-    }
   }
 }
 

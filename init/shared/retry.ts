@@ -109,6 +109,7 @@ export function isTransient(e: unknown): boolean {
  * - MongoDB: an error labelled RetryableWriteError or TransientTransactionError, or with a code the
  *   drivers retry;
  * - PostgreSQL: 40001, 40P01, 55P03;
+ * - Redis: LOADING, BUSY, TRYAGAIN, MASTERDOWN replies;
  * - HTTP (Weaviate): 429 Too Many Requests, 503 Service Unavailable.
  * Errors that wrap another (`cause`) are judged by it.
  */
@@ -127,6 +128,8 @@ export function isRetriable(e: unknown): boolean {
     if (typeof err.code === "number" && MONGO_RETRYABLE_CODES.includes(err.code)) return true;
   }
   if (typeof err.code === "string" && PG_RETRYABLE_CODES.includes(err.code)) return true;
+  if (err.name === "ReplyError" && /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN)\b/.test(err.message ?? ""))
+    return true;
   if (/^usage error \((429|503)\)/.test(err.message ?? "")) return true;
   return err.cause !== undefined && err.cause !== e ? isRetriable(err.cause) : false;
 }

@@ -13,7 +13,6 @@ import {
   DEFAULT_APP_SCHEMAS,
   grantStatements,
   IMAGE_SETTING,
-  isRetryablePgError,
   loadMigrations,
   Migration,
   migrationChecksum,
@@ -28,6 +27,7 @@ import {
   SchemaGrants,
   validateMigrations,
 } from "../../init/postgres";
+import { mayRetry } from "../../init/shared/retry";
 import { viaSerialization } from "../support/dynamic";
 
 const repo = loadMigrations();
@@ -332,21 +332,16 @@ describe("PostgreSQL schema initialiser (no server)", () => {
     assert.ok(!v.includes("pencil"));
   });
 
-  it("retries unreachable or starting servers, fails at once on refusals", () => {
+  it("retries unreachable or starting servers, fails at once on refusals (shared/retry)", () => {
+    assert.equal(mayRetry(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })), true);
+    assert.equal(mayRetry(new Error("Connection terminated due to connection timeout")), true);
+    assert.equal(mayRetry(Object.assign(new Error("starting"), { code: "57P03" })), true);
+    assert.equal(mayRetry(Object.assign(new Error("too many"), { code: "53300" })), true);
     assert.equal(
-      isRetryablePgError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })),
-      true,
-    );
-    assert.equal(isRetryablePgError(new Error("Connection terminated due to connection timeout")), true);
-    assert.equal(isRetryablePgError(Object.assign(new Error("starting"), { code: "57P03" })), true);
-    assert.equal(isRetryablePgError(Object.assign(new Error("too many"), { code: "53300" })), true);
-    assert.equal(
-      isRetryablePgError(
-        Object.assign(new Error('password authentication failed for user "x"'), { code: "28P01" }),
-      ),
+      mayRetry(Object.assign(new Error('password authentication failed for user "x"'), { code: "28P01" })),
       false,
     );
-    assert.equal(isRetryablePgError(Object.assign(new Error("no database"), { code: "3D000" })), false);
+    assert.equal(mayRetry(Object.assign(new Error("no database"), { code: "3D000" })), false);
   });
 
   it("works from its serialized form; delete keeps everything without touching the server", async () => {
