@@ -238,6 +238,32 @@ export function parseConfig(raw: Record<string, unknown>): PlatformConfig {
   return result.data;
 }
 
+/**
+ * Secret keys the stack sets in plain text (`pulumi config set` without `--secret`), one problem each. The
+ * language host lists the keys set as secrets in `PULUMI_CONFIG_SECRET_KEYS` (a JSON array of
+ * `project:key`, which every Pulumi language host passes to the program it runs); without that list (an
+ * inline Automation API program) nothing can be told apart and nothing is refused. Never shows a value.
+ */
+export function plaintextSecretProblems(
+  all: Record<string, string>,
+  secretKeysJson: string | undefined,
+): string[] {
+  if (secretKeysJson === undefined) return [];
+  let listed: unknown;
+  try {
+    listed = JSON.parse(secretKeysJson);
+  } catch {
+    return [];
+  }
+  const secret = new Set(Array.isArray(listed) ? listed : []);
+  return SECRET_KEYS.filter(
+    (k) => (all[`${PROJECT}:${k}`] ?? "") !== "" && !secret.has(`${PROJECT}:${k}`),
+  ).map(
+    (k) =>
+      `${PROJECT}:${k}: set in plain text, but it is a secret (Pulumi.yaml: secret: true) and the stack file now holds it in clear; run 'pulumi config rm ${k}' and 'pulumi config set --secret ${k} <value>', and change the credential if that file was shared`,
+  );
+}
+
 /** Secret config values the program may need; undefined when the stack does not set them. */
 export type PlatformSecrets = Record<SecretKey, pulumi.Output<string> | undefined>;
 
@@ -281,6 +307,7 @@ export function loadConfig(extraChecks: (c: PlatformConfig) => string[] = () => 
     throw e;
   }
 
+  problems.push(...plaintextSecretProblems(all, process.env.PULUMI_CONFIG_SECRET_KEYS));
   problems.push(...extraChecks(config));
 
   const externalSecret: Record<ServiceName, SecretKey> = {

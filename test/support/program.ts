@@ -52,6 +52,18 @@ export function projectDefaults(): Record<string, unknown> {
   return out;
 }
 
+/**
+ * The keys the engine would list as secret (`PULUMI_CONFIG_SECRET_KEYS`): those Pulumi.yaml declares
+ * `secret: true` that the config sets, as if set with `pulumi config set --secret`.
+ */
+function secretKeys(config: Record<string, unknown>): string {
+  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+    config: Record<string, { secret?: boolean }>;
+  };
+  const declared = Object.keys(doc.config).filter((k) => doc.config[k].secret === true);
+  return JSON.stringify(declared.map((k) => `${PROJECT}:${k}`).filter((k) => (config[k] ?? "") !== ""));
+}
+
 function engineConfig(config: Record<string, unknown>): string {
   const asStrings: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) asStrings[k] = typeof v === "string" ? v : JSON.stringify(v);
@@ -105,7 +117,12 @@ export function runProgram(
   if (fs.existsSync(cached)) return JSON.parse(fs.readFileSync(cached, "utf8"));
   const out = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "program-child.ts")], {
     cwd: ROOT,
-    env: { ...process.env, PULUMI_CONFIG: engineConfig(config), AIPD_STACK: stack },
+    env: {
+      ...process.env,
+      PULUMI_CONFIG: engineConfig(config),
+      PULUMI_CONFIG_SECRET_KEYS: secretKeys(config),
+      AIPD_STACK: stack,
+    },
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
   });
