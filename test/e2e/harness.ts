@@ -90,9 +90,15 @@ export class Workspace {
     const home = path.join(this.dir, "pulumi-home");
     const state = path.join(this.dir, "state");
     fs.mkdirSync(state, { recursive: true });
-    // The random provider in the plugin-cache layout (a real directory; the binary may be a link).
+    // The provider plugins (resource-random-v*, resource-kubernetes-v*: scripts/engine-build.sh) in the
+    // plugin-cache layout: a real directory per plugin (the engine skips a symlinked one), the binary a
+    // link. Only these are offered: automatic plugin acquisition is off.
     const plugins = path.join(bin, "plugins");
-    for (const p of fs.readdirSync(plugins)) {
+    const found = fs.readdirSync(plugins);
+    for (const want of ["resource-random-v", "resource-kubernetes-v"])
+      if (!found.some((p) => p.startsWith(want)))
+        throw new Error(`no ${want}* plugin in ${plugins}: rebuild with scripts/engine-build.sh`);
+    for (const p of found) {
       fs.mkdirSync(path.join(home, "plugins", p), { recursive: true });
       for (const f of fs.readdirSync(path.join(plugins, p)))
         fs.symlinkSync(path.join(plugins, p, f), path.join(home, "plugins", p, f));
