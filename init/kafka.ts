@@ -4,7 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "./shared/diff";
-import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
+import { firstBroker, isKafkaFatal, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
+import { Forwarder, ForwardSpec, withForwarder } from "./shared/port-forward";
 import { initialiserOptions } from "./shared/options";
 import { progress } from "./shared/progress";
 import { withRetry, withSession } from "./shared/retry";
@@ -214,8 +215,11 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
         });
         for (const g of plan.grow) log(`grew topic ${g.name} to ${g.count} partitions`);
       }
-      const placed = [...plan.create.map((t) => t.name), ...plan.grow.map((g) => g.name)];
-      if (placed.length > 0) await waitForLeaders(admin, placed, left());
+      const placed = new Map([
+        ...plan.create.map((t): [string, number] => [t.name, t.partitions]),
+        ...plan.grow.map((g): [string, number] => [g.name, g.count]),
+      ]);
+      if (placed.size > 0) await waitForLeaders(admin, placed, left());
       if (plan.reconfigure.length > 0) {
         const { ConfigResourceTypes } = require("kafkajs");
         // alterConfigs is not incremental: it replaces the topic's whole dynamic config, so send it all.
@@ -281,15 +285,25 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
     inputs: KafkaTopicsInputs,
     fn: (admin: KafkaAdmin, left: () => number) => Promise<T>,
   ): Promise<T> {
+    const { log } = progress("kafka-topics");
+    return withForwarder(inputs.forward, firstBroker(inputs), log, (fw) => this.session(inputs, fw, log, fn));
+  }
+
+  private async session<T>(
+    inputs: KafkaTopicsInputs,
+    fw: Forwarder,
+    log: (line: string) => void,
+    fn: (admin: KafkaAdmin, left: () => number) => Promise<T>,
+  ): Promise<T> {
     return withSession(
       {
         what: kafkaTarget(inputs),
         deadlineMs: inputs.timeoutSeconds * 1000,
         secrets: [inputs.password],
-        log: progress("kafka-topics").log,
-        isFatal: isKafkaAuthFailure,
+        log,
+        isFatal: isKafkaFatal,
         connect: async () => {
-          const a: KafkaAdmin = newKafka(inputs).admin();
+          const a: KafkaAdmin = newKafka(inputs, fw).admin();
           try {
             await a.connect();
             await a.describeCluster();
@@ -307,24 +321,36 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
 }
 
 /**
- * Waits until every partition of the named topics has a leader: one metadata request for all of them
- * per round. UNKNOWN_TOPIC_OR_PARTITION and LEADER_NOT_AVAILABLE mean "not yet" here.
+ * Waits until the named topics have their partitions (name → count), each with a leader: one metadata
+ * request for all of them per round. The broker's metadata follows the controller's a little later,
+ * so UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE and a partition count still the old one mean
+ * "not yet" here.
  */
-async function waitForLeaders(admin: KafkaAdmin, names: string[], leftMs: number): Promise<void> {
+async function waitForLeaders(
+  admin: KafkaAdmin,
+  partitions: Map<string, number>,
+  leftMs: number,
+): Promise<void> {
+  const names = [...partitions.keys()];
   await withRetry(
     async () => {
       const meta = await admin.fetchTopicMetadata({ topics: names });
-      const seen = new Set(meta.topics.map((t) => t.name));
-      const waiting = names.filter((n) => !seen.has(n));
-      for (const t of meta.topics) if (t.partitions.some((p) => !(p.leader >= 0))) waiting.push(t.name);
+      const seen = new Map(meta.topics.map((t) => [t.name, t.partitions]));
+      const waiting = names.filter((n) => {
+        const ps = seen.get(n) ?? [];
+        return ps.length < partitions.get(n)! || ps.some((p) => !(p.leader >= 0));
+      });
       if (waiting.length > 0) {
-        // The broker's own word for it, so that the retry treats it as it treats the broker's answer.
         const some = waiting.slice(0, 3).join(", ") + (waiting.length > 3 ? ", ..." : "");
-        throw Object.assign(new Error(`${waiting.length} topic(s) without a leader yet (${some})`), {
-          type: "LEADER_NOT_AVAILABLE",
-          code: 5,
-          retriable: true,
-        });
+        // The broker's own word for it, so that the retry treats it as it treats the broker's answer.
+        throw Object.assign(
+          new Error(`${waiting.length} topic(s) without all their partitions led yet (${some})`),
+          {
+            type: "LEADER_NOT_AVAILABLE",
+            code: 5,
+            retriable: true,
+          },
+        );
       }
     },
     {
@@ -376,6 +402,8 @@ export interface KafkaTopicsArgs {
   timeoutSeconds: pulumi.Input<number>;
   /** Broker nodes of the cluster; bounds the replication factor. */
   nodes?: pulumi.Input<number>;
+  /** How to reach the brokers from here: port-forwards (shared/port-forward.ts); unset: as given. */
+  forward?: pulumi.Input<ForwardSpec>;
 }
 
 /** The topics of the platform's Kafka cluster. */
