@@ -11,6 +11,7 @@ import { BackupJob, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
+import { existingSecret } from "./shared/existing-secret";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
 import { disruptionBudget } from "./shared/scheduling";
@@ -44,9 +45,31 @@ export const KAFKA_SECRET_KEYS = {
   controller: "controller-password",
 } as const;
 
-/** Our own extra key holding one client user's password alone (the backup job reads the first user's). */
+/** Our own extra key holding one client user's password alone, for operators. */
 export function clientPasswordKey(user: string): string {
   return `client-password-${user}`;
+}
+
+/**
+ * Keys a Secret the user keeps (`kafka.credentials.existingSecret`) must hold: the four the chart reads
+ * (`client-passwords` in `kafka.clientUsers` order, the first user's alone in `system-user-password`).
+ */
+export const KAFKA_EXISTING_SECRET_KEYS: string[] = Object.values(KAFKA_SECRET_KEYS);
+
+/** Why a kept Secret's values cannot work with the chart and config, or undefined (names keys, never values). */
+export function kafkaExistingSecretCheck(
+  clientUsers: string[],
+): (values: Record<string, string>) => string | undefined {
+  return (values) => {
+    const passwords = values[KAFKA_SECRET_KEYS.clientPasswords].split(",");
+    if (passwords.length !== clientUsers.length || passwords.some((p) => p === "")) {
+      return `key "${KAFKA_SECRET_KEYS.clientPasswords}" holds ${passwords.length} comma-separated password(s); the chart pairs them with kafka.clientUsers (${clientUsers.join(", ")}): it must hold ${clientUsers.length}, non-empty, in that order`;
+    }
+    if (values[KAFKA_SECRET_KEYS.systemUser] !== passwords[0]) {
+      return `key "${KAFKA_SECRET_KEYS.systemUser}" differs from the first entry of "${KAFKA_SECRET_KEYS.clientPasswords}"; it must be the password of "${clientUsers[0]}" (kafka.clientUsers[0]), which the metrics exporter and the backup job log in with`;
+    }
+    return undefined;
+  };
 }
 
 /**
@@ -281,29 +304,52 @@ export class Kafka extends pulumi.ComponentResource {
       return;
     }
 
-    const secretName = `${this.releaseName}-credentials`;
+    const userSecret = config.credentials?.existingSecret;
+    const secretName = userSecret ?? `${this.releaseName}-credentials`;
     this.secretName = secretName;
-    const clientPasswords = config.clientUsers.map((u) =>
-      generatedPassword(`${name}-client-password-${u}`, { parent: this }),
-    );
-    const interBrokerPassword = generatedPassword(`${name}-inter-broker-password`, { parent: this });
-    const controllerPassword = generatedPassword(`${name}-controller-password`, { parent: this });
-    const secret = opaqueSecret(
-      `${name}-credentials`,
-      {
-        namespace: ns,
-        name: secretName,
-        data: {
-          // Generated passwords are alphanumeric: no comma can split them wrongly.
-          [KAFKA_SECRET_KEYS.clientPasswords]: pulumi.all(clientPasswords).apply((p) => p.join(",")),
-          [KAFKA_SECRET_KEYS.systemUser]: clientPasswords[0],
-          [KAFKA_SECRET_KEYS.interBroker]: interBrokerPassword,
-          [KAFKA_SECRET_KEYS.controller]: controllerPassword,
-          ...Object.fromEntries(config.clientUsers.map((u, i) => [clientPasswordKey(u), clientPasswords[i]])),
+    let clientPasswords: pulumi.Output<string>[];
+    let secret: pulumi.Resource;
+    if (userSecret) {
+      // The user keeps the passwords: nothing is generated, the chart and the initialisers read that Secret.
+      const kept = existingSecret(
+        `${name}-existing-credentials`,
+        {
+          namespace: ns,
+          name: userSecret,
+          configKey: "kafka.credentials.existingSecret",
+          keys: KAFKA_EXISTING_SECRET_KEYS,
+          check: kafkaExistingSecretCheck(config.clientUsers),
         },
-      },
-      childOpts,
-    );
+        childOpts,
+      );
+      const joined = kept.values[KAFKA_SECRET_KEYS.clientPasswords];
+      clientPasswords = config.clientUsers.map((_, i) => pulumi.secret(joined.apply((p) => p.split(",")[i])));
+      secret = kept.resource;
+    } else {
+      clientPasswords = config.clientUsers.map((u) =>
+        generatedPassword(`${name}-client-password-${u}`, { parent: this }),
+      );
+      const interBrokerPassword = generatedPassword(`${name}-inter-broker-password`, { parent: this });
+      const controllerPassword = generatedPassword(`${name}-controller-password`, { parent: this });
+      secret = opaqueSecret(
+        `${name}-credentials`,
+        {
+          namespace: ns,
+          name: secretName,
+          data: {
+            // Generated passwords are alphanumeric: no comma can split them wrongly.
+            [KAFKA_SECRET_KEYS.clientPasswords]: pulumi.all(clientPasswords).apply((p) => p.join(",")),
+            [KAFKA_SECRET_KEYS.systemUser]: clientPasswords[0],
+            [KAFKA_SECRET_KEYS.interBroker]: interBrokerPassword,
+            [KAFKA_SECRET_KEYS.controller]: controllerPassword,
+            ...Object.fromEntries(
+              config.clientUsers.map((u, i) => [clientPasswordKey(u), clientPasswords[i]]),
+            ),
+          },
+        },
+        childOpts,
+      );
+    }
 
     const values = kafkaValues(config, platform, secretName, this.releaseName);
     this.release = pinnedRelease(
@@ -311,7 +357,12 @@ export class Kafka extends pulumi.ComponentResource {
       this.releaseName,
       CHARTS.kafka,
       values,
-      { namespace: ns, atomic: platform.helm.atomic, timeoutSeconds: platform.helm.timeoutSeconds },
+      {
+        namespace: ns,
+        atomic: platform.helm.atomic,
+        timeoutSeconds: platform.helm.timeoutSeconds,
+        chart: config.chart,
+      },
       { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
     );
 
@@ -351,8 +402,9 @@ export class Kafka extends pulumi.ComponentResource {
             { name: "KAFKA_SECURITY_PROTOCOL", value: "SASL_PLAINTEXT" },
             { name: "KAFKA_SASL_MECHANISM", value: config.sasl.clientMechanism },
             { name: "KAFKA_USER", value: adminUser },
-            // Its own key: `client-passwords` holds every user's password joined by commas.
-            secretEnv("KAFKA_PASSWORD", secretName, clientPasswordKey(adminUser)),
+            // The first client user's password alone, a key the chart defines (the exporter reads it too);
+            // `client-passwords` holds every user's joined by commas.
+            secretEnv("KAFKA_PASSWORD", secretName, KAFKA_SECRET_KEYS.systemUser),
           ],
         },
         { parent: this, provider: platform.provider, dependsOn: [this.release] },

@@ -11,6 +11,7 @@ import { BackupJob, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
+import { existingSecret } from "./shared/existing-secret";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
 import { disruptionBudget } from "./shared/scheduling";
@@ -36,6 +37,21 @@ export const MONGODB_SECRET_KEYS = {
  * (bitnami/containers `bitnami/mongodb/6.0/debian-11/.../libmongodb.sh`, `mongodb_create_users`).
  */
 export const MONGODB_METRICS_USER = "prometheus_exporter";
+
+/**
+ * Keys a Secret the user keeps (`mongodb.credentials.existingSecret`) must hold: every key of
+ * {@link MONGODB_SECRET_KEYS} (the chart reads all four: the release is always a replica set with a
+ * metrics user); `mongodb-passwords` is the app user's password alone (one entry of `auth.usernames`).
+ */
+export const MONGODB_EXISTING_SECRET_KEYS: string[] = Object.values(MONGODB_SECRET_KEYS);
+
+/** Why a kept Secret's values cannot work with the chart, or undefined (names keys, never values). */
+export function mongodbExistingSecretCheck(values: Record<string, string>): string | undefined {
+  if (values[MONGODB_SECRET_KEYS.users].includes(",")) {
+    return `key "${MONGODB_SECRET_KEYS.users}" holds a comma-separated list; the chart splits it on commas and gives one password to each of auth.usernames, here only mongodb.appUser: store that user's password alone (no comma)`;
+  }
+  return undefined;
+}
 
 const PORT = 27017;
 const METRICS_PORT = 9216;
@@ -121,27 +137,49 @@ export class MongoDB extends pulumi.ComponentResource {
       return;
     }
 
-    const secretName = `${this.releaseName}-credentials`;
+    const userSecret = config.credentials?.existingSecret;
+    const secretName = userSecret ?? `${this.releaseName}-credentials`;
     this.secretName = secretName;
-    const rootPassword = generatedPassword(`${name}-root-password`, { parent: this });
-    const appPassword = generatedPassword(`${name}-app-password`, { parent: this });
-    const metricsPassword = generatedPassword(`${name}-metrics-password`, { parent: this });
-    const replicaSetKey = generatedPassword(`${name}-replica-set-key`, { parent: this });
-    const secret = opaqueSecret(
-      `${name}-credentials`,
-      {
-        namespace: ns,
-        name: secretName,
-        data: {
-          [MONGODB_SECRET_KEYS.root]: rootPassword,
-          // One entry per `auth.usernames` entry, same order; the chart splits on commas.
-          [MONGODB_SECRET_KEYS.users]: pulumi.all([appPassword]).apply((pw) => pw.join(",")),
-          [MONGODB_SECRET_KEYS.metrics]: metricsPassword,
-          [MONGODB_SECRET_KEYS.replicaSetKey]: replicaSetKey,
+    let rootPassword: pulumi.Output<string>;
+    let appPassword: pulumi.Output<string>;
+    let secret: pulumi.Resource;
+    if (userSecret) {
+      // The user keeps the passwords: nothing is generated, the chart and the initialiser read that Secret.
+      const kept = existingSecret(
+        `${name}-existing-credentials`,
+        {
+          namespace: ns,
+          name: userSecret,
+          configKey: "mongodb.credentials.existingSecret",
+          keys: MONGODB_EXISTING_SECRET_KEYS,
+          check: mongodbExistingSecretCheck,
         },
-      },
-      childOpts,
-    );
+        childOpts,
+      );
+      rootPassword = kept.values[MONGODB_SECRET_KEYS.root];
+      appPassword = kept.values[MONGODB_SECRET_KEYS.users];
+      secret = kept.resource;
+    } else {
+      rootPassword = generatedPassword(`${name}-root-password`, { parent: this });
+      appPassword = generatedPassword(`${name}-app-password`, { parent: this });
+      const metricsPassword = generatedPassword(`${name}-metrics-password`, { parent: this });
+      const replicaSetKey = generatedPassword(`${name}-replica-set-key`, { parent: this });
+      secret = opaqueSecret(
+        `${name}-credentials`,
+        {
+          namespace: ns,
+          name: secretName,
+          data: {
+            [MONGODB_SECRET_KEYS.root]: rootPassword,
+            // One entry per `auth.usernames` entry, same order; the chart splits on commas.
+            [MONGODB_SECRET_KEYS.users]: pulumi.all([appPassword]).apply((pw) => pw.join(",")),
+            [MONGODB_SECRET_KEYS.metrics]: metricsPassword,
+            [MONGODB_SECRET_KEYS.replicaSetKey]: replicaSetKey,
+          },
+        },
+        childOpts,
+      );
+    }
 
     const values = mongodbValues(config, platform, secretName, this.releaseName);
     this.release = pinnedRelease(
@@ -149,7 +187,12 @@ export class MongoDB extends pulumi.ComponentResource {
       this.releaseName,
       CHARTS.mongodb,
       values,
-      { namespace: ns, atomic: platform.helm.atomic, timeoutSeconds: platform.helm.timeoutSeconds },
+      {
+        namespace: ns,
+        atomic: platform.helm.atomic,
+        timeoutSeconds: platform.helm.timeoutSeconds,
+        chart: config.chart,
+      },
       { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
     );
 

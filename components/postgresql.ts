@@ -9,6 +9,7 @@ import { BackupJob, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
+import { existingSecret } from "./shared/existing-secret";
 import { alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
 import { pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
@@ -29,6 +30,16 @@ export const POSTGRES_SECRET_KEYS = {
   user: "password",
   replication: "replication-password",
 } as const;
+
+/**
+ * Keys a Secret the user keeps (`postgres.credentials.existingSecret`) must hold: the admin's and the app
+ * role's passwords (chart and initialiser), the replication password when there are read replicas.
+ */
+export function postgresExistingSecretKeys(config: Pick<PostgresConfig, "readReplicas">): string[] {
+  const keys: string[] = [POSTGRES_SECRET_KEYS.admin, POSTGRES_SECRET_KEYS.user];
+  if (config.readReplicas > 0) keys.push(POSTGRES_SECRET_KEYS.replication);
+  return keys;
+}
 
 const PORT = 5432;
 
@@ -122,24 +133,45 @@ export class PostgreSQL extends pulumi.ComponentResource {
       return;
     }
 
-    const secretName = `${this.releaseName}-credentials`;
+    const userSecret = config.credentials?.existingSecret;
+    const secretName = userSecret ?? `${this.releaseName}-credentials`;
     this.secretName = secretName;
-    const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
-    const appPassword = generatedPassword(`${name}-app-password`, { parent: this });
-    const replicationPassword = generatedPassword(`${name}-replication-password`, { parent: this });
-    const secret = opaqueSecret(
-      `${name}-credentials`,
-      {
-        namespace: ns,
-        name: secretName,
-        data: {
-          [POSTGRES_SECRET_KEYS.admin]: adminPassword,
-          [POSTGRES_SECRET_KEYS.user]: appPassword,
-          [POSTGRES_SECRET_KEYS.replication]: replicationPassword,
+    let adminPassword: pulumi.Output<string>;
+    let appPassword: pulumi.Output<string>;
+    let secret: pulumi.Resource;
+    if (userSecret) {
+      // The user keeps the passwords: nothing is generated, the chart and the initialiser read that Secret.
+      const kept = existingSecret(
+        `${name}-existing-credentials`,
+        {
+          namespace: ns,
+          name: userSecret,
+          configKey: "postgres.credentials.existingSecret",
+          keys: postgresExistingSecretKeys(config),
         },
-      },
-      childOpts,
-    );
+        childOpts,
+      );
+      adminPassword = kept.values[POSTGRES_SECRET_KEYS.admin];
+      appPassword = kept.values[POSTGRES_SECRET_KEYS.user];
+      secret = kept.resource;
+    } else {
+      adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+      appPassword = generatedPassword(`${name}-app-password`, { parent: this });
+      const replicationPassword = generatedPassword(`${name}-replication-password`, { parent: this });
+      secret = opaqueSecret(
+        `${name}-credentials`,
+        {
+          namespace: ns,
+          name: secretName,
+          data: {
+            [POSTGRES_SECRET_KEYS.admin]: adminPassword,
+            [POSTGRES_SECRET_KEYS.user]: appPassword,
+            [POSTGRES_SECRET_KEYS.replication]: replicationPassword,
+          },
+        },
+        childOpts,
+      );
+    }
 
     const values = postgresValues(config, platform, secretName, this.releaseName);
     this.release = pinnedRelease(
@@ -147,7 +179,12 @@ export class PostgreSQL extends pulumi.ComponentResource {
       this.releaseName,
       CHARTS.postgresql,
       values,
-      { namespace: ns, atomic: platform.helm.atomic, timeoutSeconds: platform.helm.timeoutSeconds },
+      {
+        namespace: ns,
+        atomic: platform.helm.atomic,
+        timeoutSeconds: platform.helm.timeoutSeconds,
+        chart: config.chart,
+      },
       { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
     );
 

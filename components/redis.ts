@@ -14,6 +14,7 @@ import { BackupJob, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
+import { existingSecret } from "./shared/existing-secret";
 import { AlertRule, alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
 import { disruptionBudget } from "./shared/scheduling";
@@ -28,6 +29,15 @@ export const REDIS_PASSWORD_KEY = "redis-password";
 /** Key of an ACL user's generated password in the credentials Secret. */
 export function redisAclPasswordKey(user: string): string {
   return `acl-${user}-password`;
+}
+
+/**
+ * Keys a Secret the user keeps (`redis.credentials.existingSecret`) must hold: the default user's password
+ * (the chart's key; nodes and Sentinels) and one password per ACL user (`acl-<user>-password`), which the
+ * initialiser sets on every node.
+ */
+export function redisExistingSecretKeys(config: Pick<RedisConfig, "aclUsers">): string[] {
+  return [REDIS_PASSWORD_KEY, ...config.aclUsers.map((u) => redisAclPasswordKey(u.name))];
 }
 
 /**
@@ -234,9 +244,25 @@ export class Redis extends pulumi.ComponentResource {
     const { config, platform } = args;
     const ns = platform.namespace;
     const childOpts = childOptions(this, platform);
+    // A Secret the user keeps holds every password (helm mode only; config refuses it otherwise).
+    const userSecret = config.mode === "helm" ? config.credentials?.existingSecret : undefined;
+    const kept = userSecret
+      ? existingSecret(
+          `${name}-existing-credentials`,
+          {
+            namespace: ns,
+            name: userSecret,
+            configKey: "redis.credentials.existingSecret",
+            keys: redisExistingSecretKeys(config),
+          },
+          childOpts,
+        )
+      : undefined;
     const aclPasswords = config.aclUsers.map((u) => ({
       user: u,
-      password: generatedPassword(`${name}-acl-${u.name}-password`, { parent: this }),
+      password: kept
+        ? kept.values[redisAclPasswordKey(u.name)]
+        : generatedPassword(`${name}-acl-${u.name}-password`, { parent: this }),
     }));
     const aclUsers = (): RedisAclUserConnection[] =>
       aclPasswords.map(({ user, password }) => ({
@@ -269,22 +295,26 @@ export class Redis extends pulumi.ComponentResource {
       return;
     }
 
-    const secretName = `${this.releaseName}-credentials`;
+    const secretName = userSecret ?? `${this.releaseName}-credentials`;
     this.secretName = secretName;
-    const password = generatedPassword(`${name}-password`, { parent: this });
-    const secret = opaqueSecret(
-      `${name}-credentials`,
-      {
-        namespace: ns,
-        name: secretName,
-        data: {
-          [REDIS_PASSWORD_KEY]: password,
-          // Kept beside the chart's key so operators can read them; the chart reads only its own key.
-          ...Object.fromEntries(aclPasswords.map((a) => [redisAclPasswordKey(a.user.name), a.password])),
-        },
-      },
-      childOpts,
-    );
+    const password = kept
+      ? kept.values[REDIS_PASSWORD_KEY]
+      : generatedPassword(`${name}-password`, { parent: this });
+    const secret = kept
+      ? kept.resource
+      : opaqueSecret(
+          `${name}-credentials`,
+          {
+            namespace: ns,
+            name: secretName,
+            data: {
+              [REDIS_PASSWORD_KEY]: password,
+              // Kept beside the chart's key so operators can read them; the chart reads only its own key.
+              ...Object.fromEntries(aclPasswords.map((a) => [redisAclPasswordKey(a.user.name), a.password])),
+            },
+          },
+          childOpts,
+        );
 
     const values = redisValues(config, platform, secretName, this.releaseName);
     this.release = pinnedRelease(
@@ -292,7 +322,12 @@ export class Redis extends pulumi.ComponentResource {
       this.releaseName,
       CHARTS.redis,
       values,
-      { namespace: ns, atomic: platform.helm.atomic, timeoutSeconds: platform.helm.timeoutSeconds },
+      {
+        namespace: ns,
+        atomic: platform.helm.atomic,
+        timeoutSeconds: platform.helm.timeoutSeconds,
+        chart: config.chart,
+      },
       { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
     );
 

@@ -6,6 +6,7 @@
 import { PlatformConfig } from "../config";
 import { kafkaConfigProblems } from "./kafka";
 import { mongodbUserProblem } from "./mongodb";
+import { CHARTS, chartSourceProblems } from "./shared/charts";
 import { pgvectorConfigProblems } from "./shared/pgvector";
 import { redisConfigProblems } from "./redis";
 import { weaviateConfigProblems } from "./weaviate";
@@ -27,5 +28,16 @@ export function componentConfigProblems(c: PlatformConfig): string[] {
   if (helm(c.redis)) problems.push(...redisConfigProblems(c.redis));
   if (helm(c.kafka)) problems.push(...kafkaConfigProblems(c.kafka).map((p) => `ai-platform-data:${p}`));
   if (helm(c.weaviate)) problems.push(...weaviateConfigProblems(c.weaviate));
+  // A local chart folder must be the pinned chart (name and version in its Chart.yaml).
+  const charts = [
+    ["postgres", CHARTS.postgresql],
+    ["mongodb", CHARTS.mongodb],
+    ["redis", CHARTS.redis],
+    ["kafka", CHARTS.kafka],
+    ["weaviate", CHARTS.weaviate],
+  ] as const;
+  for (const [key, pinned] of charts) {
+    if (helm(c[key])) problems.push(...chartSourceProblems(key, pinned, c[key].chart));
+  }
   return problems;
 }

@@ -18,6 +18,7 @@ import { BackupJob, secretEnv } from "./shared/backup";
 import { CHARTS, imageValues, pinnedRelease } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
+import { existingSecret } from "./shared/existing-secret";
 import { serviceLabels } from "./shared/labels";
 import { AlertRule, alertRules, diskSpaceRule } from "./shared/monitoring";
 import { databaseNetworkPolicy } from "./shared/network";
@@ -40,6 +41,31 @@ export const WEAVIATE_SECRET_KEYS = {
  * so a read-only app key would not do; two keys still let each be rotated without touching the other.
  */
 export const WEAVIATE_USERS = { admin: "admin", app: "app" } as const;
+
+/**
+ * Keys a Secret the user keeps (`weaviate.credentials.existingSecret`) must hold: the two env vars the
+ * chart reads through `envSecrets` (keys `<admin key>,<app key>` and users `admin,app`, in that order),
+ * each key alone (backup job, initialiser, `db-credentials`), and `OPENAI_APIKEY` with generative-openai.
+ */
+export function weaviateExistingSecretKeys(config: Pick<WeaviateConfig, "modules">): string[] {
+  const k = WEAVIATE_SECRET_KEYS;
+  const keys: string[] = [k.allowedKeys, k.users, k.adminKey, k.appKey];
+  if (config.modules["generative-openai"].enabled) keys.push(k.openai);
+  return keys;
+}
+
+/** Why a kept Secret's values cannot work with the chart and config, or undefined (names keys, never values). */
+export function weaviateExistingSecretCheck(values: Record<string, string>): string | undefined {
+  const k = WEAVIATE_SECRET_KEYS;
+  const users = `${WEAVIATE_USERS.admin},${WEAVIATE_USERS.app}`;
+  if (values[k.users] !== users) {
+    return `key "${k.users}" must be "${users}": the users the admin list names, in the order of "${k.allowedKeys}"`;
+  }
+  if (values[k.allowedKeys] !== `${values[k.adminKey]},${values[k.appKey]}`) {
+    return `key "${k.allowedKeys}" must be the value of "${k.adminKey}", a comma, then the value of "${k.appKey}" (Weaviate gives the n-th key to the n-th user of "${k.users}")`;
+  }
+  return undefined;
+}
 
 /** Ports of the Weaviate container (fixed by the chart and by Weaviate's defaults). */
 export const WEAVIATE_POD_PORTS = { http: 8080, grpc: 50051, metrics: 2112, gossip: 7000, data: 7001 };
@@ -238,32 +264,63 @@ export class Weaviate extends pulumi.ComponentResource {
       return;
     }
 
-    const secretName = `${this.releaseName}-credentials`;
+    const userSecret = config.credentials?.existingSecret;
+    const secretName = userSecret ?? `${this.releaseName}-credentials`;
     this.secretName = secretName;
-    const adminKey = generatedPassword(`${name}-admin-api-key`, { parent: this });
-    const appKey = generatedPassword(`${name}-app-api-key`, { parent: this });
-    const openaiKey = config.modules["generative-openai"].enabled ? args.secrets.openaiApiKey : undefined;
-    const data: Record<string, pulumi.Input<string>> = {
-      // Same order in both lists: Weaviate maps the n-th key to the n-th user.
-      [WEAVIATE_SECRET_KEYS.allowedKeys]: pulumi.interpolate`${adminKey},${appKey}`,
-      [WEAVIATE_SECRET_KEYS.users]: `${WEAVIATE_USERS.admin},${WEAVIATE_USERS.app}`,
-      [WEAVIATE_SECRET_KEYS.adminKey]: adminKey,
-      [WEAVIATE_SECRET_KEYS.appKey]: appKey,
-    };
-    if (openaiKey) data[WEAVIATE_SECRET_KEYS.openai] = openaiKey;
-    const secret = opaqueSecret(
-      `${name}-credentials`,
-      { namespace: ns, name: secretName, data, labels: serviceLabels("weaviate", this.releaseName) },
-      childOpts,
-    );
+    const openaiOn = config.modules["generative-openai"].enabled;
+    let adminKey: pulumi.Output<string>;
+    let appKey: pulumi.Output<string>;
+    let secret: pulumi.Resource;
+    let openaiInSecret: boolean;
+    if (userSecret) {
+      // The user keeps the keys: nothing is generated, the chart and the initialiser read that Secret.
+      const kept = existingSecret(
+        `${name}-existing-credentials`,
+        {
+          namespace: ns,
+          name: userSecret,
+          configKey: "weaviate.credentials.existingSecret",
+          keys: weaviateExistingSecretKeys(config),
+          check: weaviateExistingSecretCheck,
+        },
+        childOpts,
+      );
+      adminKey = kept.values[WEAVIATE_SECRET_KEYS.adminKey];
+      appKey = kept.values[WEAVIATE_SECRET_KEYS.appKey];
+      secret = kept.resource;
+      openaiInSecret = openaiOn;
+    } else {
+      adminKey = generatedPassword(`${name}-admin-api-key`, { parent: this });
+      appKey = generatedPassword(`${name}-app-api-key`, { parent: this });
+      const openaiKey = openaiOn ? args.secrets.openaiApiKey : undefined;
+      const data: Record<string, pulumi.Input<string>> = {
+        // Same order in both lists: Weaviate maps the n-th key to the n-th user.
+        [WEAVIATE_SECRET_KEYS.allowedKeys]: pulumi.interpolate`${adminKey},${appKey}`,
+        [WEAVIATE_SECRET_KEYS.users]: `${WEAVIATE_USERS.admin},${WEAVIATE_USERS.app}`,
+        [WEAVIATE_SECRET_KEYS.adminKey]: adminKey,
+        [WEAVIATE_SECRET_KEYS.appKey]: appKey,
+      };
+      if (openaiKey) data[WEAVIATE_SECRET_KEYS.openai] = openaiKey;
+      secret = opaqueSecret(
+        `${name}-credentials`,
+        { namespace: ns, name: secretName, data, labels: serviceLabels("weaviate", this.releaseName) },
+        childOpts,
+      );
+      openaiInSecret = openaiKey !== undefined;
+    }
 
-    const values = weaviateValues(config, platform, secretName, { openaiKey: openaiKey !== undefined });
+    const values = weaviateValues(config, platform, secretName, { openaiKey: openaiInSecret });
     this.release = pinnedRelease(
       `${name}-release`,
       this.releaseName,
       CHARTS.weaviate,
       values,
-      { namespace: ns, atomic: platform.helm.atomic, timeoutSeconds: platform.helm.timeoutSeconds },
+      {
+        namespace: ns,
+        atomic: platform.helm.atomic,
+        timeoutSeconds: platform.helm.timeoutSeconds,
+        chart: config.chart,
+      },
       { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
     );
 

@@ -8,6 +8,7 @@ import { parseBytes, parseMillicores } from "./quantities";
 import { PlatformConfig, platformSchema, ResourcesConfig, SECRET_KEYS, SecretKey } from "./schema";
 
 export * from "./schema";
+export * from "./service-sources";
 export { parseBytes, parseMillicores } from "./quantities";
 
 /** The Pulumi project name, which is also the config namespace. */
@@ -132,6 +133,16 @@ function crossChecks(c: PlatformConfig): string[] {
     checkResources(problems, s, svc.resources);
     if (svc.mode === "external" && svc.endpoint === undefined) {
       problems.push(`${PROJECT}:${s}.endpoint: required when ${s}.mode is "external" (where is the server?)`);
+    }
+    if (svc.mode === "external" && svc.chart !== undefined) {
+      problems.push(
+        `${PROJECT}:${s}.chart: only used when ${s}.mode is "helm"; no chart is installed for an external server, so remove it`,
+      );
+    }
+    if (svc.mode === "external" && svc.credentials !== undefined) {
+      problems.push(
+        `${PROJECT}:${s}.credentials: only used when ${s}.mode is "helm"; an external server's password comes from secret config (pulumi config set --secret), so remove it`,
+      );
     }
   }
 
@@ -326,7 +337,15 @@ export function loadConfig(extraChecks: (c: PlatformConfig) => string[] = () => 
     }
   }
   const openai = config.weaviate.modules["generative-openai"];
-  if (config.weaviate.enabled && config.weaviate.mode === "helm" && openai.enabled && !secrets.openaiApiKey) {
+  // With weaviate.credentials the key comes from that Secret (OPENAI_APIKEY), checked when it is read.
+  const openaiFromSecret = config.weaviate.credentials !== undefined;
+  if (
+    config.weaviate.enabled &&
+    config.weaviate.mode === "helm" &&
+    openai.enabled &&
+    !openaiFromSecret &&
+    !secrets.openaiApiKey
+  ) {
     problems.push(
       `${PROJECT}:openaiApiKey: required when weaviate.modules.generative-openai.enabled is true; set it with 'pulumi config set --secret openaiApiKey <key>'`,
     );

@@ -13,6 +13,7 @@ import {
   k8sName,
   memoryQuantity,
 } from "./quantities";
+import { chartSourceSchema, credentialsSchema } from "./service-sources";
 
 /** A container image reference; each part overrides the chart's own default when set. */
 export const imageSchema = z
@@ -80,6 +81,10 @@ const serviceBase = {
   resources: resourcesSchema,
   /** The backup CronJob. */
   backup: backupSchema.prefault({}),
+  /** Where the Helm chart comes from (`helm` mode): a mirror or a local folder; unset: the pinned chart. */
+  chart: chartSourceSchema.optional(),
+  /** A Secret you keep with the service's credentials (`helm` mode); unset: generated passwords. */
+  credentials: credentialsSchema.optional(),
 };
 
 const hostPort = z

@@ -14,6 +14,8 @@ interface Registered {
   secretPaths: string[];
   /** Resource options that decide what the engine does with it on delete and in state. */
   options: RecordedOptions;
+  /** The id of an existing resource the program reads (`Secret.get`), else absent. */
+  readId?: string;
 }
 
 /** The options the mocks cannot see, recorded by a stack transformation (`registerStackTransformation`). */
@@ -29,6 +31,28 @@ const registered: Registered[] = [];
 const optionsByResource = new Map<string, RecordedOptions>();
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/**
+ * Secrets that exist "in the cluster" for reads (`Secret.get`): env AIPD_MOCK_SECRETS, JSON
+ * `{"<namespace>/<name>": {"<key>": "<plain value>"}}`. Reading another fails as the engine does.
+ */
+const clusterSecrets = JSON.parse(process.env.AIPD_MOCK_SECRETS ?? "{}") as Record<
+  string,
+  Record<string, string>
+>;
+
+function readSecret(id: string): Record<string, unknown> {
+  const data = clusterSecrets[id];
+  if (data === undefined) throw new Error(`resource '${id}' does not exist`);
+  const [namespace, name] = id.split("/");
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: { name, namespace },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+  };
+}
 
 /** Mocks see secrets in their wire form; tests want the plain value, with secrets marked by path. */
 function unwrapSecrets(value: unknown, path: string, secretPaths: string[]): unknown {
@@ -60,7 +84,12 @@ pulumi.runtime.setMocks(
           provider: args.provider,
           secretPaths,
           options,
+          // Registrations carry the import id, "" when there is none.
+          readId: args.id || undefined,
         });
+      }
+      if (args.id && args.type === "kubernetes:core/v1:Secret") {
+        return { id: args.id, state: readSecret(args.id) };
       }
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "random:index/randomPassword:RandomPassword") {
@@ -142,7 +171,30 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify({ resources: registered, outputs }));
 }
 
+/** Exit code of a run that failed with a RunError reported on stdout (see {@link reportRunError}). */
+const RUN_ERROR_EXIT = 2;
+
+/**
+ * A RunError thrown inside an apply (a Secret that cannot serve, ...) fails the registration of every
+ * resource that uses the value, and with it the run, as under the language host: it surfaces both as an
+ * unhandled rejection and from the stack's run, whichever comes first. Reported like an error of the
+ * program itself, by the name RunError (the host prints those without a stack trace). The exit code is
+ * not 0: registrations are still pending, and the SDK fails a clean exit that leaves promises behind.
+ */
+function reportRunError(e: unknown): boolean {
+  if (!pulumi.RunError.isInstance(e)) return false;
+  process.stdout.write(JSON.stringify({ error: { name: "RunError", message: (e as Error).message } }));
+  process.exit(RUN_ERROR_EXIT);
+}
+
+process.on("unhandledRejection", (e) => {
+  if (reportRunError(e)) return;
+  process.stderr.write(String((e as Error)?.stack ?? e));
+  process.exit(1);
+});
+
 main().catch((e) => {
+  if (reportRunError(e)) return;
   process.stderr.write(String(e?.stack ?? e));
   process.exit(1);
 });

@@ -26,6 +26,8 @@ export interface RegisteredResource {
     ignoreChanges?: string[];
     additionalSecretOutputs?: string[];
   };
+  /** The id of an existing resource the program reads (`Secret.get`), else absent. */
+  readId?: string;
 }
 
 export interface ProgramRun {
@@ -89,6 +91,8 @@ function programFingerprint(): string {
     "components",
     "init",
     "test/support",
+    // Local chart folders the program reads (Chart.yaml) when a run points at them.
+    "test/fixtures/charts",
   ]) {
     walk(path.join(ROOT, p));
   }
@@ -96,14 +100,19 @@ function programFingerprint(): string {
 }
 let fingerprint: string | undefined;
 
+/** Secrets that exist in the mocked cluster for `Secret.get`: `{"<namespace>/<name>": {key: value}}`. */
+export type ClusterSecrets = Record<string, Record<string, string>>;
+
 /**
- * Runs the program; `overrides` replace whole top-level keys (`ai-platform-data:redis`, ...). A run is
- * deterministic under mocks, so its result is cached in the temp dir, keyed by the code and the config:
- * the unit test files ask for the dev and prod runs many times.
+ * Runs the program; `overrides` replace whole top-level keys (`ai-platform-data:redis`, ...);
+ * `clusterSecrets` are what a read of an existing Secret finds. A run is deterministic under mocks, so
+ * its result is cached in the temp dir, keyed by the code, the config and those Secrets: the unit test
+ * files ask for the dev and prod runs many times.
  */
 export function runProgram(
   stack: string,
   overrides: Record<string, unknown> = {},
+  clusterSecrets: ClusterSecrets = {},
 ): ProgramRun | { error: { name: string; message: string } } {
   const config = { ...projectDefaults(), ...stackConfig(stack), ...overrides };
   fingerprint ??= programFingerprint();
@@ -111,20 +120,20 @@ export function runProgram(
     .update(fingerprint)
     .update(stack)
     .update(engineConfig(config))
+    .update(JSON.stringify(clusterSecrets))
     .digest("hex");
   const cacheDir = path.join(os.tmpdir(), "ai-platform-data-mock-runs");
   const cached = path.join(cacheDir, `${key}.json`);
   if (fs.existsSync(cached)) return JSON.parse(fs.readFileSync(cached, "utf8"));
-  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "program-child.ts")], {
+  const out = runChild({
     cwd: ROOT,
     env: {
       ...process.env,
       PULUMI_CONFIG: engineConfig(config),
       PULUMI_CONFIG_SECRET_KEYS: secretKeys(config),
       AIPD_STACK: stack,
+      AIPD_MOCK_SECRETS: JSON.stringify(clusterSecrets),
     },
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
   });
   fs.mkdirSync(cacheDir, { recursive: true });
   const tmp = `${cached}.${process.pid}`;
@@ -133,16 +142,42 @@ export function runProgram(
   return JSON.parse(out);
 }
 
+/** Exit code of program-child.ts when the run failed with a RunError it printed as `{error}`. */
+const RUN_ERROR_EXIT = 2;
+
+/** Runs program-child.ts; its stdout, also when it exits reporting a RunError. */
+function runChild(opts: { cwd: string; env: NodeJS.ProcessEnv }): string {
+  try {
+    return execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "program-child.ts")], {
+      ...opts,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (e) {
+    const err = e as { status?: number; stdout?: string };
+    if (err.status === RUN_ERROR_EXIT && err.stdout) return err.stdout;
+    throw e;
+  }
+}
+
 /** Like {@link runProgram} but fails the test when the program errored. */
-export function runOk(stack: string, overrides: Record<string, unknown> = {}): ProgramRun {
-  const r = runProgram(stack, overrides);
+export function runOk(
+  stack: string,
+  overrides: Record<string, unknown> = {},
+  clusterSecrets: ClusterSecrets = {},
+): ProgramRun {
+  const r = runProgram(stack, overrides, clusterSecrets);
   if ("error" in r) throw new Error(`program failed: ${r.error.message}`);
   return r;
 }
 
 /** Like {@link runProgram} but returns the error message, failing when the program succeeded. */
-export function runError(stack: string, overrides: Record<string, unknown> = {}): string {
-  const r = runProgram(stack, overrides);
+export function runError(
+  stack: string,
+  overrides: Record<string, unknown> = {},
+  clusterSecrets: ClusterSecrets = {},
+): string {
+  const r = runProgram(stack, overrides, clusterSecrets);
   if (!("error" in r)) throw new Error("program succeeded but an error was expected");
   return r.error.message;
 }

@@ -203,7 +203,7 @@ describe("Kafka component", () => {
     assert.equal(env(c, "KAFKA_SASL_MECHANISM").value, "SCRAM-SHA-512");
     assert.equal(env(c, "KAFKA_USER").value, "admin");
     assert.deepEqual(env(c, "KAFKA_PASSWORD").valueFrom, {
-      secretKeyRef: { name: "kafka-credentials", key: "client-password-admin" },
+      secretKeyRef: { name: "kafka-credentials", key: "system-user-password" },
     });
     const secretKeys = Object.keys(secretNamed(prod, "kafka-credentials")!.inputs.stringData as object);
     assert.ok(secretKeys.includes(env(c, "KAFKA_PASSWORD").valueFrom.secretKeyRef.key));
