@@ -27,7 +27,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
 import { parse, stringify } from "yaml";
-import { kafkaCanLogin, requireServer, Services } from "../support/servers";
+import { DataServices, kafkaCanLogin, requireServer } from "../support/servers";
 import {
   CommandResult,
   engineBin,
@@ -121,7 +121,7 @@ function initialDesired(): Desired {
   };
 }
 
-function stackConfig(s: Services, d: Desired): Json {
+function stackConfig(s: DataServices, d: Desired): Json {
   const mongo = s.mongodb;
   return {
     createNamespace: false,
@@ -198,7 +198,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
   const redis = await requireServer(t, "redis");
   const kafka = await requireServer(t, "kafka");
   if (!pg || !mongodb || !weaviate || !redis || !kafka) return;
-  const svc: Services = { postgres: pg, mongodb, weaviate, redis, kafka };
+  const svc: DataServices = { postgres: pg, mongodb, weaviate, redis, kafka };
 
   const bin = engineBin(t);
   if (!bin) return;

@@ -242,3 +242,21 @@ export function operations(out: string): Record<string, string> {
   }
   return ops;
 }
+
+/**
+ * `pulumi preview` of a program that declares nothing, on the same engine and project set-up: the floor
+ * under every step's time, printed beside the stack's own no-op preview so the ratio can be read off.
+ */
+export function emptyProgramPreview(bin: string): CommandResult {
+  const ws = new Workspace(bin);
+  try {
+    fs.writeFileSync(
+      path.join(ws.project, "index.ts"),
+      "// Declares nothing: the engine's floor.\nexport {};\n",
+    );
+    ws.pulumiOk(["stack", "init", ws.stack]);
+    return ws.pulumiOk(["preview", "--suppress-progress"]);
+  } finally {
+    ws.remove();
+  }
+}

@@ -3,7 +3,7 @@
  * the test makes behind Pulumi's back, and the clean-up of earlier e2e runs' objects.
  */
 import { Client } from "pg";
-import { Services, withKafkaAdmin as withAdmin } from "../support/servers";
+import { DataServices, Services, withKafkaAdmin as withAdmin } from "../support/servers";
 
 const { MongoClient } = require("mongodb");
 const { ConfigResourceTypes } = require("kafkajs");
@@ -302,7 +302,7 @@ async function cleanRedis(svc: Services["redis"]): Promise<void> {
 }
 
 /** Removes what earlier e2e runs left on the servers (their names start with {@link PREFIX}). */
-export async function cleanEarlierRuns(s: Services): Promise<void> {
+export async function cleanEarlierRuns(s: DataServices): Promise<void> {
   await cleanPg(s.postgres);
   await cleanMongo(s.mongodb);
   await cleanWeaviate(s.weaviate);

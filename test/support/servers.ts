@@ -38,7 +38,12 @@ export interface Services {
     apiKey: string;
     backupPath: string;
   };
+  /** The Kubernetes API of scripts/kube.sh (no secret here: the kubeconfig file is 0600). */
+  kube: { server: string; kubeconfig: string; context: string; node: string; storageClass: string };
 }
+
+/** The five database services, without the Kubernetes API. */
+export type DataServices = Omit<Services, "kube">;
 
 function portOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -83,6 +88,10 @@ export async function requireServer<K extends keyof Services>(
 }
 
 function endpointOf(name: keyof Services, svc: unknown): { host: string; port: number } {
+  if (name === "kube") {
+    const u = new URL((svc as Services["kube"]).server);
+    return { host: u.hostname, port: Number(u.port) };
+  }
   if (name === "redis") return (svc as Services["redis"]).sentinels[0];
   if (name === "kafka") {
     const [host, port] = (svc as Services["kafka"]).brokers[0].split(":");
