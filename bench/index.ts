@@ -2,7 +2,8 @@
  * `npm run bench`: figures for the work the program does on every `pulumi preview`/`up` before it talks
  * to anything: config validation, the pure planners the initialisers run, the SCRAM salting and request
  * encoding of kafka-scram-users, and a whole program evaluation
- * under mocks (time and peak memory of the child process). Prints figures; asserts nothing.
+ * under mocks (time and peak memory of the child process); then the initialisers against the test
+ * servers beside the raw clients (bench/servers.ts). Prints figures; asserts nothing.
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
@@ -11,6 +12,7 @@ import { planTopics, TopicSpec } from "../init/kafka";
 import { encodeAlter, saltedPassword } from "../init/kafka-users";
 import { collectionsFromConfig, planIndexes, ResolvedIndex } from "../init/mongodb";
 import { projectDefaults, ROOT, stackConfig } from "../test/support/program";
+import { benchServers } from "./servers";
 
 function bench(name: string, iterations: number, fn: () => void): void {
   for (let i = 0; i < Math.min(50, iterations); i++) fn(); // warm up the JIT
@@ -106,3 +108,8 @@ for (const stack of ["dev", "prod"]) {
     `${`evaluate ${stack} stack (${resources} resources)`.padEnd(58)} ${`${best} ms`.padStart(10)} best of ${runs}, peak RSS ${Math.round(peakKiB / 1024)} MiB`,
   );
 }
+
+benchServers().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

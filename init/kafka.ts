@@ -357,7 +357,7 @@ async function waitForLeaders(
       what: "waiting for the leaders of new partitions",
       deadlineMs: leftMs,
       initialDelayMs: 50,
-      maxDelayMs: 1000,
+      maxDelayMs: 250,
     },
   );
 }
