@@ -134,6 +134,15 @@ function crossChecks(c: PlatformConfig): string[] {
     if (svc.mode === "external" && svc.endpoint === undefined) {
       problems.push(`${PROJECT}:${s}.endpoint: required when ${s}.mode is "external" (where is the server?)`);
     }
+    if (svc.connect === "port-forward" && svc.mode === "external") {
+      problems.push(
+        `${PROJECT}:${s}.connect: "port-forward" reaches the pods of the release, and an external server has none; use "auto" or "in-cluster"`,
+      );
+    } else if (svc.connect === "port-forward" && svc.endpoint !== undefined) {
+      problems.push(
+        `${PROJECT}:${s}.connect: "port-forward" reaches the pods of the release, but ${s}.endpoint sends the initialiser to another address; remove ${s}.endpoint to use port-forwards, or set ${s}.connect to "auto"`,
+      );
+    }
     if (svc.mode === "external" && svc.chart !== undefined) {
       problems.push(
         `${PROJECT}:${s}.chart: only used when ${s}.mode is "helm"; no chart is installed for an external server, so remove it`,

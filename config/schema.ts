@@ -75,6 +75,13 @@ const serviceBase = {
   mode: modeSchema.default("helm"),
   /** Seconds the initialiser keeps retrying to reach the server before it fails. */
   initTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
+  /**
+   * How the initialiser reaches the release from where `pulumi up` runs (`helm` mode without `endpoint`):
+   * `auto` uses the in-cluster names when they resolve there and port-forwards through the Kubernetes API
+   * otherwise, `in-cluster` always the names, `port-forward` always port-forwards (README "Reaching the
+   * servers").
+   */
+  connect: z.enum(["auto", "in-cluster", "port-forward"]).default("auto"),
   /** Size of each data volume. */
   storageSize: binaryQuantity,
   /** Requests and limits of the database container. */

@@ -10,6 +10,7 @@ import type { MongoDB } from "../components/mongodb";
 import type { PostgreSQL } from "../components/postgresql";
 import type { Redis } from "../components/redis";
 import type { Weaviate } from "../components/weaviate";
+import { forwardInput, KubeAccess, kubernetesProviderAccess } from "./connect";
 import { KafkaTopics } from "./kafka";
 import { KafkaScramUsers } from "./kafka-users";
 import { collectionsFromConfig, MongoCollections } from "./mongodb";
@@ -42,8 +43,17 @@ function after(
   return { parent: component, dependsOn: component.ready };
 }
 
-export function initialiseDatabases(config: PlatformConfig, c: DeployedComponents): Initialisers {
+/**
+ * `access`: how port-forwards reach the API server (default: the Kubernetes provider's stack config);
+ * each initialiser gets a `forward` input unless its service is reached as given (init/connect.ts).
+ */
+export function initialiseDatabases(
+  config: PlatformConfig,
+  c: DeployedComponents,
+  access: KubeAccess = kubernetesProviderAccess(),
+): Initialisers {
   const out: Initialisers = {};
+  const forward = (svc: Parameters<typeof forwardInput>[0]) => forwardInput(svc, config.namespace, access);
 
   if (c.postgres) {
     const conn = c.postgres.connection;
@@ -59,6 +69,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         appPassword: conn.appPassword,
         migrations: loadMigrations(),
         timeoutSeconds: config.postgres.initTimeoutSeconds,
+        forward: forward(config.postgres),
       },
       after(c.postgres),
     );
@@ -85,6 +96,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         appPassword: conn.appPassword,
         appRoles: config.mongodb.appRoles,
         timeoutSeconds: config.mongodb.initTimeoutSeconds,
+        forward: forward(config.mongodb),
       },
       after(c.mongodb),
     );
@@ -103,6 +115,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         enabledModules: conn.enabledModules,
         allowRecreate: config.weaviate.allowRecreate,
         timeoutSeconds: config.weaviate.initTimeoutSeconds,
+        forward: forward(config.weaviate),
       },
       after(c.weaviate),
     );
@@ -126,6 +139,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         userPasswords: Object.fromEntries(conn.aclUsers.map((u) => [u.name, u.password])),
         expectedNodes: conn.nodes,
         timeoutSeconds: config.redis.initTimeoutSeconds,
+        forward: forward(config.redis),
       },
       after(c.redis),
     );
@@ -146,6 +160,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
           userPasswords: Object.fromEntries(conn.scramUsers.map((u) => [u.name, u.password])),
           iterations: config.kafka.scramIterations,
           timeoutSeconds: config.kafka.initTimeoutSeconds,
+          forward: forward(config.kafka),
         },
         after(c.kafka),
       );
@@ -164,6 +179,7 @@ export function initialiseDatabases(config: PlatformConfig, c: DeployedComponent
         deleteRemovedTopics: config.kafka.deleteRemovedTopics,
         timeoutSeconds: config.kafka.initTimeoutSeconds,
         nodes: conn.nodes,
+        forward: forward(config.kafka),
       },
       kafkaOpts,
     );

@@ -10,8 +10,16 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "./shared/diff";
-import { isKafkaAuthFailure, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
+import {
+  firstBroker,
+  isKafkaAuthFailure,
+  isKafkaFatal,
+  KafkaConnectionInputs,
+  kafkaTarget,
+  newKafka,
+} from "./shared/kafka";
 import { initialiserOptions } from "./shared/options";
+import { Forwarder, ForwardSpec, withForwarder } from "./shared/port-forward";
 import { progress } from "./shared/progress";
 import { withSession } from "./shared/retry";
 import { loginRotating } from "./shared/rotation";
@@ -528,6 +536,19 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     fn: (send: Send) => Promise<T>,
     previousPassword?: string,
   ): Promise<T> {
+    // Through port-forwards when `forward` says so, open for this call only.
+    return withForwarder(inputs.forward, firstBroker(inputs), progress("kafka-scram-users").log, (fw) =>
+      this.onBroker(inputs, fw, fn, previousPassword),
+    );
+  }
+
+  /** {@link withBroker} with the call's forwarder. */
+  private async onBroker<T>(
+    inputs: KafkaConnectionInputs,
+    fw: Forwarder,
+    fn: (send: Send) => Promise<T>,
+    previousPassword?: string,
+  ): Promise<T> {
     const secrets = [inputs.password, previousPassword];
     const what = kafkaTarget(inputs);
     const { log } = progress("kafka-scram-users");
@@ -536,7 +557,7 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs internals, untyped
     type Cluster = any;
     const connect = async (password: string): Promise<Cluster> => {
-      const kafka = newKafka({ ...inputs, password });
+      const kafka = newKafka({ ...inputs, password }, fw);
       const key = Object.getOwnPropertySymbols(kafka).find(
         (s) => s.description === "private:Kafka:createCluster",
       );
@@ -559,7 +580,7 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
         deadlineMs: inputs.timeoutSeconds * 1000,
         secrets,
         log,
-        isFatal: isKafkaAuthFailure,
+        isFatal: isKafkaFatal,
         connect: () => loginRotating(inputs.password, previousPassword, connect, isKafkaAuthFailure),
         close: (login) => login.client.disconnect(),
       },
@@ -621,6 +642,8 @@ export interface KafkaScramUsersArgs {
   iterations: pulumi.Input<number>;
   /** Seconds to keep retrying to reach the cluster. */
   timeoutSeconds: pulumi.Input<number>;
+  /** How to reach the brokers from here: port-forwards (shared/port-forward.ts); unset: as given. */
+  forward?: pulumi.Input<ForwardSpec>;
 }
 
 /** SASL/SCRAM users of the platform's Kafka cluster. */

@@ -16,9 +16,12 @@ import {
   MongoRole,
   observeAppUser,
 } from "./mongodb/app-user";
+import { mongoTarget } from "./mongodb/forward";
 import { inPlaceDiff, stableJson } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { partialFailure } from "./shared/partial";
+import { parseHostPort } from "./shared/address-map";
+import { ForwardSpec, isForwardRefusal, openForwarder } from "./shared/port-forward";
 import { progress } from "./shared/progress";
 import { mayRetry, withSession } from "./shared/retry";
 import { containsUnknown, isUnknown, known } from "./shared/unknown";
@@ -98,6 +101,8 @@ export interface MongoCollectionsInputs extends VersionedInputs {
   appRoles?: MongoRole[];
   /** Seconds to keep retrying to reach the server. */
   timeoutSeconds: number;
+  /** How to reach the members from here (shared/port-forward.ts, mongodb/forward.ts); unset: as given. */
+  forward?: ForwardSpec;
 }
 
 /** Outputs: the inputs (`collections` as observed by `read`), what this resource created, the last steps. */
@@ -746,6 +751,11 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     if (inputs.directConnection !== undefined) options.directConnection = inputs.directConnection;
     if (inputs.tls !== undefined) options.tls = inputs.tls;
     type Client = { db(name: string): MongoDb; close(): Promise<void> };
+    const fw = await openForwarder(
+      inputs.forward,
+      parseHostPort(inputs.hosts[0]),
+      progress("mongodb-collections").log,
+    );
     return withSession<Client, T>(
       {
         what,
@@ -757,9 +767,12 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
         connect: async () => {
           // Each attempt waits for a server at most 2 s (the driver re-checks within it), never past the deadline.
           const left = deadlineMs - (Date.now() - started);
-          const c = new MongoClient(`mongodb://${inputs.hosts.join(",")}/`, {
-            ...options,
-            serverSelectionTimeoutMS: Math.max(500, Math.min(2000, left)),
+          const wait = Math.max(500, Math.min(2000, left));
+          // Through port-forwards: the primary's own forward, directly (mongodb/forward.ts).
+          const at = await mongoTarget(inputs, options, fw, wait);
+          const c = new MongoClient(`mongodb://${at.hosts.join(",")}/`, {
+            ...at.options,
+            serverSelectionTimeoutMS: wait,
           });
           try {
             await c.connect();
@@ -779,11 +792,11 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
           if (/Authentication failed|requires authentication|not authorized/i.test(err?.message ?? "")) {
             return true;
           }
-          return !mayRetry(e);
+          return isForwardRefusal(e) || !mayRetry(e);
         },
       },
       (c) => fn(c.db(inputs.database)),
-    );
+    ).finally(() => fw.close());
   }
 }
 
@@ -817,6 +830,8 @@ export interface MongoCollectionsArgs {
   appRoles?: pulumi.Input<MongoRole[]>;
   /** Seconds to keep retrying to reach the server. */
   timeoutSeconds: pulumi.Input<number>;
+  /** How to reach the members from here: port-forwards (shared/port-forward.ts); unset: as given. */
+  forward?: pulumi.Input<ForwardSpec>;
 }
 
 /** The collections and indexes of the platform's MongoDB database. */

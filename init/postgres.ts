@@ -19,6 +19,7 @@ import type * as Pg from "pg";
 import { inPlaceDiff } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { partialFailure } from "./shared/partial";
+import { ForwardSpec, openForwarder } from "./shared/port-forward";
 import { progress } from "./shared/progress";
 import { mayRetry, withSession } from "./shared/retry";
 import { loginRotating, RotatingLogin } from "./shared/rotation";
@@ -73,6 +74,8 @@ export interface PostgresSchemaInputs extends VersionedInputs {
    * password being stored in any output.
    */
   appPasswordRevision: number;
+  /** How to reach the server from here (shared/port-forward.ts); unset: as given. Never a change. */
+  forward?: ForwardSpec;
 }
 
 /** Outputs: the inputs except `appPassword`, the tracking table's rows and the last run's steps. */
@@ -848,10 +851,14 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
   ): Promise<T> {
     const { Client } = require("pg") as typeof Pg;
     const deadlineMs = inputs.timeoutSeconds * 1000;
+    // Through a port-forward to the primary's pod when `forward` says so, open for this session only.
+    const server = { host: inputs.host, port: inputs.port };
+    const fw = await openForwarder(inputs.forward, server, log);
     const open = async (password: string): Promise<Pg.Client> => {
+      const at = await fw.resolve(server);
       const client = new Client({
-        host: inputs.host,
-        port: inputs.port,
+        host: at.host,
+        port: at.port,
         user: inputs.adminUser,
         password,
         database,
@@ -889,7 +896,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         isFatal: (e) => !mayRetry(e),
       },
       work,
-    );
+    ).finally(() => fw.close());
   }
 
   private what(inputs: Pick<PostgresSchemaInputs, "host" | "port" | "adminUser">, database: string): string {
@@ -921,6 +928,8 @@ export interface PostgresSchemaArgs {
   migrations: pulumi.Input<Migration[]>;
   /** Seconds to keep retrying to reach the server: `postgres.initTimeoutSeconds`. */
   timeoutSeconds: pulumi.Input<number>;
+  /** How to reach the server from here: a port-forward (shared/port-forward.ts); unset: as given. */
+  forward?: pulumi.Input<ForwardSpec>;
 }
 
 /** The platform's PostgreSQL schema: role, database, migrations, grants. */

@@ -3,6 +3,7 @@
  * the master report them, and one way to open a connection to any of them. Used by the ACL users
  * initialiser (init/redis.ts); pure parsing helpers are exported for unit tests.
  */
+import { isForwardRefusal } from "./shared/port-forward";
 import { progress } from "./shared/progress";
 import { describeError, withRetry } from "./shared/retry";
 
@@ -10,6 +11,17 @@ export interface HostPort {
   host: string;
   port: number;
 }
+
+/**
+ * Where to connect for an address Sentinel or a node hands back: itself, or (through port-forwards,
+ * shared/port-forward.ts) the loopback end of a forward to its pod, like ioredis' `natMap` but for every
+ * address, found when it is first met. Addresses keep their in-cluster form everywhere else (outputs,
+ * messages).
+ */
+export type Resolve = (addr: HostPort) => Promise<HostPort>;
+
+/** Addresses as given. */
+export const asGiven: Resolve = async (addr) => addr;
 
 /** What {@link discoverTopology} needs: the inputs of the ACL users resource it serves. */
 export interface TopologyInputs {
@@ -72,15 +84,29 @@ export function isAuthError(e: unknown): boolean {
   return /WRONGPASS|NOAUTH|invalid password/i.test(String((e as Error)?.message));
 }
 
+/** What ends the retries at once: a refused login, or a port-forward the Kubernetes API refuses. */
+export function isFatalRedisError(e: unknown): boolean {
+  return isAuthError(e) || isForwardRefusal(e);
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis is required lazily, untyped here
 export type RedisClient = any;
 
-/** A connected ioredis client that gives up at once (callers retry); an AUTH refusal is the error. */
-export async function connectOnce(node: HostPort, password: string, timeoutMs = 3000): Promise<RedisClient> {
+/**
+ * A connected ioredis client that gives up at once (callers retry); an AUTH refusal is the error. It
+ * connects where `resolve` says for `node`.
+ */
+export async function connectOnce(
+  node: HostPort,
+  password: string,
+  timeoutMs = 3000,
+  resolve: Resolve = asGiven,
+): Promise<RedisClient> {
   const Redis = require("ioredis");
+  const at = await resolve(node);
   const c = new Redis({
-    host: node.host,
-    port: node.port,
+    host: at.host,
+    port: at.port,
     password: password || undefined,
     lazyConnect: true,
     retryStrategy: () => null,
@@ -105,17 +131,17 @@ export async function onServer(
   what: string,
   node: HostPort,
   password: string,
-  opts: { deadlineMs: number; secrets: string[] },
+  opts: { deadlineMs: number; secrets: string[]; resolve?: Resolve },
   fn: (c: RedisClient) => Promise<void>,
 ): Promise<void> {
   const label = `${what} ${nodeKey(node)}`;
   let c: RedisClient;
   try {
-    c = await withRetry(() => connectOnce(node, password, 5000), {
+    c = await withRetry(() => connectOnce(node, password, 5000, opts.resolve), {
       what: label,
       deadlineMs: opts.deadlineMs,
       secrets: opts.secrets,
-      isFatal: isAuthError,
+      isFatal: isFatalRedisError,
     });
   } catch (e) {
     throw new Error(describeError(e, opts.secrets));
@@ -137,9 +163,12 @@ export async function onServer(
  * kept, even one it judges down: each must get the users, so an unreachable node fails the run after the
  * deadline instead of being skipped silently. Sentinels that disagree on the master (a failover under way)
  * are asked again. Sentinels are those the others list (each lists all but itself); a lone Sentinel is
- * the configured address.
+ * the configured address. Every connection goes where `resolve` says.
  */
-export async function discoverTopology(inputs: TopologyInputs): Promise<Topology> {
+export async function discoverTopology(
+  inputs: TopologyInputs,
+  resolve: Resolve = asGiven,
+): Promise<Topology> {
   const secrets = [inputs.password, inputs.sentinelPassword];
   const what = `Redis Sentinels ${inputs.sentinels.map(nodeKey).join(",")} (master set ${inputs.masterName})`;
   return withRetry(
@@ -155,9 +184,9 @@ export async function discoverTopology(inputs: TopologyInputs): Promise<Topology
         asked.add(nodeKey(s));
         let c: RedisClient;
         try {
-          c = await connectOnce(s, inputs.sentinelPassword);
+          c = await connectOnce(s, inputs.sentinelPassword, 3000, resolve);
         } catch (e) {
-          if (isAuthError(e)) throw e;
+          if (isFatalRedisError(e)) throw e;
           last = e;
           continue;
         }
@@ -182,7 +211,7 @@ export async function discoverTopology(inputs: TopologyInputs): Promise<Topology
         );
       }
       const master = distinct[0];
-      const mc = await connectOnce(master, inputs.password);
+      const mc = await connectOnce(master, inputs.password, 3000, resolve);
       try {
         const info = String(await mc.call("INFO", "replication"));
         if (!/^role:master\s*$/m.test(info))
@@ -206,7 +235,7 @@ export async function discoverTopology(inputs: TopologyInputs): Promise<Topology
       deadlineMs: inputs.timeoutSeconds * 1000,
       secrets,
       log: progress("redis-acl").log,
-      isFatal: (e) => isAuthError(e) || /does not know master/i.test(String((e as Error)?.message)),
+      isFatal: (e) => isFatalRedisError(e) || /does not know master/i.test(String((e as Error)?.message)),
     },
   );
 }

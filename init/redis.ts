@@ -10,6 +10,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
+import { Forwarder, ForwardSpec, withForwarder } from "./shared/port-forward";
 import { progress } from "./shared/progress";
 import { codeVersion } from "./shared/version";
 import { discoverTopology, HostPort, nodeKey, onServer, RedisClient } from "./redis-topology";
@@ -45,6 +46,8 @@ export interface RedisAclUsersInputs {
    */
   expectedNodes?: number;
   timeoutSeconds: number;
+  /** How to reach the Sentinels and nodes from here (shared/port-forward.ts); unset: as given. */
+  forward?: ForwardSpec;
 }
 
 export interface RedisAclUsersOutputs extends RedisAclUsersInputs {
@@ -175,12 +178,16 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
    * changed behind the program's back, shows as drift, and the next `up` converges it.
    */
   async read(id: string, props: RedisAclUsersOutputs): Promise<pulumi.dynamic.ReadResult> {
-    const { targets, nodes, sentinels } = await this.targets(props);
+    return this.reaching(props, (fw) => this.readWith(id, props, fw));
+  }
+
+  private async readWith(id: string, props: RedisAclUsersOutputs, fw: Forwarder) {
+    const { targets, nodes, sentinels } = await this.targets(props, fw);
     const applied = props.applied ?? {};
     let drifted = false;
     for (const t of targets) {
       const want = applied[targetKey(t)];
-      await this.onTarget(props, t, async (c) => {
+      await this.onTarget(props, t, fw, async (c) => {
         for (const u of props.users) {
           const have = summariseGetUser(await c.call("ACL", "GETUSER", u.name));
           if (!want || !have || want[u.name] !== sha256(have)) drifted = true;
@@ -194,11 +201,15 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async delete(_id: string, props: RedisAclUsersOutputs): Promise<void> {
+    return this.reaching(props, (fw) => this.deleteWith(props, fw));
+  }
+
+  private async deleteWith(props: RedisAclUsersOutputs, fw: Forwarder): Promise<void> {
     // Users hold no data: removing the resource removes them, on every node and Sentinel.
     const { log } = progress("redis-acl");
-    const { targets } = await this.targets(props);
+    const { targets } = await this.targets(props, fw);
     for (const t of targets) {
-      await this.onTarget(props, t, async (c) => {
+      await this.onTarget(props, t, fw, async (c) => {
         for (const u of props.users) await c.call("ACL", "DELUSER", u.name);
         await this.persist(c, t);
       });
@@ -209,16 +220,24 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   private async converge(inputs: RedisAclUsersInputs, removed: string[]): Promise<RedisAclUsersOutputs> {
+    return this.reaching(inputs, (fw) => this.convergeWith(inputs, removed, fw));
+  }
+
+  private async convergeWith(
+    inputs: RedisAclUsersInputs,
+    removed: string[],
+    fw: Forwarder,
+  ): Promise<RedisAclUsersOutputs> {
     const { log, lines } = progress("redis-acl");
     for (const u of inputs.users) {
       if (!inputs.userPasswords[u.name]) throw new Error(`no password given for Redis ACL user "${u.name}"`);
     }
-    const { targets, nodes, sentinels } = await this.targets(inputs);
+    const { targets, nodes, sentinels } = await this.targets(inputs, fw);
     const applied: Record<string, Record<string, string>> = {};
     for (const t of targets) {
       const here: Record<string, string> = (applied[targetKey(t)] = {});
       const where = `${t.kind === "sentinel" ? "Sentinel " : ""}${nodeKey(t.addr)}`;
-      await this.onTarget(inputs, t, async (c) => {
+      await this.onTarget(inputs, t, fw, async (c) => {
         let changed = false;
         for (const u of inputs.users) {
           const password = inputs.userPasswords[u.name];
@@ -250,9 +269,17 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     };
   }
 
+  /**
+   * Runs `fn` with the forwarder of `inputs.forward`, open for this call only: through port-forwards,
+   * every Sentinel, master and replica address gets its own (redis-topology's `resolve`).
+   */
+  private async reaching<T>(inputs: RedisAclUsersInputs, fn: (fw: Forwarder) => Promise<T>): Promise<T> {
+    return withForwarder(inputs.forward, inputs.sentinels[0], progress("redis-acl").log, fn);
+  }
+
   /** Every data node, then every Sentinel. */
-  private async targets(inputs: RedisAclUsersInputs) {
-    const { nodes, sentinels } = await discoverTopology(inputs);
+  private async targets(inputs: RedisAclUsersInputs, fw: Forwarder) {
+    const { nodes, sentinels } = await discoverTopology(inputs, fw.resolve);
     const targets: Target[] = [
       ...nodes.map((addr) => ({ kind: "node" as const, addr })),
       ...sentinels.map((addr) => ({ kind: "sentinel" as const, addr })),
@@ -295,12 +322,14 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
   private async onTarget(
     inputs: RedisAclUsersInputs,
     t: Target,
+    fw: Forwarder,
     fn: (c: RedisClient) => Promise<void>,
   ): Promise<void> {
     const secrets = [inputs.password, inputs.sentinelPassword, ...Object.values(inputs.userPasswords)];
     const password = t.kind === "node" ? inputs.password : inputs.sentinelPassword;
     const what = t.kind === "node" ? "Redis node" : "Redis Sentinel";
-    await onServer(what, t.addr, password, { deadlineMs: inputs.timeoutSeconds * 1000, secrets }, fn);
+    const opts = { deadlineMs: inputs.timeoutSeconds * 1000, secrets, resolve: fw.resolve };
+    await onServer(what, t.addr, password, opts, fn);
   }
 }
 
@@ -322,6 +351,8 @@ export interface RedisAclUsersArgs {
   expectedNodes?: pulumi.Input<number>;
   /** Seconds to keep retrying to reach the Sentinels and nodes. */
   timeoutSeconds: pulumi.Input<number>;
+  /** How to reach them from here: port-forwards (shared/port-forward.ts); unset: as given. */
+  forward?: pulumi.Input<ForwardSpec>;
 }
 
 /** ACL users present on every Redis node and, for discovery only, on every Sentinel of the set. */

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff, stableJson } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { partialFailure } from "./shared/partial";
+import { Forwarder, ForwardSpec, isForwardRefusal, withForwarder } from "./shared/port-forward";
 import { progress } from "./shared/progress";
 import { withSession } from "./shared/retry";
 import { known } from "./shared/unknown";
@@ -42,6 +43,8 @@ export interface WeaviateClassesInputs extends VersionedInputs {
   /** Classes that may be deleted and recreated when a change cannot be made in place. */
   allowRecreate: string[];
   timeoutSeconds: number;
+  /** How to reach the server from here (shared/port-forward.ts); unset: as given. */
+  forward?: ForwardSpec;
 }
 
 export interface WeaviateClassesOutputs extends WeaviateClassesInputs {
@@ -308,18 +311,35 @@ export class WeaviateClassesProvider implements pulumi.dynamic.ResourceProvider 
     inputs: WeaviateClassesInputs,
     fn: (client: WeaviateClient) => Promise<T>,
   ): Promise<T> {
+    const { log } = progress("weaviate-classes");
+    // Through a port-forward when `forward` says so, open for this call only.
+    return withForwarder(inputs.forward, { host: inputs.host, port: inputs.port }, log, (fw) =>
+      this.onClient(inputs, fw, log, fn),
+    );
+  }
+
+  /** {@link withClient} with the call's forwarder. */
+  private async onClient<T>(
+    inputs: WeaviateClassesInputs,
+    fw: Forwarder,
+    log: (line: string) => void,
+    fn: (client: WeaviateClient) => Promise<T>,
+  ): Promise<T> {
     const w = require("weaviate-ts-client");
     return withSession(
       {
         what: `Weaviate at ${inputs.scheme}://${inputs.host}:${inputs.port}`,
         deadlineMs: inputs.timeoutSeconds * 1000,
         secrets: [inputs.apiKey],
-        log: progress("weaviate-classes").log,
-        isFatal: (e) => /\b(401|403)\b|unauthori[sz]ed|forbidden/i.test(String((e as Error)?.message ?? e)),
+        log,
+        isFatal: (e) =>
+          isForwardRefusal(e) ||
+          /\b(401|403)\b|unauthori[sz]ed|forbidden/i.test(String((e as Error)?.message ?? e)),
         connect: async () => {
+          const at = await fw.resolve({ host: inputs.host, port: inputs.port });
           const client = w.default.client({
             scheme: inputs.scheme,
-            host: `${inputs.host}:${inputs.port}`,
+            host: `${at.host}:${at.port}`,
             apiKey: new w.ApiKey(inputs.apiKey),
           });
           // /v1/meta needs authentication, so this proves the key as well as the connection.
@@ -355,6 +375,8 @@ export interface WeaviateClassesArgs {
   allowRecreate: pulumi.Input<string[]>;
   /** Seconds to keep retrying to reach the server. */
   timeoutSeconds: pulumi.Input<number>;
+  /** How to reach the server from here: a port-forward (shared/port-forward.ts); unset: as given. */
+  forward?: pulumi.Input<ForwardSpec>;
 }
 
 /** The classes of the platform's Weaviate. */

@@ -14,7 +14,11 @@ export function stableJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The input keys whose values differ between old and new (ignoring `__provider` and the given keys). */
+/**
+ * The input keys whose values differ between old and new (ignoring `__provider`, `forward` and the given
+ * keys). `forward` (shared/port-forward.ts) says how the server is reached from where `pulumi up` runs
+ * (another laptop, another kubeconfig path), not what it should hold: it is never a change.
+ */
 export function changedKeys(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
@@ -22,7 +26,7 @@ export function changedKeys(
 ): string[] {
   const keys = new Set([...Object.keys(olds), ...Object.keys(news)]);
   return [...keys]
-    .filter((k) => k !== "__provider" && !ignore.includes(k))
+    .filter((k) => k !== "__provider" && k !== "forward" && !ignore.includes(k))
     .filter((k) => stableJson(olds[k]) !== stableJson(news[k]))
     .sort();
 }

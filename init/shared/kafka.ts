@@ -3,6 +3,9 @@
  * required inside the function: Pulumi serializes the providers, which must capture no module object.
  */
 
+import { parseHostPort } from "./address-map";
+import { Forwarder, ForwardSpec, forwardedSocketFactory, isForwardRefusal } from "./port-forward";
+
 /** What both Kafka initialisers need to reach the cluster. */
 export interface KafkaConnectionInputs {
   /** Bootstrap brokers, `host:port`. */
@@ -12,6 +15,13 @@ export interface KafkaConnectionInputs {
   username: string;
   password: string;
   timeoutSeconds: number;
+  /** How to reach the brokers from here (shared/port-forward.ts); unset: as given. */
+  forward?: ForwardSpec;
+}
+
+/** The first bootstrap broker as host and port: what `connect: auto` looks up. */
+export function firstBroker(inputs: KafkaConnectionInputs): { host: string; port: number } {
+  return parseHostPort(inputs.brokers[0]);
 }
 
 /** For messages: `Kafka at b1:9092 (SASL scram-sha-512 as admin)`. Never carries the password. */
@@ -24,11 +34,13 @@ export function kafkaTarget(inputs: KafkaConnectionInputs): string {
  * and logs nothing (kafkajs logs would otherwise reach Pulumi's output).
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs is required lazily, untyped here
-export function newKafka(inputs: KafkaConnectionInputs): any {
+export function newKafka(inputs: KafkaConnectionInputs, fw?: Forwarder): any {
   const { Kafka, logLevel } = require("kafkajs");
   return new Kafka({
     clientId: "ai-platform-data-init",
     brokers: inputs.brokers,
+    // Through port-forwards, the bootstrap address and every broker of the metadata each get their own.
+    ...(fw?.mode === "port-forward" ? { socketFactory: forwardedSocketFactory(fw) } : {}),
     sasl: { mechanism: inputs.mechanism, username: inputs.username, password: inputs.password },
     connectionTimeout: 5000,
     requestTimeout: 30000,
@@ -42,4 +54,9 @@ export function isKafkaAuthFailure(e: unknown): boolean {
   return /SASL|Authentication|authenticate/i.test(
     String((e as Error)?.message ?? e) + String((e as Error)?.name),
   );
+}
+
+/** What ends the retries at once: a SASL failure, or a port-forward the Kubernetes API refuses. */
+export function isKafkaFatal(e: unknown): boolean {
+  return isKafkaAuthFailure(e) || isForwardRefusal(e);
 }

@@ -11,6 +11,7 @@ export function initialiserOptions(
   opts: pulumi.CustomResourceOptions | undefined,
   secretOutputs: string[],
 ): pulumi.CustomResourceOptions {
-  const names = [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs];
+  // `forward` may carry a kubeconfig's content (stack config kubernetes:kubeconfig): always secret.
+  const names = [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs, "forward"];
   return { ...opts, additionalSecretOutputs: names.filter((n, i) => names.indexOf(n) === i) };
 }

@@ -46,6 +46,11 @@ const TRANSIENT_CODES = [
   "57P03",
   "08006",
   "08001",
+  // Port-forwards (shared/port-forward.ts): the pod is missing or not running yet, a forward's stream
+  // failed or dropped; and a replica set seen through them without a primary yet (an election).
+  "EK8SPOD",
+  "EK8SFORWARD",
+  "ENOPRIMARY",
 ];
 
 /** Client errors of kafkajs and the MongoDB driver that say the server was not reached (in time). */

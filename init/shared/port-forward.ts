@@ -1,0 +1,483 @@
+/**
+ * Reaching the release's pods from where `pulumi up` runs: port-forwards through the Kubernetes API
+ * (`@kubernetes/client-node`'s PortForward, one WebSocket stream per TCP connection), each listening on
+ * an ephemeral 127.0.0.1 port, open only while an initialiser's method runs.
+ *
+ * Every address is mapped on its own ({@link Forwarder.resolve}): the configured one (a Service) and
+ * every address a server hands back (a Sentinel's master and replicas, a Kafka broker from the cluster
+ * metadata, a MongoDB member), found by pod name, by the Service's selector or by pod IP
+ * (shared/address-map.ts), so nothing ever dials an in-cluster address directly.
+ *
+ * Faults: a forward whose stream fails or drops makes the client's connection fail like a reset
+ * (transient, shared/retry.ts), and the next `resolve` of that address looks the pod up again. A missing
+ * pod is EK8SPOD (transient: it may be starting); an API refusal (401/403, from a lookup, the
+ * SelfSubjectAccessReview or the stream) is EK8SFORBIDDEN, one error that names the namespace, the pod
+ * and the permission needed, and ends the run.
+ *
+ * Dynamic providers are serialized by Pulumi: every module is required inside the functions, and the
+ * state lives in closures, never in a class or a module variable.
+ */
+import type * as net from "net";
+import {
+  ClusterTarget,
+  clusterTarget,
+  describeTarget,
+  FORWARD_FATAL_CODES,
+  forwardError,
+  HostPort,
+  hostPortKey,
+  labelSelector,
+  pickPod,
+  PodLike,
+  podRunning,
+  servicePodPort,
+  ServiceLike,
+} from "./address-map";
+
+export type { HostPort } from "./address-map";
+
+/** The `forward` input of the initialisers: how to reach the in-cluster addresses they are given. */
+export interface ForwardSpec {
+  /**
+   * `auto`: the addresses as given when the first one resolves here (DNS), port-forwards otherwise;
+   * `port-forward`: always through port-forwards.
+   */
+  connect: "auto" | "port-forward";
+  /** The release's namespace: names without one are looked up in it. */
+  namespace: string;
+  /** A kubeconfig's content or path (stack config `kubernetes:kubeconfig`); unset: KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
+  /** The kubeconfig context (stack config `kubernetes:context`); unset: its current context. */
+  context?: string;
+}
+
+/** Where an initialiser connects, for one provider method. */
+export interface Forwarder {
+  /** `direct`: addresses as given; `port-forward`: every address through a forward. */
+  readonly mode: "direct" | "port-forward";
+  /** The address to connect to for `addr`: itself, or the loopback end of the forward to its pod. */
+  resolve(addr: HostPort): Promise<HostPort>;
+  /** Every forward opened so far: its in-cluster end and its loopback address. */
+  forwards(): { target: string; local: HostPort }[];
+  /** Ends every connection open through the forwards, as a dropped stream does (listeners stay). */
+  dropConnections(): number;
+  /** Closes every listener and connection. */
+  close(): Promise<void>;
+}
+
+/** True for an error after which another attempt cannot help: an API refusal, an address outside the cluster. */
+export function isForwardRefusal(e: unknown): boolean {
+  for (let cur = e as { code?: unknown; cause?: unknown } | undefined, n = 0; cur && n < 5; n++) {
+    if (typeof cur.code === "string" && FORWARD_FATAL_CODES.includes(cur.code)) return true;
+    cur = cur.cause as typeof cur;
+  }
+  return false;
+}
+
+/** The forwarder that connects to every address as given (no `forward` input, or `in-cluster`). */
+export function directForwarder(): Forwarder {
+  return {
+    mode: "direct",
+    resolve: async (addr) => addr,
+    forwards: () => [],
+    dropConnections: () => 0,
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Runs `fn` with a {@link Forwarder} for `spec`, closing every forward afterwards whatever happens.
+ * `first` is the configured address, which decides `auto`.
+ */
+export async function withForwarder<T>(
+  spec: ForwardSpec | undefined,
+  first: HostPort,
+  log: (line: string) => void,
+  fn: (fw: Forwarder) => Promise<T>,
+): Promise<T> {
+  const fw = await openForwarder(spec, first, log);
+  try {
+    return await fn(fw);
+  } finally {
+    await fw.close();
+  }
+}
+
+/** `direct` for no spec, and for `auto` when `first` resolves here; a port-forwarding one otherwise. */
+export async function openForwarder(
+  spec: ForwardSpec | undefined,
+  first: HostPort,
+  log: (line: string) => void = () => undefined,
+): Promise<Forwarder> {
+  if (!spec) return directForwarder();
+  if (spec.connect === "auto") {
+    const dns = require("dns");
+    const resolves = await dns.promises.lookup(first.host).then(
+      () => true,
+      () => false,
+    );
+    if (resolves) return directForwarder();
+    log(`${first.host} does not resolve here: reaching the release through port-forwards (connect: auto)`);
+  }
+  return portForwarder(spec, log);
+}
+
+/** The KubeConfig for `spec`; errors name where it came from and never carry its content. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- @kubernetes/client-node is required lazily
+function loadKubeConfig(spec: ForwardSpec): any {
+  const k8s = require("@kubernetes/client-node");
+  const fs = require("fs");
+  const os = require("os");
+  const kc = new k8s.KubeConfig();
+  const given = spec.kubeconfig?.trim();
+  const isContent = given !== undefined && /[\n{]|^apiVersion:/.test(given);
+  const home = `${os.homedir()}/.kube/config`;
+  const where = given
+    ? isContent
+      ? "stack config kubernetes:kubeconfig"
+      : `the kubeconfig file ${given} (stack config kubernetes:kubeconfig)`
+    : process.env.KUBECONFIG
+      ? `KUBECONFIG (${process.env.KUBECONFIG})`
+      : home;
+  if (!given && !process.env.KUBECONFIG && !fs.existsSync(home) && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw forwardError(
+      "EK8SCONFIG",
+      `no kubeconfig to open port-forwards with: set stack config kubernetes:kubeconfig or KUBECONFIG (the Kubernetes provider's own settings), or set <service>.connect to in-cluster`,
+    );
+  }
+  try {
+    if (!given) kc.loadFromDefault();
+    else if (isContent) kc.loadFromString(given);
+    else kc.loadFromFile(given.replace(/^~(?=\/)/, os.homedir()));
+  } catch (e) {
+    // A parse error quotes the file, which may hold a token: only the kind of failure is kept.
+    const code = (e as { code?: string })?.code;
+    throw forwardError(
+      "EK8SCONFIG",
+      `cannot load ${where}: ${code ? `${code}` : "not a readable kubeconfig (YAML or JSON)"}`,
+    );
+  }
+  if (spec.context) {
+    if (!kc.getContextObject(spec.context)) {
+      const names = kc.getContexts().map((c: { name: string }) => c.name);
+      throw forwardError(
+        "EK8SCONFIG",
+        `context "${spec.context}" (stack config kubernetes:context) is not in ${where}; it has ${names.join(", ") || "none"}`,
+      );
+    }
+    kc.setCurrentContext(spec.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw forwardError("EK8SCONFIG", `${where} has no cluster for context "${kc.getCurrentContext()}"`);
+  }
+  return kc;
+}
+
+/** One accepted connection and the API stream it goes through (the ws library's WebSocket). */
+interface Tunnel {
+  sock: net.Socket;
+  ws?: { close(): void; terminate(): void };
+}
+
+/** One loopback listener forwarding to one pod port. */
+interface Forward {
+  namespace: string;
+  pod: string;
+  port: number;
+  server: net.Server;
+  local: HostPort;
+  /** Set when a stream failed or dropped: the next `resolve` of an address looks the pod up again. */
+  broken: boolean;
+  /** Set when the API refused the stream: `resolve` throws it. */
+  fatal?: Error;
+}
+
+/** A forwarder that opens port-forwards through the API server of `spec`'s kubeconfig. */
+function portForwarder(spec: ForwardSpec, log: (line: string) => void): Forwarder {
+  const k8s = require("@kubernetes/client-node");
+  const netm = require("net");
+  const { Writable } = require("stream");
+  const kc = loadKubeConfig(spec);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const portForward = new k8s.PortForward(kc);
+  const who = `the kubeconfig user "${kc.getCurrentUser()?.name ?? "?"}" (context "${kc.getCurrentContext()}")`;
+  const PERMISSIONS = (ns: string) =>
+    `reaching the servers through port-forwards needs get and list on pods, get on services and create on pods/portforward in namespace "${ns}" (README "Reaching the servers")`;
+
+  const forwards = new Map<string, Forward>();
+  const mapped = new Map<string, Forward>();
+  const allowed = new Set<string>();
+  const tunnels = new Set<Tunnel>();
+
+  /** An API error as one of the forward errors; network errors are kept (transient by their code). */
+  const apiError = (e: unknown, action: string, ns: string, pod?: string): Error => {
+    const status = (e as { code?: unknown })?.code;
+    const body = (e as { body?: { message?: string } })?.body;
+    const reason = typeof body?.message === "string" ? `: ${body.message}` : "";
+    if (status === 401) {
+      return forwardError(
+        "EK8SFORBIDDEN",
+        `the Kubernetes API refused the credentials of ${who} (401 Unauthorized) to ${action}`,
+      );
+    }
+    if (status === 403) {
+      return forwardError(
+        "EK8SFORBIDDEN",
+        `${who} may not ${action} in namespace "${ns}"${pod ? ` (pod ${pod})` : ""} (403 Forbidden): ${PERMISSIONS(ns)}`,
+      );
+    }
+    if (typeof status === "number") {
+      return forwardError("EK8SFORWARD", `the Kubernetes API answered ${status} to ${action}${reason}`);
+    }
+    return e as Error;
+  };
+
+  const findPod = async (t: ClusterTarget, addr: HostPort): Promise<{ pod: string; port: number }> => {
+    const ns = t.namespace;
+    const where = `${hostPortKey(addr)} (${describeTarget(t)})`;
+    if (t.kind === "pod") {
+      const pod: PodLike = await core
+        .readNamespacedPod({ name: t.pod, namespace: ns })
+        .catch((e: unknown) => {
+          if ((e as { code?: unknown })?.code === 404)
+            throw forwardError("EK8SPOD", `pod ${ns}/${t.pod} does not exist (address ${where})`);
+          throw apiError(e, `get pod ${t.pod}`, ns, t.pod);
+        });
+      if (!podRunning(pod)) {
+        throw forwardError(
+          "EK8SPOD",
+          `pod ${ns}/${t.pod} is ${pod.metadata?.deletionTimestamp ? "being deleted" : (pod.status?.phase ?? "not running")} (address ${where})`,
+        );
+      }
+      return { pod: t.pod, port: t.port };
+    }
+    if (t.kind === "service") {
+      const svc: ServiceLike = await core
+        .readNamespacedService({ name: t.service, namespace: ns })
+        .catch((e: unknown) => {
+          if ((e as { code?: unknown })?.code === 404)
+            throw forwardError("EK8SPOD", `Service ${ns}/${t.service} does not exist (address ${where})`);
+          throw apiError(e, `get service ${t.service}`, ns);
+        });
+      const selector = svc.spec?.selector;
+      if (!selector || Object.keys(selector).length === 0) {
+        throw forwardError(
+          "EK8SADDRESS",
+          `Service ${ns}/${t.service} has no pod selector: no pod to forward ${hostPortKey(addr)} to`,
+        );
+      }
+      const list = await core
+        .listNamespacedPod({ namespace: ns, labelSelector: labelSelector(selector) })
+        .catch((e: unknown) => {
+          throw apiError(e, "list pods", ns);
+        });
+      const pod = pickPod(list.items as PodLike[]);
+      if (!pod) {
+        throw forwardError(
+          "EK8SPOD",
+          `no ready pod behind Service ${ns}/${t.service} (selector ${labelSelector(selector)}) for ${hostPortKey(addr)}`,
+        );
+      }
+      const port = servicePodPort(svc, t.port, pod);
+      if (port === undefined) {
+        throw forwardError(
+          "EK8SADDRESS",
+          `Service ${ns}/${t.service} has no port ${t.port} leading to a port of pod ${pod.metadata?.name}`,
+        );
+      }
+      return { pod: String(pod.metadata?.name), port };
+    }
+    const list = await core
+      .listNamespacedPod({ namespace: ns, fieldSelector: `status.podIP=${t.ip}` })
+      .catch((e: unknown) => {
+        throw apiError(e, "list pods", ns);
+      });
+    const pod = (list.items as PodLike[]).find(podRunning);
+    if (!pod)
+      throw forwardError("EK8SPOD", `no running pod in namespace ${ns} has IP ${t.ip} (address ${where})`);
+    return { pod: String(pod.metadata?.name), port: t.port };
+  };
+
+  /** Asks the API once per pod whether the user may open a port-forward to it (no side effect). */
+  const ensureAllowed = async (ns: string, pod: string): Promise<void> => {
+    const key = `${ns}/${pod}`;
+    if (allowed.has(key)) return;
+    const review = await authz
+      .createSelfSubjectAccessReview({
+        body: {
+          apiVersion: "authorization.k8s.io/v1",
+          kind: "SelfSubjectAccessReview",
+          spec: {
+            resourceAttributes: {
+              namespace: ns,
+              verb: "create",
+              resource: "pods",
+              subresource: "portforward",
+              name: pod,
+            },
+          },
+        },
+      })
+      .catch((e: unknown) => {
+        // Some clusters do not offer the review: the stream itself will tell. A 401 ends the run.
+        if ((e as { code?: unknown })?.code === 401) throw apiError(e, "review its permissions", ns, pod);
+        return undefined;
+      });
+    if (review?.status && review.status.allowed !== true) {
+      throw forwardError(
+        "EK8SFORBIDDEN",
+        `${who} may not create pods/portforward in namespace "${ns}" (pod ${pod}): ${PERMISSIONS(ns)}`,
+      );
+    }
+    allowed.add(key);
+  };
+
+  /** Bridges one accepted connection to the pod port through a new API stream. */
+  const tunnel = (f: Forward, sock: net.Socket): void => {
+    const t: Tunnel = { sock };
+    tunnels.add(t);
+    const fail = (why: string, fatal?: Error) => {
+      if (!f.broken) log(`port-forward to pod ${f.namespace}/${f.pod} port ${f.port} failed (${why})`);
+      f.broken = true;
+      if (fatal) f.fatal = fatal;
+      sock.destroy();
+    };
+    sock.on("error", () => undefined);
+    sock.on("close", () => {
+      tunnels.delete(t);
+      t.ws?.close();
+    });
+    // The API's error channel: "forward not found", "connection refused" inside the pod, ...
+    const errors = new Writable({
+      write(chunk: Buffer, _enc: string, cb: () => void) {
+        // The channel's first frame carries only the port number: empty once the client strips it.
+        if (chunk.length > 0) fail(String(chunk).trim());
+        cb();
+      },
+    });
+    portForward.portForward(f.namespace, f.pod, [f.port], sock, errors, sock).then(
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ws WebSocket
+      (ws: any) => {
+        t.ws = ws;
+        if (sock.destroyed) return ws.close();
+        ws.on("error", () => sock.destroy());
+        // A clean close is the pod's end closing the connection; any other code is a dropped stream.
+        ws.on("close", (code: number) => {
+          if (sock.destroyed) return;
+          if (code === 1000) sock.end();
+          else fail(`stream closed with code ${code}`);
+        });
+      },
+      (e: unknown) => {
+        const status = /Unexpected server response: (\d+)/.exec(String((e as Error)?.message))?.[1];
+        if (status === "401" || status === "403") {
+          fail(
+            `${status} from the API`,
+            apiError({ code: Number(status) }, "create pods/portforward", f.namespace, f.pod),
+          );
+        } else fail(String((e as Error)?.message ?? e));
+      },
+    );
+  };
+
+  const listen = async (ns: string, pod: string, port: number): Promise<Forward> => {
+    const key = `${ns}/${pod}:${port}`;
+    const existing = forwards.get(key);
+    if (existing) return existing;
+    const server: net.Server = netm.createServer();
+    await new Promise<void>((ok, ko) => {
+      server.once("error", ko);
+      server.listen(0, "127.0.0.1", () => ok());
+    });
+    const f: Forward = {
+      namespace: ns,
+      pod,
+      port,
+      server,
+      local: { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port },
+      broken: false,
+    };
+    server.on("connection", (sock: net.Socket) => tunnel(f, sock));
+    forwards.set(key, f);
+    return f;
+  };
+
+  const dropConnections = (): number => {
+    const n = tunnels.size;
+    for (const t of [...tunnels]) {
+      t.ws?.terminate();
+      t.sock.destroy();
+    }
+    return n;
+  };
+
+  return {
+    mode: "port-forward",
+    async resolve(addr: HostPort): Promise<HostPort> {
+      const key = hostPortKey(addr);
+      const known = mapped.get(key);
+      if (known?.fatal) throw known.fatal;
+      if (known && !known.broken) return known.local;
+      const target = clusterTarget(addr, spec.namespace);
+      const { pod, port } = await findPod(target, addr);
+      await ensureAllowed(target.namespace, pod);
+      const f = await listen(target.namespace, pod, port);
+      f.broken = false;
+      if (mapped.get(key) !== f) {
+        log(
+          `${key}: through a port-forward to pod ${target.namespace}/${pod} port ${port} (${hostPortKey(f.local)})`,
+        );
+      }
+      mapped.set(key, f);
+      return f.local;
+    },
+    forwards: () =>
+      [...forwards.values()].map((f) => ({ target: `${f.namespace}/${f.pod}:${f.port}`, local: f.local })),
+    dropConnections,
+    async close(): Promise<void> {
+      dropConnections();
+      await Promise.all(
+        [...forwards.values()].map((f) => new Promise((done) => f.server.close(() => done(undefined)))),
+      );
+      forwards.clear();
+      mapped.clear();
+    },
+  };
+}
+
+/**
+ * A kafkajs `socketFactory` that reaches every broker through the forwarder: the bootstrap address and
+ * each broker of the cluster metadata. kafkajs wants the socket at once, so it is connected when the
+ * mapping is known; a mapping error becomes the socket's error (kafkajs keeps its message and code).
+ */
+export function forwardedSocketFactory(fw: Forwarder) {
+  return ({
+    host,
+    port,
+    ssl,
+    onConnect,
+  }: {
+    host: string;
+    port: number;
+    ssl?: unknown;
+    onConnect: () => void;
+  }) => {
+    const netm = require("net");
+    const socket: net.Socket = new netm.Socket();
+    if (ssl) {
+      process.nextTick(() =>
+        socket.destroy(forwardError("EK8SADDRESS", "TLS to Kafka through a port-forward is not supported")),
+      );
+      return socket;
+    }
+    fw.resolve({ host, port }).then(
+      (local) => {
+        if (!socket.destroyed) socket.connect(local.port, local.host, onConnect);
+      },
+      (e: unknown) => socket.destroy(e as Error),
+    );
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * Reaching the servers through port-forwards (issue 10), without a cluster: the pure address mapping
+ * (shared/address-map.ts), the choice of `connect`, how the errors are judged by the retries, the Kafka
+ * socket factory, the MongoDB primary from `hello`, and the kubeconfig errors. The forwards themselves,
+ * through a real API server, are test/integration/port-forward.test.ts.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+import { parseConfig } from "../../config";
+import { effectiveConnect } from "../../init/connect";
+import { primaryFromHello } from "../../init/mongodb/forward";
+import { isFatalRedisError } from "../../init/redis-topology";
+import {
+  clusterTarget,
+  hostPortKey,
+  isIpLiteral,
+  labelSelector,
+  parseHostPort,
+  pickPod,
+  PodLike,
+  servicePodPort,
+} from "../../init/shared/address-map";
+import { changedKeys } from "../../init/shared/diff";
+import { isKafkaFatal } from "../../init/shared/kafka";
+import { initialiserOptions } from "../../init/shared/options";
+import {
+  Forwarder,
+  forwardedSocketFactory,
+  isForwardRefusal,
+  openForwarder,
+} from "../../init/shared/port-forward";
+import { isTransient, mayRetry } from "../../init/shared/retry";
+
+const NS = "ai-platform-data";
+
+describe("address mapping: what an address names in the cluster", () => {
+  it("maps Service names in every form the resolver completes", () => {
+    for (const host of [
+      "postgresql.ai-platform-data.svc.cluster.local",
+      "postgresql.ai-platform-data.svc.cluster.local.",
+      "postgresql.ai-platform-data.svc",
+      "postgresql.ai-platform-data.svc.corp.example",
+      "postgresql.ai-platform-data",
+      "postgresql",
+      "PostgreSQL.AI-Platform-Data.svc.cluster.local",
+    ]) {
+      assert.deepEqual(clusterTarget({ host, port: 5432 }, NS), {
+        kind: "service",
+        namespace: NS,
+        service: "postgresql",
+        port: 5432,
+      });
+    }
+  });
+
+  it("maps a StatefulSet pod's name (pod.headless.ns...) to that pod, in the namespace it names", () => {
+    assert.deepEqual(
+      clusterTarget(
+        { host: "kafka-controller-2.kafka-controller-headless.other.svc.cluster.local", port: 9092 },
+        NS,
+      ),
+      { kind: "pod", namespace: "other", pod: "kafka-controller-2", port: 9092 },
+    );
+    assert.deepEqual(clusterTarget({ host: "mongodb-1.mongodb-headless", port: 27017 }, NS), {
+      kind: "pod",
+      namespace: NS,
+      pod: "mongodb-1",
+      port: 27017,
+    });
+    assert.deepEqual(clusterTarget({ host: `redis-node-0.redis-headless.${NS}`, port: 26379 }, NS), {
+      kind: "pod",
+      namespace: NS,
+      pod: "redis-node-0",
+      port: 26379,
+    });
+  });
+
+  it("maps an IP (Sentinel's announce, a broker's advertised address) to the pod with that IP", () => {
+    assert.deepEqual(clusterTarget({ host: "192.0.2.17", port: 6379 }, NS), {
+      kind: "podIP",
+      namespace: NS,
+      ip: "192.0.2.17",
+      port: 6379,
+    });
+    assert.equal(clusterTarget({ host: "fd00::17", port: 6379 }, NS).kind, "podIP");
+    assert.equal(isIpLiteral("256.1.1.1"), false);
+    assert.equal(isIpLiteral("10.0.0.1"), true);
+  });
+
+  it("refuses a name outside the cluster at once (EK8SADDRESS), naming it", () => {
+    for (const host of [
+      "db.example.com",
+      "a.b.c.d.e",
+      "under_score.svc",
+      "a.b.c.d.svc.cluster.local",
+      "svc.cluster.local",
+    ]) {
+      assert.throws(
+        () => clusterTarget({ host, port: 1 }, NS),
+        (e: Error & { code?: string }) =>
+          e.code === "EK8SADDRESS" && e.message.includes(host.toLowerCase()) && isForwardRefusal(e),
+        host,
+      );
+    }
+  });
+
+  it("parses host:port and [v6]:port, and prints them back", () => {
+    assert.deepEqual(parseHostPort("mongodb-0.h.ns.svc.cluster.local:27017"), {
+      host: "mongodb-0.h.ns.svc.cluster.local",
+      port: 27017,
+    });
+    assert.deepEqual(parseHostPort("[fd00::1]:6379"), { host: "fd00::1", port: 6379 });
+    assert.equal(hostPortKey({ host: "fd00::1", port: 6379 }), "[fd00::1]:6379");
+    assert.equal(hostPortKey({ host: "a", port: 1 }), "a:1");
+    for (const bad of ["nohost", "h:0", "h:70000", "h:x"])
+      assert.throws(() => parseHostPort(bad), /host:port/);
+  });
+});
+
+describe("address mapping: a Service's port to a pod's port, and the pod", () => {
+  const pod = (name: string, extra: Partial<PodLike> = {}): PodLike => ({
+    metadata: { name },
+    spec: { containers: [{ ports: [{ containerPort: 8080, name: "http" }] }] },
+    status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+    ...extra,
+  });
+
+  it("follows targetPort: a number, a container port's name, or the same port when unset", () => {
+    const svc = {
+      spec: {
+        ports: [
+          { port: 80, targetPort: "http" },
+          { port: 8088, targetPort: 8080 },
+          { port: 5432 },
+          { port: 9000, targetPort: "9001" },
+          { port: 81, targetPort: "nope" },
+        ],
+      },
+    };
+    assert.equal(servicePodPort(svc, 80, pod("w-0")), 8080);
+    assert.equal(servicePodPort(svc, 8088, pod("w-0")), 8080);
+    assert.equal(servicePodPort(svc, 5432, pod("w-0")), 5432);
+    assert.equal(servicePodPort(svc, 9000, pod("w-0")), 9001);
+    assert.equal(servicePodPort(svc, 81, pod("w-0")), undefined);
+    assert.equal(servicePodPort(svc, 1234, pod("w-0")), undefined);
+  });
+
+  it("picks a ready pod that is not being deleted, the first by name", () => {
+    const notReady = pod("a-0", {
+      status: { phase: "Running", conditions: [{ type: "Ready", status: "False" }] },
+    });
+    const deleting = pod("a-1", { metadata: { name: "a-1", deletionTimestamp: "2026-01-01T00:00:00Z" } });
+    const pending = pod("a-2", { status: { phase: "Pending" } });
+    assert.equal(pickPod([pod("b-1"), notReady, deleting, pending, pod("b-0")])?.metadata?.name, "b-0");
+    assert.equal(pickPod([notReady, deleting, pending]), undefined);
+  });
+
+  it("writes a Service's selector as a label selector, keys sorted", () => {
+    assert.equal(
+      labelSelector({ "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/component": "primary" }),
+      "app.kubernetes.io/component=primary,app.kubernetes.io/name=postgresql",
+    );
+  });
+});
+
+describe("MongoDB through port-forwards: the primary from one member's hello", () => {
+  const asked = { host: "mongodb-1.mongodb-headless.ns.svc.cluster.local", port: 27017 };
+  it("is the member itself when it is primary or standalone, the one it names otherwise", () => {
+    assert.deepEqual(primaryFromHello(asked, { isWritablePrimary: true, setName: "rs0" }), asked);
+    assert.deepEqual(primaryFromHello(asked, { isWritablePrimary: true }), asked);
+    assert.deepEqual(
+      primaryFromHello(asked, {
+        isWritablePrimary: false,
+        setName: "rs0",
+        primary: "mongodb-0.mongodb-headless.ns.svc.cluster.local:27017",
+      }),
+      { host: "mongodb-0.mongodb-headless.ns.svc.cluster.local", port: 27017 },
+    );
+    assert.equal(primaryFromHello(asked, { isWritablePrimary: false, setName: "rs0" }), undefined);
+  });
+});
+
+describe("connect: which initialisers forward", () => {
+  it("defaults to auto; in-cluster and port-forward are taken as given", () => {
+    const c = parseConfig({ postgres: { connect: "port-forward" }, redis: { connect: "in-cluster" } });
+    assert.equal(c.kafka.connect, "auto");
+    assert.equal(effectiveConnect(c.kafka), "auto");
+    assert.equal(effectiveConnect(c.postgres), "port-forward");
+    assert.equal(effectiveConnect(c.redis), "in-cluster");
+  });
+
+  it("an endpoint override or an external server is reached as given (the current behaviour)", () => {
+    const c = parseConfig({ weaviate: { endpoint: { host: "127.0.0.1", port: 8080 } } });
+    assert.equal(effectiveConnect(c.weaviate), "in-cluster");
+    assert.equal(effectiveConnect({ mode: "external", connect: "auto", endpoint: {} }), "in-cluster");
+  });
+
+  it("refuses an unknown value, and port-forward with an endpoint or an external server, naming the key", () => {
+    const message = (raw: Record<string, unknown>) => {
+      try {
+        parseConfig(raw);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      assert.fail("accepted");
+    };
+    assert.match(
+      message({ kafka: { connect: "tunnel" } }),
+      /ai-platform-data:kafka.connect: "tunnel" is not allowed; use one of "auto", "in-cluster", "port-forward"/,
+    );
+    assert.match(
+      message({ redis: { connect: "port-forward", endpoint: { sentinels: [{ host: "h", port: 26379 }] } } }),
+      /ai-platform-data:redis.connect: "port-forward" .* remove redis.endpoint to use port-forwards/,
+    );
+    assert.match(
+      message({
+        mongodb: { connect: "port-forward", mode: "external", endpoint: { hosts: ["h:27017"] } },
+      }),
+      /ai-platform-data:mongodb.connect: "port-forward" .* an external server has none/,
+    );
+  });
+});
+
+describe("forward errors, as the retries judge them", () => {
+  const err = (code: string) => Object.assign(new Error(code), { code });
+
+  it("a missing pod and a dropped forward are transient; an API refusal and a foreign address end the run", () => {
+    assert.ok(isTransient(err("EK8SPOD")) && mayRetry(err("EK8SFORWARD")) && mayRetry(err("ENOPRIMARY")));
+    for (const fatal of ["EK8SFORBIDDEN", "EK8SADDRESS", "EK8SCONFIG"]) {
+      assert.ok(isForwardRefusal(err(fatal)) && !mayRetry(err(fatal)), fatal);
+    }
+    assert.ok(!isForwardRefusal(err("EK8SPOD")));
+  });
+
+  it("is recognised inside the clients' wrappers: kafkajs's connection error and retries, Redis", () => {
+    // kafkajs copies the socket error's code onto KafkaJSConnectionError and wraps it as `cause`.
+    const connection = Object.assign(new Error("Connection error: forbidden"), {
+      name: "KafkaJSConnectionError",
+      code: "EK8SFORBIDDEN",
+    });
+    const exceeded = Object.assign(new Error(connection.message), {
+      name: "KafkaJSNumberOfRetriesExceeded",
+      cause: connection,
+    });
+    assert.ok(isKafkaFatal(exceeded));
+    assert.ok(!isKafkaFatal(Object.assign(new Error("Connection error"), { code: "EK8SPOD" })));
+    assert.ok(isFatalRedisError(err("EK8SFORBIDDEN")) && isFatalRedisError(new Error("WRONGPASS x")));
+  });
+
+  it("the forward input is never a change, and is always a secret output (it may carry a kubeconfig)", () => {
+    assert.deepEqual(changedKeys({ a: 1, forward: { connect: "auto" } }, { a: 1, forward: undefined }), []);
+    assert.ok(initialiserOptions(undefined, ["password"]).additionalSecretOutputs?.includes("forward"));
+  });
+});
+
+describe("the Kafka socket factory connects where the forwarder says", () => {
+  const servers: net.Server[] = [];
+  after(() => servers.forEach((s) => s.close()));
+
+  it("connects the socket to the mapped address, and fails it with the mapping's error", async () => {
+    const accepted: string[] = [];
+    const server = net.createServer((s) => {
+      accepted.push(String(s.remotePort));
+      s.end("hi");
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const local = { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port };
+    const asked: string[] = [];
+    const fw: Forwarder = {
+      mode: "port-forward",
+      async resolve(addr) {
+        asked.push(hostPortKey(addr));
+        if (addr.host.startsWith("gone"))
+          throw Object.assign(new Error("pod ns/gone-0 does not exist"), { code: "EK8SPOD" });
+        return local;
+      },
+      forwards: () => [],
+      dropConnections: () => 0,
+      close: async () => undefined,
+    };
+    const factory = forwardedSocketFactory(fw);
+    const data = await new Promise<string>((resolve, reject) => {
+      const s = factory({
+        host: "kafka-0.kafka-headless.ns.svc.cluster.local",
+        port: 9092,
+        onConnect: () => undefined,
+      });
+      let got = "";
+      s.on("data", (d) => (got += String(d)));
+      s.on("end", () => resolve(got));
+      s.on("error", reject);
+    });
+    assert.equal(data, "hi");
+    const failed = await new Promise<Error & { code?: string }>((resolve) => {
+      const s = factory({
+        host: "gone-0.kafka-headless.ns.svc.cluster.local",
+        port: 9092,
+        onConnect: () => undefined,
+      });
+      s.on("error", resolve);
+    });
+    assert.equal(failed.code, "EK8SPOD");
+    assert.deepEqual(asked, [
+      "kafka-0.kafka-headless.ns.svc.cluster.local:9092",
+      "gone-0.kafka-headless.ns.svc.cluster.local:9092",
+    ]);
+    assert.equal(accepted.length, 1);
+  });
+});
+
+describe("opening the forwarder", () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it("connects as given without a forward input, and under auto when the name resolves here", async () => {
+    assert.equal((await openForwarder(undefined, { host: "x.invalid", port: 1 })).mode, "direct");
+    const fw = await openForwarder({ connect: "auto", namespace: NS }, { host: "localhost", port: 1 });
+    assert.equal(fw.mode, "direct");
+    assert.deepEqual(await fw.resolve({ host: "localhost", port: 5 }), { host: "localhost", port: 5 });
+  });
+
+  it("names a missing kubeconfig file, an unknown context, and never prints a kubeconfig's content", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-kubeconfig-"));
+    dirs.push(dir);
+    const missing = path.join(dir, "missing.yaml");
+    await assert.rejects(
+      openForwarder({ connect: "port-forward", namespace: NS, kubeconfig: missing }, { host: "a", port: 1 }),
+      (e: Error & { code?: string }) => e.code === "EK8SCONFIG" && e.message.includes(missing),
+    );
+    const file = path.join(dir, "config.yaml");
+    fs.writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
+        "users: [{name: u, user: {token: s3cr3t-t0ken}}]",
+        "contexts: [{name: one, context: {cluster: c, user: u}}]",
+        "current-context: one",
+      ].join("\n"),
+    );
+    await assert.rejects(
+      openForwarder(
+        { connect: "port-forward", namespace: NS, kubeconfig: file, context: "two" },
+        { host: "a", port: 1 },
+      ),
+      /context "two" \(stack config kubernetes:context\) is not in the kubeconfig file .*; it has one/,
+    );
+    const content = "apiVersion: v1\nusers: [{name: u, user: {token: s3cr3t-t0ken}\n";
+    await assert.rejects(
+      openForwarder({ connect: "port-forward", namespace: NS, kubeconfig: content }, { host: "a", port: 1 }),
+      (e: Error) => /stack config kubernetes:kubeconfig/.test(e.message) && !e.message.includes("s3cr3t"),
+    );
+  });
+});
