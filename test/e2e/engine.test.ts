@@ -561,14 +561,15 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
     await step(
       "5b. an up that fails half way records what it did; the next up converges from there",
       async () => {
-        // FerretDB refuses TTL indexes (NotImplemented): tag_1 is created, expires_ttl fails. On real
-        // MongoDB any later failing command (a conflicting index, a lost connection) does the same.
+        // FerretDB refuses TTL indexes (NotImplemented): events' batch (tag_1) is created, then docs'
+        // (expires_ttl) fails; one createIndexes per collection, so the two are in different collections.
+        // On real MongoDB any later failing command (a conflicting index, a lost connection) does the same.
+        const events = desired.collections[0];
         const docs = desired.collections[1];
+        const beforeEvents = [...events.indexes];
         const before = [...docs.indexes];
-        docs.indexes.push(
-          { name: "tag_1", keys: { tag: 1 } },
-          { name: "expires_ttl", keys: { expires: 1 }, expireAfterSeconds: 3600 },
-        );
+        events.indexes.push({ name: "tag_1", keys: { tag: 1 } });
+        docs.indexes.push({ name: "expires_ttl", keys: { expires: 1 }, expireAfterSeconds: 3600 });
         writeConfig();
         const failedUp = timed(
           "5b-up-fails-half-way",
@@ -576,12 +577,12 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         );
         assert.notEqual(failedUp.code, 0, failedUp.out.slice(-4000));
         assert.match(failedUp.out, /creating index docs\.expires_ttl failed/);
-        assert.deepEqual((await mongoState(mongodb, N.mongoDb)).docs, [
-          "_id_",
-          "owner_1",
-          "slug_unique",
-          "tag_1",
-        ]);
+        const half = await mongoState(mongodb, N.mongoDb);
+        assert.deepEqual(half.docs, ["_id_", "owner_1", "slug_unique"]);
+        assert.ok(
+          half.events.includes("tag_1"),
+          `events.tag_1 was not created: ${JSON.stringify(half.events)}`,
+        );
         const exported = JSON.parse(ws.pulumiOk(["stack", "export"]).out) as {
           deployment: { resources: { urn: string; outputs?: Json; initErrors?: string[] }[] };
         };
@@ -589,7 +590,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         assert.ok(res, "mongodb-collections is in the state");
         assert.ok(
           (res.outputs?.ownedIndexes as { collection: string; name: string }[]).some(
-            (o) => o.collection === "docs" && o.name === "tag_1",
+            (o) => o.collection === "events" && o.name === "tag_1",
           ),
           `the state records tag_1 as created by the resource: ${JSON.stringify(res.outputs?.ownedIndexes)}`,
         );
@@ -597,14 +598,17 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
 
         // Both entries leave config: the index the failed run created is dropped, like any owned one.
         docs.indexes = before;
+        events.indexes = beforeEvents;
         writeConfig();
         const r = timed(
           "5b-up-after-failure",
           ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
         );
         assert.deepEqual(operations(r.out), { "mongodb-collections": "update" }, r.out.slice(-4000));
-        assert.match(r.out, /dropped index docs\.tag_1 \(removed from config; this resource created it\)/);
-        assert.deepEqual((await mongoState(mongodb, N.mongoDb)).docs, ["_id_", "owner_1", "slug_unique"]);
+        assert.match(r.out, /dropped index events\.tag_1 \(removed from config; this resource created it\)/);
+        const repaired = await mongoState(mongodb, N.mongoDb);
+        assert.deepEqual(repaired.docs, ["_id_", "owner_1", "slug_unique"]);
+        assert.ok(!repaired.events.includes("tag_1"), JSON.stringify(repaired.events));
         timed(
           "5b-preview-after-repair",
           ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress"]),

@@ -1,0 +1,316 @@
+/**
+ * Helm mode under the real Pulumi engine and the real Kubernetes provider plugin (scripts/engine-build.sh),
+ * on the Kubernetes API of scripts/kube.sh (etcd, kube-apiserver, controller-manager, scheduler; kwok fakes
+ * the node, so pods are scheduled and become Ready but run nothing). All five services are deployed from
+ * the stand-in charts of test/fixtures/charts (the real charts cannot be downloaded here: see their
+ * README) through the `<service>.chart` setting; credentials come from Secrets the test keeps, as External
+ * Secrets would (`<service>.credentials.existingSecret`), holding the passwords of the loopback servers of
+ * scripts/services.sh, which the initialisers reach through the endpoint overrides.
+ *
+ * Steps, each asserted by reading the API server back with kubectl:
+ *   0. `pulumi preview` of the new stack passes (generated passwords are unknown then).
+ *   1. `pulumi up` creates the namespace's objects: Secrets, five releases with Ready pods, data and backup
+ *      PVCs bound, backup CronJobs, NetworkPolicies, PrometheusRules, `db-credentials`; the initialisers
+ *      ran against the real servers.
+ *   2. `pulumi preview --expect-no-changes` passes; the policy pack passes with dev.json.
+ *   3. A sizing change (`redis.resources.limits.memory`) previews and applies as an update of the Redis
+ *      release alone, and reaches the StatefulSet.
+ *   4. A mandatory policy fails the preview of a stack that breaks it (prod.json: RF 1 topics).
+ *   5. `pulumi destroy` removes the releases and keeps every data PVC, every backup PVC and the namespace.
+ *   6. No generated or configured secret in plain text in the state, outputs, command output, or any
+ *      object read back from the API server other than a Secret (ConfigMaps, pod templates, CronJobs).
+ * Each step's wall time is printed, with a no-op preview of an empty program on the same engine.
+ */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test, TestContext } from "node:test";
+import { parse, stringify } from "yaml";
+import { DataServices, requireServer } from "../support/servers";
+import {
+  CommandResult,
+  emptyProgramPreview,
+  engineBin,
+  linesWith,
+  operations,
+  ROOT,
+  summary,
+  timing,
+  timingSummary,
+  Workspace,
+} from "./harness";
+import { Kube, KubeObject, prometheusOperatorCrds } from "./kube";
+import { topics } from "./servers";
+import { helmNames, helmStackConfig, userSecrets, userSecretValues } from "./helm-stack";
+
+const PROJECT = "ai-platform-data";
+const run = randomBytes(3).toString("hex");
+const NS_PREFIX = "aipd-e2e-";
+const ns = `${NS_PREFIX}${run}`;
+/** The pack ran (advisories allowed: helm mode's Kafka controller listener draws one). */
+const POLICY_RAN = /Policies:\s*\n\s*(✅|⚠️) ai-platform-data@v[\d.]+ \(local: policies\)/;
+const RELEASES = ["postgresql", "mongodb", "redis", "kafka", "weaviate"];
+
+type Json = Record<string, unknown>;
+
+test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", async (t: TestContext) => {
+  const kubeInfo = await requireServer(t, "kube");
+  const pg = await requireServer(t, "postgres");
+  const mongodb = await requireServer(t, "mongodb");
+  const weaviate = await requireServer(t, "weaviate");
+  const redis = await requireServer(t, "redis");
+  const kafka = await requireServer(t, "kafka");
+  if (!kubeInfo || !pg || !mongodb || !weaviate || !redis || !kafka) return;
+  const svc: DataServices = { postgres: pg, mongodb, weaviate, redis, kafka };
+  const bin = engineBin(t);
+  if (!bin) return;
+
+  const kube = new Kube(kubeInfo);
+  // Earlier runs' namespaces keep their PVCs by design (step 5): remove them, and their volumes, first.
+  for (const old of kube.list("namespaces").map((n: KubeObject) => n.metadata.name as string))
+    if (old.startsWith(NS_PREFIX)) kube.run(["delete", "namespace", old, "--wait=false"]);
+  kube.apply(...prometheusOperatorCrds());
+  // The namespace and the user's Secrets exist first, as when External Secrets keeps them; the program's
+  // Namespace resource takes the namespace over (server-side apply).
+  kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, ...userSecrets(svc, ns, run));
+
+  const ws = new Workspace(bin);
+  ws.env.KUBECONFIG = kubeInfo.kubeconfig;
+  console.log(`e2e helm: run ${run}, namespace ${ns}, workspace ${ws.dir}`);
+  let failed: string | undefined;
+  let memoryLimit = "256Mi";
+  let plainExport = "";
+  /** Every object but Secrets, read back while the releases were installed (for step 6). */
+  let objectsDump = "";
+  /** Generated passwords (RandomPassword results) by resource name, for step 6. */
+  const generated = new Map<string, string>();
+
+  const writeConfig = () => {
+    const file = ws.stackFile();
+    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Json };
+    doc.config = doc.config ?? {};
+    const cfg = helmStackConfig(svc, { namespace: ns, run, memoryLimit, chartsDir: CHARTS });
+    for (const [k, v] of Object.entries(cfg)) doc.config[`${PROJECT}:${k}`] = v;
+    fs.writeFileSync(file, stringify(doc));
+  };
+  const timed = (stepName: string, r: CommandResult): CommandResult => {
+    timing(stepName, r.ms);
+    return r;
+  };
+  const step = async (name: string, fn: () => Promise<void>) => {
+    await t.test(name, { skip: failed ? `not run: step "${failed}" failed` : false }, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        failed = name;
+        throw e;
+      }
+    });
+  };
+
+  try {
+    timed("helm-stack-init", ws.pulumiOk(["stack", "init", ws.stack]));
+    writeConfig();
+
+    await step("0. preview of the new stack passes with unknown generated passwords", async () => {
+      const r = timed("helm-0-preview-new-stack", ws.pulumi(["preview", "--suppress-progress"]));
+      assert.equal(r.code, 0, `preview of a new stack failed:\n${r.out.slice(-6000)}`);
+      assert.ok(summary(r.out).created > 40, `too few resources to create:\n${r.out.slice(-3000)}`);
+      assert.deepEqual(helmReleases(kube, ns), [], "preview installed a release");
+    });
+
+    await step("1. up deploys the five releases and every object, and initialises the servers", async () => {
+      const r = timed("helm-1-up", ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]));
+      assert.equal(r.code, 0, `up failed:\n${r.out.slice(-8000)}`);
+      assert.deepEqual(helmReleases(kube, ns), [...RELEASES].sort());
+      // Pods Ready and every data PVC bound (the releases waited for both; read back all the same).
+      const pods = kube
+        .list("pods", ns)
+        .filter((p: KubeObject) => !p.metadata.ownerReferences?.some((o: KubeObject) => o.kind === "Job"));
+      for (const rel of RELEASES)
+        assert.ok(
+          // Weaviate's chart labels its pods `app: weaviate` only (components/weaviate.ts WEAVIATE_POD_LABELS).
+          pods.some((p: KubeObject) =>
+            rel === "weaviate"
+              ? p.metadata.labels?.app === "weaviate"
+              : p.metadata.labels?.["app.kubernetes.io/instance"] === rel,
+          ),
+          `no pod of release ${rel}`,
+        );
+      for (const p of pods)
+        assert.ok(
+          p.status.conditions?.some((c: KubeObject) => c.type === "Ready" && c.status === "True"),
+          `pod ${p.metadata.name} is not Ready`,
+        );
+      // Backup PVCs have no pod until the CronJob runs: the harness's binder binds them on its next pass.
+      const pvcs = await kube.until("every PVC bound", () => {
+        const all = kube.list("pvc", ns);
+        return all.every((c: KubeObject) => c.status.phase === "Bound") ? all : undefined;
+      });
+      const data = pvcs.filter((c: KubeObject) => !/backup/.test(c.metadata.name));
+      const backups = pvcs.filter((c: KubeObject) => /backup/.test(c.metadata.name));
+      assert.ok(data.length >= RELEASES.length, `data PVCs: ${names(data)}`);
+      assert.equal(backups.length, RELEASES.length, `backup PVCs: ${names(backups)}`);
+      assert.equal(kube.list("cronjobs", ns).length, RELEASES.length, "one backup CronJob per service");
+      assert.ok(kube.list("networkpolicies", ns).length >= RELEASES.length, "NetworkPolicies missing");
+      assert.ok(
+        kube.list("prometheusrules.monitoring.coreos.com", ns).length >= RELEASES.length,
+        "PrometheusRules missing",
+      );
+      const creds = kube.get("secret", "db-credentials", ns);
+      assert.ok(creds, "no db-credentials Secret");
+      for (const k of ["postgres-url", "mongodb-uri", "redis-sentinels", "kafka-brokers", "weaviate-url"])
+        assert.ok(creds.data[k], `db-credentials lacks ${k}`);
+      // The initialisers reached the real servers: the stack's topics exist on the broker.
+      const tp = await topics(kafka, [helmNames(run).topic]);
+      assert.deepEqual(Object.keys(tp), [helmNames(run).topic]);
+
+      const full = ws.pulumiOk(["stack", "export", "--show-secrets"], { secretOutput: true });
+      const state = JSON.parse(full.out) as {
+        deployment: { resources: { type: string; urn: string; outputs?: Json }[] };
+      };
+      for (const res of state.deployment.resources.filter(
+        (x) => x.type === "random:index/randomPassword:RandomPassword",
+      )) {
+        const result = res.outputs?.result as { plaintext?: string } | string | undefined;
+        const value =
+          typeof result === "object" && result?.plaintext
+            ? String(JSON.parse(result.plaintext))
+            : String(result ?? "");
+        generated.set(res.urn.split("::").pop()!, value);
+      }
+      objectsDump = kube.run([
+        "get",
+        "configmaps,statefulsets,deployments,cronjobs,jobs,pods,services,networkpolicies,persistentvolumeclaims,prometheusrules.monitoring.coreos.com",
+        "-n",
+        ns,
+        "-o",
+        "json",
+      ]).out;
+    });
+
+    await step("2. preview --expect-no-changes passes; the policy pack passes with dev.json", async () => {
+      const r = timed(
+        "helm-2-preview-no-change",
+        ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress", "--diff"]),
+      );
+      assert.equal(r.code, 0, `a no-op preview found changes:\n${r.out.slice(-6000)}`);
+      const good = timed(
+        "helm-2-policy-dev",
+        ws.pulumi([
+          "preview",
+          "--suppress-progress",
+          "--policy-pack",
+          "policies",
+          "--policy-pack-config",
+          "policies/config/dev.json",
+        ]),
+      );
+      assert.equal(good.code, 0, `dev policies should pass:\n${good.out.slice(-4000)}`);
+      assert.match(good.out, POLICY_RAN, good.out.slice(-4000));
+      assert.doesNotMatch(good.out, /\[mandatory\]/, good.out.slice(-4000));
+    });
+
+    await step("3. a Redis sizing change updates the Redis release alone", async () => {
+      memoryLimit = "320Mi";
+      writeConfig();
+      const p = timed("helm-3-preview-sizing", ws.pulumiOk(["preview", "--suppress-progress", "--diff"]));
+      assert.deepEqual(changes(p.out), { "redis-release": "update" }, p.out.slice(-4000));
+      const r = timed(
+        "helm-3-up-sizing",
+        ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
+      );
+      assert.deepEqual(changes(r.out), { "redis-release": "update" }, r.out.slice(-4000));
+      const sts = kube
+        .list("statefulsets", ns)
+        .filter((s: KubeObject) => s.metadata.labels?.["app.kubernetes.io/instance"] === "redis");
+      const limits = sts.flatMap((s: KubeObject) =>
+        s.spec.template.spec.containers.map((c: KubeObject) => c.resources?.limits?.memory),
+      );
+      assert.ok(limits.includes("320Mi"), `Redis StatefulSet limits: ${JSON.stringify(limits)}`);
+    });
+
+    await step("4. a mandatory policy fails the preview of a stack that breaks it", async () => {
+      const bad = timed(
+        "helm-4-policy-prod",
+        ws.pulumi([
+          "preview",
+          "--suppress-progress",
+          "--policy-pack",
+          "policies",
+          "--policy-pack-config",
+          "policies/config/prod.json",
+        ]),
+      );
+      assert.notEqual(bad.code, 0, `prod policies should fail:\n${bad.out.slice(-4000)}`);
+      assert.match(bad.out, /mandatory/);
+      assert.ok(linesWith(bad.out, "kafka-replication").length > 0, bad.out.slice(-4000));
+    });
+
+    await step(
+      "5. destroy removes the releases and keeps the data and backup PVCs and the namespace",
+      async () => {
+        const before = names(kube.list("pvc", ns));
+        plainExport = ws.pulumiOk(["stack", "export"]).out;
+        const r = timed(
+          "helm-5-destroy",
+          ws.pulumi(["destroy", "--yes", "--skip-preview", "--suppress-progress"]),
+        );
+        assert.equal(r.code, 0, `destroy failed:\n${r.out.slice(-6000)}`);
+        assert.deepEqual(helmReleases(kube, ns), []);
+        assert.ok(kube.get("namespace", ns), "the namespace was deleted");
+        assert.deepEqual(names(kube.list("pvc", ns)), before, "PVCs lost on destroy");
+      },
+    );
+
+    await step("6. no secret in plain text in state, outputs or objects other than Secrets", async () => {
+      const secrets: Array<[string, string]> = [
+        ...userSecretValues(svc, run),
+        ...[...generated].map(([name, v]): [string, string] => [`generated ${name}`, v]),
+        ["PULUMI_CONFIG_PASSPHRASE", ws.env.PULUMI_CONFIG_PASSPHRASE!],
+      ];
+      assert.ok(objectsDump.length > 0, "objects were not read back (step 1)");
+      const places: Array<[string, string]> = [
+        ["objects read back from the API server (all but Secrets)", objectsDump],
+        ["pulumi stack export", plainExport],
+        ...ws
+          .backendFiles()
+          .map((f): [string, string] => [
+            `state ${path.relative(ws.stateDir, f)}`,
+            fs.readFileSync(f, "utf8"),
+          ]),
+        ...ws.transcript.map((o, i): [string, string] => [`output #${i}`, o]),
+      ];
+      const leaks: string[] = [];
+      for (const [where, text] of places)
+        for (const [name, value] of secrets)
+          if (value && text.includes(value)) leaks.push(`${name} in ${where}`);
+      assert.deepEqual(leaks, []);
+    });
+  } finally {
+    timing("empty-program-preview", emptyProgramPreview(bin).ms);
+    console.log(`e2e helm timings (run ${run}):\n${timingSummary()}`);
+    if (failed || process.env.AIPD_E2E_KEEP === "1") console.log(`e2e helm: kept ${ws.dir} for inspection`);
+    else ws.remove();
+  }
+});
+
+const CHARTS = path.join(ROOT, "test", "fixtures", "charts");
+
+/** The operations of a `--diff` output other than the reads of the user's Secrets. */
+function changes(out: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(operations(out)).filter(([, op]) => op !== "read"));
+}
+
+function names(objects: KubeObject[]): string[] {
+  return objects.map((o) => o.metadata.name as string).sort();
+}
+
+/** Releases Helm records in the namespace (its release Secrets, `owner=helm`). */
+function helmReleases(kube: Kube, namespace: string): string[] {
+  const out = kube.run(["get", "secrets", "-n", namespace, "-l", "owner=helm", "-o", "json"]).out;
+  return [
+    ...new Set((JSON.parse(out).items as KubeObject[]).map((s) => s.metadata.labels.name as string)),
+  ].sort();
+}
