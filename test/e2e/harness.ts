@@ -229,7 +229,8 @@ export function operations(out: string): Record<string, string> {
   const ops: Record<string, string> = {};
   let op: string | undefined;
   for (const line of out.split("\n")) {
-    const m = line.match(/^\s*[~+\-<>=*]*\s*[\w:.$-]+: \(([\w-]+)\)\s*$/);
+    // Type tokens may hold a slash (kubernetes:helm.sh/v3:Release, random:index/randomPassword:...).
+    const m = line.match(/^\s*[~+\-<>=*]*\s*[\w:./$-]+: \(([\w-]+)\)\s*$/);
     if (m) {
       op = m[1];
       continue;
