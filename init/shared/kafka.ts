@@ -3,8 +3,9 @@
  * required inside the function: Pulumi serializes the providers, which must capture no module object.
  */
 
-import { parseHostPort } from "./address-map";
-import { Forwarder, ForwardSpec, forwardedSocketFactory, isForwardRefusal } from "./port-forward";
+import type * as net from "net";
+import { forwardError, parseHostPort } from "./address-map";
+import { Forwarder, ForwardSpec, isForwardRefusal } from "./port-forward";
 
 /** What both Kafka initialisers need to reach the cluster. */
 export interface KafkaConnectionInputs {
@@ -59,4 +60,40 @@ export function isKafkaAuthFailure(e: unknown): boolean {
 /** What ends the retries at once: a SASL failure, or a port-forward the Kubernetes API refuses. */
 export function isKafkaFatal(e: unknown): boolean {
   return isKafkaAuthFailure(e) || isForwardRefusal(e);
+}
+
+/**
+ * A kafkajs `socketFactory` that reaches every broker through the forwarder: the bootstrap address and
+ * each broker of the cluster metadata. kafkajs wants the socket at once, so it is connected when the
+ * mapping is known; a mapping error becomes the socket's error (kafkajs keeps its message and code).
+ */
+export function forwardedSocketFactory(fw: Forwarder) {
+  return ({
+    host,
+    port,
+    ssl,
+    onConnect,
+  }: {
+    host: string;
+    port: number;
+    ssl?: unknown;
+    onConnect: () => void;
+  }) => {
+    const netm = require("net");
+    const socket: net.Socket = new netm.Socket();
+    if (ssl) {
+      process.nextTick(() =>
+        socket.destroy(forwardError("EK8SADDRESS", "TLS to Kafka through a port-forward is not supported")),
+      );
+      return socket;
+    }
+    fw.resolve({ host, port }).then(
+      (local) => {
+        if (!socket.destroyed) socket.connect(local.port, local.host, onConnect);
+      },
+      (e: unknown) => socket.destroy(e as Error),
+    );
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  };
 }

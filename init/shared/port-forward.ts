@@ -18,6 +18,7 @@
  * state lives in closures, never in a class or a module variable.
  */
 import type * as net from "net";
+import { loadKubeConfig } from "./kubeconfig";
 import {
   ClusterTarget,
   clusterTarget,
@@ -122,57 +123,6 @@ export async function openForwarder(
   return portForwarder(spec, log);
 }
 
-/** The KubeConfig for `spec`; errors name where it came from and never carry its content. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- @kubernetes/client-node is required lazily
-function loadKubeConfig(spec: ForwardSpec): any {
-  const k8s = require("@kubernetes/client-node");
-  const fs = require("fs");
-  const os = require("os");
-  const kc = new k8s.KubeConfig();
-  const given = spec.kubeconfig?.trim();
-  const isContent = given !== undefined && /[\n{]|^apiVersion:/.test(given);
-  const home = `${os.homedir()}/.kube/config`;
-  const where = given
-    ? isContent
-      ? "stack config kubernetes:kubeconfig"
-      : `the kubeconfig file ${given} (stack config kubernetes:kubeconfig)`
-    : process.env.KUBECONFIG
-      ? `KUBECONFIG (${process.env.KUBECONFIG})`
-      : home;
-  if (!given && !process.env.KUBECONFIG && !fs.existsSync(home) && !process.env.KUBERNETES_SERVICE_HOST) {
-    throw forwardError(
-      "EK8SCONFIG",
-      `no kubeconfig to open port-forwards with: set stack config kubernetes:kubeconfig or KUBECONFIG (the Kubernetes provider's own settings), or set <service>.connect to in-cluster`,
-    );
-  }
-  try {
-    if (!given) kc.loadFromDefault();
-    else if (isContent) kc.loadFromString(given);
-    else kc.loadFromFile(given.replace(/^~(?=\/)/, os.homedir()));
-  } catch (e) {
-    // A parse error quotes the file, which may hold a token: only the kind of failure is kept.
-    const code = (e as { code?: string })?.code;
-    throw forwardError(
-      "EK8SCONFIG",
-      `cannot load ${where}: ${code ? `${code}` : "not a readable kubeconfig (YAML or JSON)"}`,
-    );
-  }
-  if (spec.context) {
-    if (!kc.getContextObject(spec.context)) {
-      const names = kc.getContexts().map((c: { name: string }) => c.name);
-      throw forwardError(
-        "EK8SCONFIG",
-        `context "${spec.context}" (stack config kubernetes:context) is not in ${where}; it has ${names.join(", ") || "none"}`,
-      );
-    }
-    kc.setCurrentContext(spec.context);
-  }
-  if (!kc.getCurrentCluster()) {
-    throw forwardError("EK8SCONFIG", `${where} has no cluster for context "${kc.getCurrentContext()}"`);
-  }
-  return kc;
-}
-
 /** One accepted connection and the API stream it goes through (the ws library's WebSocket). */
 interface Tunnel {
   sock: net.Socket;
@@ -205,7 +155,7 @@ function portForwarder(spec: ForwardSpec, log: (line: string) => void): Forwarde
   const PERMISSIONS = (ns: string) =>
     `reaching the servers through port-forwards needs get and list on pods, get on services and create on pods/portforward in namespace "${ns}" (README "Reaching the servers")`;
 
-  const forwards = new Map<string, Forward>();
+  const forwards = new Map<string, Promise<Forward>>();
   const mapped = new Map<string, Forward>();
   const allowed = new Set<string>();
   const tunnels = new Set<Tunnel>();
@@ -381,26 +331,29 @@ function portForwarder(spec: ForwardSpec, log: (line: string) => void): Forwarde
     );
   };
 
-  const listen = async (ns: string, pod: string, port: number): Promise<Forward> => {
+  /** The listener for a pod port; one per pod port, also when several connections ask at once. */
+  const listen = (ns: string, pod: string, port: number): Promise<Forward> => {
     const key = `${ns}/${pod}:${port}`;
     const existing = forwards.get(key);
     if (existing) return existing;
-    const server: net.Server = netm.createServer();
-    await new Promise<void>((ok, ko) => {
+    const opening = new Promise<Forward>((ok, ko) => {
+      const server: net.Server = netm.createServer();
       server.once("error", ko);
-      server.listen(0, "127.0.0.1", () => ok());
+      server.listen(0, "127.0.0.1", () => {
+        const f: Forward = {
+          namespace: ns,
+          pod,
+          port,
+          server,
+          local: { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port },
+          broken: false,
+        };
+        server.on("connection", (sock: net.Socket) => tunnel(f, sock));
+        ok(f);
+      });
     });
-    const f: Forward = {
-      namespace: ns,
-      pod,
-      port,
-      server,
-      local: { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port },
-      broken: false,
-    };
-    server.on("connection", (sock: net.Socket) => tunnel(f, sock));
-    forwards.set(key, f);
-    return f;
+    forwards.set(key, opening);
+    return opening;
   };
 
   const dropConnections = (): number => {
@@ -433,51 +386,22 @@ function portForwarder(spec: ForwardSpec, log: (line: string) => void): Forwarde
       return f.local;
     },
     forwards: () =>
-      [...forwards.values()].map((f) => ({ target: `${f.namespace}/${f.pod}:${f.port}`, local: f.local })),
+      [...mapped.values()]
+        .filter((f, i, all) => all.indexOf(f) === i)
+        .map((f) => ({ target: `${f.namespace}/${f.pod}:${f.port}`, local: f.local })),
     dropConnections,
     async close(): Promise<void> {
       dropConnections();
       await Promise.all(
-        [...forwards.values()].map((f) => new Promise((done) => f.server.close(() => done(undefined)))),
+        [...forwards.values()].map((opening) =>
+          opening.then(
+            (f) => new Promise((done) => f.server.close(() => done(undefined))),
+            () => undefined,
+          ),
+        ),
       );
       forwards.clear();
       mapped.clear();
     },
-  };
-}
-
-/**
- * A kafkajs `socketFactory` that reaches every broker through the forwarder: the bootstrap address and
- * each broker of the cluster metadata. kafkajs wants the socket at once, so it is connected when the
- * mapping is known; a mapping error becomes the socket's error (kafkajs keeps its message and code).
- */
-export function forwardedSocketFactory(fw: Forwarder) {
-  return ({
-    host,
-    port,
-    ssl,
-    onConnect,
-  }: {
-    host: string;
-    port: number;
-    ssl?: unknown;
-    onConnect: () => void;
-  }) => {
-    const netm = require("net");
-    const socket: net.Socket = new netm.Socket();
-    if (ssl) {
-      process.nextTick(() =>
-        socket.destroy(forwardError("EK8SADDRESS", "TLS to Kafka through a port-forward is not supported")),
-      );
-      return socket;
-    }
-    fw.resolve({ host, port }).then(
-      (local) => {
-        if (!socket.destroyed) socket.connect(local.port, local.host, onConnect);
-      },
-      (e: unknown) => socket.destroy(e as Error),
-    );
-    socket.setKeepAlive(true, 60_000);
-    return socket;
   };
 }

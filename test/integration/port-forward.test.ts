@@ -24,9 +24,8 @@ import { WeaviateClassesInputs, WeaviateClassesProvider } from "../../init/weavi
 import { viaSerialization } from "../support/dynamic";
 import {
   accountKubeconfig,
-  Dial,
+  assertOnlyForwards,
   forwardPorts,
-  isClusterIp,
   StandIn,
   standUp,
   tearDown,
@@ -94,35 +93,6 @@ function forward(extra: Partial<ForwardSpec> = {}): ForwardSpec {
     context: kube!.context,
     ...extra,
   };
-}
-
-/** Every dial of `dials` went to loopback, to the API server or to a forward; none to a server's own port. */
-function assertOnlyForwards(dials: Dial[], s: Omit<Services, "kube">, kubeServer: string) {
-  const api = new URL(kubeServer);
-  const serverPorts = new Set([
-    s.postgres.port,
-    s.mongodb.port,
-    s.weaviate.port,
-    ...s.redis.nodes.map((n) => n.port),
-    ...s.redis.sentinels.map((n) => n.port),
-    ...s.kafka.brokers.map((b) => Number(b.split(":")[1])),
-  ]);
-  assert.ok(dials.length > 0, "no connection was recorded");
-  for (const d of dials) {
-    assert.ok(!isClusterIp(d.host), `dialled a pod or Service IP: ${d.host}:${d.port}`);
-    assert.ok(
-      ["127.0.0.1", "localhost"].includes(d.host),
-      `dialled a non-loopback address ${d.host}:${d.port}`,
-    );
-    assert.ok(
-      !serverPorts.has(d.port),
-      `dialled a server directly, not through a forward: ${d.host}:${d.port}`,
-    );
-  }
-  assert.ok(
-    dials.some((d) => d.port === Number(api.port)),
-    "the API server was never reached: nothing went through a forward",
-  );
 }
 
 before(async () => {

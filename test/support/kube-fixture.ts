@@ -6,6 +6,7 @@
  * {@link watchConnections} records every TCP connection this process opens, so a test can prove none of
  * them went to a pod IP or straight to a server.
  */
+import * as assert from "node:assert/strict";
 import * as net from "node:net";
 import type { Services } from "./servers";
 
@@ -237,4 +238,33 @@ export async function watchConnections<T>(fn: () => Promise<T>): Promise<{ resul
 /** True for an address in kwok's pod range or the harness's Service range (never dialled). */
 export function isClusterIp(host: string): boolean {
   return /^192\.0\.2\.\d+$/.test(host) || /^198\.51\.100\.\d+$/.test(host);
+}
+
+/** Every dial of `dials` went to loopback, to the API server or to a forward; none to a server's own port. */
+export function assertOnlyForwards(dials: Dial[], s: Omit<Services, "kube">, kubeServer: string) {
+  const api = new URL(kubeServer);
+  const serverPorts = new Set([
+    s.postgres.port,
+    s.mongodb.port,
+    s.weaviate.port,
+    ...s.redis.nodes.map((n) => n.port),
+    ...s.redis.sentinels.map((n) => n.port),
+    ...s.kafka.brokers.map((b) => Number(b.split(":")[1])),
+  ]);
+  assert.ok(dials.length > 0, "no connection was recorded");
+  for (const d of dials) {
+    assert.ok(!isClusterIp(d.host), `dialled a pod or Service IP: ${d.host}:${d.port}`);
+    assert.ok(
+      ["127.0.0.1", "localhost"].includes(d.host),
+      `dialled a non-loopback address ${d.host}:${d.port}`,
+    );
+    assert.ok(
+      !serverPorts.has(d.port),
+      `dialled a server directly, not through a forward: ${d.host}:${d.port}`,
+    );
+  }
+  assert.ok(
+    dials.some((d) => d.port === Number(api.port)),
+    "the API server was never reached: nothing went through a forward",
+  );
 }

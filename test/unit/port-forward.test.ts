@@ -25,14 +25,9 @@ import {
   servicePodPort,
 } from "../../init/shared/address-map";
 import { changedKeys } from "../../init/shared/diff";
-import { isKafkaFatal } from "../../init/shared/kafka";
+import { forwardedSocketFactory, isKafkaFatal } from "../../init/shared/kafka";
 import { initialiserOptions } from "../../init/shared/options";
-import {
-  Forwarder,
-  forwardedSocketFactory,
-  isForwardRefusal,
-  openForwarder,
-} from "../../init/shared/port-forward";
+import { Forwarder, isForwardRefusal, openForwarder } from "../../init/shared/port-forward";
 import { isTransient, mayRetry } from "../../init/shared/retry";
 
 const NS = "ai-platform-data";
