@@ -29,6 +29,8 @@ import { forwardedSocketFactory, isKafkaFatal } from "../../init/shared/kafka";
 import { initialiserOptions } from "../../init/shared/options";
 import { Forwarder, isForwardRefusal, openForwarder } from "../../init/shared/port-forward";
 import { isTransient, mayRetry } from "../../init/shared/retry";
+import { isSecretInput } from "../support/assert-helpers";
+import { runOk } from "../support/program";
 
 const NS = "ai-platform-data";
 
@@ -351,5 +353,58 @@ describe("opening the forwarder", () => {
       openForwarder({ connect: "port-forward", namespace: NS, kubeconfig: content }, { host: "a", port: 1 }),
       (e: Error) => /stack config kubernetes:kubeconfig/.test(e.message) && !e.message.includes("s3cr3t"),
     );
+  });
+});
+
+describe("the program hands each initialiser its forward", () => {
+  const INITIALISERS: [string, string][] = [
+    ["postgres-schema", "postgres"],
+    ["mongodb-collections", "mongodb"],
+    ["weaviate-classes", "weaviate"],
+    ["redis-acl-users", "redis"],
+    ["kafka-scram-users", "kafka"],
+    ["kafka-topics", "kafka"],
+  ];
+  const dynamic = (run: ReturnType<typeof runOk>, name: string) => {
+    const r = run.resources.find((x) => x.type === "pulumi-nodejs:dynamic:Resource" && x.name === name);
+    assert.ok(r, `no initialiser ${name}`);
+    return r;
+  };
+
+  it("port-forward with the provider's kubeconfig and context (a secret); none with an endpoint override", () => {
+    const kubeconfig = "/home/ci/.kube/ci-runner.yaml";
+    const run = runOk("dev", {
+      "ai-platform-data:namespace": "pf-ns",
+      "ai-platform-data:postgres": JSON.stringify({ connect: "port-forward" }),
+      "ai-platform-data:redis": JSON.stringify({
+        aclUsers: [{ name: "app" }],
+        endpoint: { sentinels: [{ host: "127.0.0.1", port: 26379 }] },
+      }),
+      "kubernetes:kubeconfig": kubeconfig,
+      "kubernetes:context": "ci",
+    });
+    for (const [name, service] of INITIALISERS) {
+      const r = dynamic(run, name);
+      assert.ok(
+        r.options.additionalSecretOutputs?.includes("forward"),
+        `${name}: forward not a secret output`,
+      );
+      if (service === "redis") {
+        assert.equal(r.inputs.forward, undefined, "an endpoint override is reached as given");
+        continue;
+      }
+      const connect = service === "postgres" ? "port-forward" : "auto";
+      assert.deepEqual(r.inputs.forward, { connect, namespace: "pf-ns", kubeconfig, context: "ci" }, name);
+      assert.ok(isSecretInput(r, "forward.kubeconfig"), `${name}: the kubeconfig is not a secret input`);
+    }
+  });
+
+  it("in-cluster: no forward, the addresses as given", () => {
+    const run = runOk("dev", { "ai-platform-data:weaviate": JSON.stringify({ connect: "in-cluster" }) });
+    assert.equal(dynamic(run, "weaviate-classes").inputs.forward, undefined);
+    assert.deepEqual(dynamic(run, "postgres-schema").inputs.forward, {
+      connect: "auto",
+      namespace: "ai-platform-data-dev",
+    });
   });
 });
