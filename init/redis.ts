@@ -196,7 +196,13 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     }
     return {
       id,
-      props: { ...props, nodes: nodes.map(nodeKey), sentinelNodes: sentinels.map(nodeKey), drifted },
+      // Sorted: Sentinels list replicas in no fixed order, and a refresh must not show that as a change.
+      props: {
+        ...props,
+        nodes: nodes.map(nodeKey).sort(),
+        sentinelNodes: sentinels.map(nodeKey).sort(),
+        drifted,
+      },
     };
   }
 
@@ -261,8 +267,8 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     }
     return {
       ...inputs,
-      nodes: nodes.map(nodeKey),
-      sentinelNodes: sentinels.map(nodeKey),
+      nodes: nodes.map(nodeKey).sort(),
+      sentinelNodes: sentinels.map(nodeKey).sort(),
       applied,
       drifted: false,
       log: lines,
