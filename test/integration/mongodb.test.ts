@@ -421,13 +421,13 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
   it("waits for a server that starts late", async (t) => {
     const svc = await requireServer(t, "mongodb");
     if (!svc) return;
+    // Serialized before the proxy's clock starts: on a busy machine that alone can outlast its delay.
+    const p = await provider();
     const proxy = await lateProxy({ host: svc.host, port: svc.port }, 3000);
     try {
-      const p = await provider();
       const db = dbName("late");
-      const started = Date.now();
       const res = await p.create!({ ...inputs(svc, db, [systemLogs]), hosts: [`127.0.0.1:${proxy.port}`] });
-      assert.ok(Date.now() - started >= 2500, "create returned before the server was reachable");
+      assert.ok(proxy.accepted() > 0, "the server that started late was never reached");
       assert.equal((res.outs as MongoCollectionsOutputs).log.length, 3);
       assert.deepEqual(Object.keys(await serverState(svc, db)), ["system_logs"]);
     } finally {

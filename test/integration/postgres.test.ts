@@ -604,12 +604,11 @@ describe("PostgreSQL schema initialiser (real server)", () => {
     const p = await provider();
     const proxy = await lateProxy({ host: svc.host, port: svc.port }, 3000);
     try {
-      const started = Date.now();
       const r = await create(
         p,
         inputs(svc, "late", { port: proxy.port, migrations: repo.slice(0, 1), appSchemas: [] }),
       );
-      assert.ok(Date.now() - started >= 2500, "it had to wait");
+      assert.ok(proxy.accepted() > 0, "the server that started late was never reached");
       assert.equal(migrationLines(r.outs.log).length, 1);
     } finally {
       proxy.close();

@@ -206,13 +206,13 @@ describe("Weaviate classes initialiser (real Weaviate 1.22)", () => {
   it("waits for a server that starts late", async (t) => {
     const svc = await requireServer(t, "weaviate");
     if (!svc) return;
+    // Serialized before the proxy's clock starts: on a busy machine that alone can outlast its delay.
+    const { provider } = await viaSerialization(new WeaviateClassesProvider());
     const proxy = await lateProxy({ host: svc.host, port: svc.port }, 3000);
     try {
-      const { provider } = await viaSerialization(new WeaviateClassesProvider());
       const late = cls("Late");
-      const started = Date.now();
       await provider.create!(inputs({ ...svc, port: proxy.port }, [late]));
-      assert.ok(Date.now() - started >= 2500);
+      assert.ok(proxy.accepted() > 0, "the server that started late was never reached");
       assert.equal((await rest(svc, "GET", `/v1/schema/${late.name}`)).status, 200);
       await rest(svc, "DELETE", `/v1/schema/${late.name}`);
     } finally {
