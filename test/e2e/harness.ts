@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { TestContext } from "node:test";
+import { parse, stringify } from "yaml";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -66,6 +67,36 @@ export function timing(step: string, ms: number): void {
 /** Every recorded step time, in order. */
 export function timingSummary(): string {
   return timings.map(([s, ms]) => `  ${s.padEnd(36)} ${(ms / 1000).toFixed(1).padStart(6)} s`).join("\n");
+}
+
+/** Records a command's wall time under `stepName` (see {@link timing}) and returns it. */
+export function timed(stepName: string, r: CommandResult): CommandResult {
+  timing(stepName, r.ms);
+  return r;
+}
+
+/** Subtests that run in order; after one fails, the rest are skipped with the failed one's name. */
+export class Steps {
+  /** The step that failed, if any. */
+  failed?: string;
+
+  constructor(private readonly t: TestContext) {}
+
+  /** Runs `fn` as subtest `name` unless an earlier step failed. */
+  readonly step = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    await this.t.test(
+      name,
+      { skip: this.failed ? `not run: step "${this.failed}" failed` : false },
+      async () => {
+        try {
+          await fn();
+        } catch (e) {
+          this.failed = name;
+          throw e;
+        }
+      },
+    );
+  };
 }
 
 export interface CommandResult {
@@ -171,6 +202,15 @@ export class Workspace {
     return path.join(this.project, `Pulumi.${this.stack}.yaml`);
   }
 
+  /** Sets `<project>:<key>` in the stack file for every key of `config`; other keys are kept. */
+  writeConfig(project: string, config: Record<string, unknown>): void {
+    const file = this.stackFile();
+    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    doc.config = doc.config ?? {};
+    for (const [k, v] of Object.entries(config)) doc.config[`${project}:${k}`] = v;
+    fs.writeFileSync(file, stringify(doc));
+  }
+
   /** Every file of the local backend (state, history, backups). */
   backendFiles(): string[] {
     const out: string[] = [];
@@ -223,9 +263,9 @@ export function linesWith(out: string, needle: string | RegExp): string[] {
 /**
  * The operation on each resource, by name, from the `--diff` output of up/preview/refresh/destroy
  * ("~ pulumi-nodejs:dynamic:Resource: (update)" followed by "[urn=...::kafka-topics]"); unchanged
- * resources ("(same)") are left out.
+ * resources ("(same)") are left out, and with `changesOnly` the reads too (of the user's Secrets, ...).
  */
-export function operations(out: string): Record<string, string> {
+export function operations(out: string, opts: { changesOnly?: boolean } = {}): Record<string, string> {
   const ops: Record<string, string> = {};
   let op: string | undefined;
   for (const line of out.split("\n")) {
@@ -237,7 +277,7 @@ export function operations(out: string): Record<string, string> {
     }
     const u = line.match(/^\s*\[urn=urn:pulumi:[^\]]*::([^:\]]+)\]\s*$/);
     if (u && op) {
-      if (op !== "same") ops[u[1]] = op;
+      if (op !== "same" && !(opts.changesOnly && op === "read")) ops[u[1]] = op;
       op = undefined;
     }
   }
