@@ -198,6 +198,16 @@ export function aclOnEveryNode(c: ClusterServers, user: string): Record<string, 
   return out;
 }
 
+/**
+ * True while the initialiser is connected to a Redis node: a normal client whose last command was an ACL
+ * one (the Sentinels' links send PING, INFO and PUBLISH; the test's own redis-cli calls have ended).
+ */
+export function aclClientOnANode(c: ClusterServers): boolean {
+  return c.redis.nodes.some((n) =>
+    /\bcmd=acl\|/.test(redisCli(c, n.ip, n.port, ["CLIENT", "LIST", "TYPE", "normal"])),
+  );
+}
+
 /** Makes the Sentinels fail the master over to a replica; returns the new master's name once they agree. */
 export async function redisFailover(c: ClusterServers, timeoutMs = 120_000): Promise<string> {
   const before = redisMaster(c);

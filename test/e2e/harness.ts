@@ -3,7 +3,7 @@
  * the project with its own stack `e2e` (local file backend, passphrase secrets, PULUMI_HOME in a temp
  * dir), every command's output kept for the secret scan, and the wall time of each step.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -189,6 +189,31 @@ export class Workspace {
   /** `pulumi <args> --non-interactive --color never` on stack e2e. */
   pulumi(args: string[], opts: { secretOutput?: boolean } = {}): CommandResult {
     return this.run("pulumi", [...args, "--non-interactive", "--color", "never"], opts);
+  }
+
+  /** Like {@link pulumi}, without blocking: the test can act on the servers while the command runs. */
+  pulumiAsync(args: string[]): Promise<CommandResult> {
+    const started = Date.now();
+    const all = [...args, "--non-interactive", "--color", "never"];
+    return new Promise((resolve) => {
+      const child = spawn("pulumi", all, {
+        cwd: this.project,
+        env: this.env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => child.kill("SIGTERM"), 15 * 60 * 1000);
+      const done = (code: number | null, err?: unknown) => {
+        clearTimeout(timer);
+        if (err) out += `\n${String(err)}`;
+        this.transcript.push(`$ pulumi ${all.join(" ")}\n${out}`);
+        resolve({ code, out, ms: Date.now() - started });
+      };
+      child.once("error", (e) => done(null, e));
+      child.once("close", (code) => done(code));
+    });
   }
 
   /** Like {@link pulumi}, and fails with the command's output unless it exits 0. */

@@ -27,8 +27,9 @@
  *   2. `pulumi preview --expect-no-changes` passes; the policy pack passes with dev.json.
  *   3. A sizing change (`redis.resources.limits.memory`) previews and applies as an update of the Redis
  *      release alone, and reaches the StatefulSet.
- *   3b. After a Sentinel failover, a topic change (partitions, retention.ms) reaches every broker and an
- *      ACL change every Redis node, the new master included.
+ *   3b. A Sentinel failover while `pulumi up` runs, started once the Redis initialiser is connected to a
+ *      node; the up succeeds, its topic change (partitions, retention.ms) reaches every broker and its ACL
+ *      change every Redis node, the new master included.
  *   4. A mandatory policy fails the preview of a stack that breaks it (prod.json: RF 1 topics).
  *   5. `pulumi destroy` removes the releases and keeps every data PVC, every backup PVC and the namespace.
  *   6. No generated or configured secret in plain text in the state, outputs, command output, or any
@@ -45,6 +46,7 @@ import * as path from "node:path";
 import { test, TestContext } from "node:test";
 import { DataServices, requireServer } from "../support/servers";
 import {
+  aclClientOnANode,
   aclOnEveryNode,
   clusterPortForwards,
   clusterTopic,
@@ -260,19 +262,32 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
     });
 
     await step(
-      "3b. after a Redis failover, a topic change reaches every broker and an ACL change every node",
+      "3b. a Redis failover during an up; its topic change reaches every broker, its ACL change every node",
       async () => {
         const before = redisMaster(cluster);
-        const after = await redisFailover(cluster);
-        console.log(`e2e helm: Redis failed over from ${before} to ${after}`);
         knobs.topic = { partitions: 2, retentionMs: "7200000" };
         knobs.aclKeys = ["e2e:*", "e2e2:*"];
         writeConfig();
-        const r = timed(
-          "helm-3b-up-after-failover",
-          ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
-        );
-        assert.equal(r.code, 0, `up after the failover failed:\n${r.out.slice(-8000)}`);
+        let finished = false;
+        const up = ws.pulumiAsync(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]);
+        void up.then(() => (finished = true));
+        // The failover starts once the Redis initialiser is connected to a node: Sentinel then kills the
+        // normal clients of the nodes it reconfigures, and the initialiser must find the new master itself.
+        let after: string;
+        try {
+          while (!finished && !aclClientOnANode(cluster)) await new Promise((r) => setTimeout(r, 100));
+          assert.ok(
+            !finished,
+            "the up ended before the Redis initialiser was seen connected: no failover during it",
+          );
+          after = await redisFailover(cluster);
+        } finally {
+          // Never leave the up running into the next step, whatever failed here.
+          await up;
+        }
+        console.log(`e2e helm: Redis failed over from ${before} to ${after} during the up`);
+        const r = timed("helm-3b-up-with-failover", await up);
+        assert.equal(r.code, 0, `up during the failover failed:\n${r.out.slice(-8000)}`);
         assert.ok(Object.keys(changes(r.out)).length >= 2, `too few changes:\n${r.out.slice(-4000)}`);
         const tp = await clusterTopic(cluster, helmNames(run).topic);
         assert.ok(tp, "the stack's topic is gone");
@@ -283,6 +298,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
         assert.equal(tp.configs["retention.ms"], "7200000");
         for (const [pod, rules] of Object.entries(aclOnEveryNode(cluster, helmNames(run).aclUser)))
           assert.match(rules ?? "", /~e2e2:\*/, `ACL user on ${pod} after the failover: ${rules}`);
+        assert.equal(redisMaster(cluster), after, "the master changed again");
       },
     );
 
