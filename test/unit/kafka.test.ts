@@ -5,16 +5,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
+import { kafkaAppUser, kafkaConfigProblems, kafkajsMechanism } from "../../components/kafka";
 import {
-  kafkaAppUser,
-  kafkaConfigProblems,
   kafkaHeapOpts,
-  kafkajsMechanism,
   kafkaReplication,
   kafkaSaslPlan,
   kafkaServerSettings,
   renderProperties,
-} from "../../components/kafka";
+} from "../../components/kafka/values";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
 import { KAFKA_MECHANISMS } from "../../config";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";

@@ -7,12 +7,12 @@ import { describe, it } from "node:test";
 import * as fc from "fast-check";
 import {
   MONGODB_METRICS_USER,
-  mongodbAlertRules,
   mongodbHosts,
   mongodbUri,
   mongodbUserProblem,
   wiredTigerCacheSizeGB,
 } from "../../components/mongodb";
+import { mongodbAlertRules } from "../../components/mongodb/alerts";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import { byType, ProgramRun, releaseValues, runError, runOk } from "../support/program";
@@ -341,7 +341,7 @@ describe("MongoDB derivations", () => {
   });
 
   it("puts the memory limit of the config into the memory alert", () => {
-    const rule = mongodbAlertRules("mongodb", "ns", "4Gi").find((r) => r.alert === "MongodbHighMemory")!;
+    const rule = mongodbAlertRules("ns", "4Gi").find((r) => r.alert === "MongodbHighMemory")!;
     assert.match(rule.expr, / \/ 4294967296 > 0\.9$/);
   });
 

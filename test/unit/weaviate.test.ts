@@ -8,18 +8,18 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import * as fc from "fast-check";
 import { weaviateSchema } from "../../config";
+import { weaviateConfigProblems } from "../../components/weaviate";
+import { weaviateAlertRules } from "../../components/weaviate/alerts";
 import {
   defaultVectorizer,
   enabledModules,
   goMemLimit,
   moduleImage,
-  weaviateAlertRules,
-  weaviateConfigProblems,
   weaviateImage,
   weaviatePruneCommand,
   weaviateStartScript,
   weaviateValues,
-} from "../../components/weaviate";
+} from "../../components/weaviate/values";
 import { backupScript } from "../../components/shared/backup";
 import { assertKnownKeys, isSecretInput, leakedPasswords, MOCK_SECRET } from "../support/assert-helpers";
 import {
