@@ -543,7 +543,7 @@ describe("policy pack", () => {
       assert.deepEqual(
         found.map((v) => v.message),
         [
-          'topic "data-ingestion" (kafka-topics) has replicationFactor 4, more than the 3 Kafka node(s); topic creation fails.',
+          'kafka-topics: topic "data-ingestion" asks for replication factor 4 on 3 Kafka node(s); use at most 3.',
           'topic "model-events" (kafka-topics) has min.insync.replicas 3, not below its replicationFactor 3: one node down stops acks=all writes.',
         ],
       );
@@ -566,7 +566,7 @@ describe("policy pack", () => {
       const holder = resource(run, "pulumi-nodejs:dynamic:Resource", "kafka-topics");
       holder.inputs.nodes = 2;
       const text = messages(await check(kafkaReplication, run, "prod"));
-      assert.match(text, /replicationFactor 3, more than the 2 Kafka node\(s\)/);
+      assert.match(text, /replication factor 3 on 2 Kafka node\(s\); use at most 2/);
       assert.match(text, /kafka-topics declares 2 Kafka node\(s\) \(kafka\.nodes\), fewer than 3/);
     });
   });
