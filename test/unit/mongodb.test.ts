@@ -326,11 +326,16 @@ describe("MongoDB derivations", () => {
   });
 
   it("sizes the WiredTiger cache as MongoDB does, from the container limit", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 512 }), (gi) => {
-        return wiredTigerCacheSizeGB(`${gi}Gi`) === Math.max(0.25, (gi - 1) / 2);
-      }),
-    );
+    // MongoDB's default: 50% of (RAM - 1 GiB), at least 0.25 GiB.
+    for (const [limit, expected] of [
+      ["1Gi", 0.25],
+      ["2Gi", 0.5],
+      ["4Gi", 1.5],
+      ["1536Mi", 0.25],
+      ["3000Mi", 0.96],
+    ] as const) {
+      assert.equal(wiredTigerCacheSizeGB(limit), expected, limit);
+    }
     fc.assert(
       fc.property(fc.integer({ min: 512, max: 1024 * 1024 }), (mi) => {
         const gb = wiredTigerCacheSizeGB(`${mi}Mi`);
