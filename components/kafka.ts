@@ -6,23 +6,17 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { KAFKA_MECHANISMS, KafkaConfig, parseBytes, PlatformSecrets } from "../config";
-import { BackupJob, secretEnv } from "./shared/backup";
-import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
-import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
-import { generatedPassword, opaqueSecret } from "./shared/credentials";
-import { existingSecret } from "./shared/existing-secret";
-import { alertRules, diskSpaceRule } from "./shared/monitoring";
-import { databaseNetworkPolicy } from "./shared/network";
-import { disruptionBudget } from "./shared/scheduling";
-
-/** A SASL mechanism as Kafka spells it (`SCRAM-SHA-512`). */
-export type KafkaMechanism = (typeof KAFKA_MECHANISMS)[number];
-/** The same mechanism as kafkajs spells it (`scram-sha-512`). */
-export type KafkajsMechanism = "plain" | "scram-sha-256" | "scram-sha-512";
+import { KafkaConfig, PlatformSecrets } from "../config";
+import { kafkaAlertRules } from "./kafka/alerts";
+import { KafkajsMechanism, KafkaMechanism, kafkaValues } from "./kafka/values";
+import { secretEnv } from "./shared/backup";
+import { bitnamiImage, CHARTS } from "./shared/charts";
+import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { generatedPassword } from "./shared/credentials";
+import { deployService, serviceCredentials } from "./shared/service";
 
 /** Ports of the chart's listeners and exporters (chart defaults; the Service exposes `client`). */
-export const KAFKA_PORTS = {
+const KAFKA_PORTS = {
   client: 9092,
   controller: 9093,
   interbroker: 9094,
@@ -46,7 +40,7 @@ export const KAFKA_SECRET_KEYS = {
 } as const;
 
 /** Our own extra key holding one client user's password alone, for operators. */
-export function clientPasswordKey(user: string): string {
+function clientPasswordKey(user: string): string {
   return `client-password-${user}`;
 }
 
@@ -72,27 +66,6 @@ export function kafkaExistingSecretCheck(
   };
 }
 
-/**
- * Mechanism of the KRaft controller listener. Kafka 3.6 cannot authenticate controllers with SCRAM
- * (the credentials live in the metadata log the quorum has yet to replicate: KAFKA-15513,
- * bitnami/containers#41415), so it is PLAIN; the listener is cluster-internal.
- */
-export const KAFKA_CONTROLLER_MECHANISM: KafkaMechanism = "PLAIN";
-
-/** Consumer lag (messages per group and topic) above which the lag alert fires. */
-export const KAFKA_CONSUMER_LAG_ALERT = 1000;
-
-/** Requests and limits of the kafka-exporter and JMX exporter containers and the init container. */
-export const KAFKA_HELPER_RESOURCES = {
-  exporter: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
-  // The chart starts the JMX exporter with -XX:MaxRAMPercentage=100: its heap may use the whole limit.
-  jmx: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "250m", memory: "384Mi" } },
-  init: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
-} as const;
-
-/** Listener names of the chart (`listeners.client.name`, `listeners.interbroker.name`), lower-cased as Kafka prefixes them. */
-const CLIENT_LISTENER = "client";
-const INTERBROKER_LISTENER = "internal";
 /** Default tag of the Kafka image in the pinned chart; the backup job runs the same image. */
 const KAFKA_IMAGE_TAG = "3.6.1-debian-12-r12";
 
@@ -125,88 +98,13 @@ export function kafkaConfigProblems(config: Pick<KafkaConfig, "sasl" | "clientUs
   return problems;
 }
 
-/** Which SASL mechanisms each listener accepts. */
-export interface KafkaSaslPlan {
-  /** `sasl.enabledMechanisms` of the chart: every mechanism any listener uses (comma list). */
-  chart: string;
-  /** What the client listener accepts: exactly the configured mechanisms (comma list). */
-  client: string;
-  /** What the inter-broker listener accepts: the inter-broker mechanism only. */
-  interBroker: KafkaMechanism;
-  /** What the controller listener accepts. */
-  controller: KafkaMechanism;
-}
-
-/**
- * The chart requires the controller mechanism among `sasl.enabledMechanisms`
- * (kafka.validateValues.saslMechanisms) and renders that list as the broker-wide
- * `sasl.enabled.mechanisms`, which the image also reads to bootstrap SCRAM users. PLAIN is therefore
- * added there for the controller and taken away again per listener with
- * `listener.name.<listener>.sasl.enabled.mechanisms`, so clients get only what config enables.
- */
-export function kafkaSaslPlan(sasl: KafkaConfig["sasl"]): KafkaSaslPlan {
-  const enabled = [...new Set(sasl.enabledMechanisms)];
-  const chart = enabled.includes(KAFKA_CONTROLLER_MECHANISM)
-    ? enabled
-    : [...enabled, KAFKA_CONTROLLER_MECHANISM];
-  return {
-    chart: chart.join(","),
-    client: enabled.join(","),
-    interBroker: sasl.interBrokerMechanism,
-    controller: KAFKA_CONTROLLER_MECHANISM,
-  };
-}
-
-/**
- * Replication defaults for a cluster of `nodes`: three copies where there are three nodes, and a
- * write needs two in sync from three nodes on (one node down still accepts writes).
- */
-export function kafkaReplication(nodes: number): { replicationFactor: number; minInsyncReplicas: number } {
-  return { replicationFactor: Math.min(3, nodes), minInsyncReplicas: nodes >= 3 ? 2 : 1 };
-}
-
-/**
- * Broker settings appended to server.properties (`extraConfig`). The chart mounts a complete
- * server.properties, so Kafka's built-in defaults apply otherwise: a replication factor of 3 for the
- * internal topics, which a one- or two-node cluster can never create.
- */
-export function kafkaServerSettings(config: Pick<KafkaConfig, "nodes" | "sasl">): Record<string, string> {
-  const { replicationFactor, minInsyncReplicas } = kafkaReplication(config.nodes);
-  const sasl = kafkaSaslPlan(config.sasl);
-  return {
-    "default.replication.factor": String(replicationFactor),
-    "min.insync.replicas": String(minInsyncReplicas),
-    "offsets.topic.replication.factor": String(replicationFactor),
-    "transaction.state.log.replication.factor": String(replicationFactor),
-    "transaction.state.log.min.isr": String(minInsyncReplicas),
-    // Topics come from the initialiser (seed §6.3); a typo in a producer must not create one.
-    "auto.create.topics.enable": "false",
-    [`listener.name.${CLIENT_LISTENER}.sasl.enabled.mechanisms`]: sasl.client,
-    [`listener.name.${INTERBROKER_LISTENER}.sasl.enabled.mechanisms`]: sasl.interBroker,
-  };
-}
-
-/** Renders settings as Java properties lines. */
-export function renderProperties(settings: Record<string, string>): string {
-  return Object.entries(settings)
-    .map(([k, v]) => `${k}=${v}`)
-    .join("\n");
-}
-
-/** JVM heap options: `heapOpts` from config, else half the memory limit for both -Xmx and -Xms. */
-export function kafkaHeapOpts(config: Pick<KafkaConfig, "heapOpts" | "resources">): string {
-  if (config.heapOpts) return config.heapOpts;
-  const halfMb = Math.floor((parseBytes(config.resources.limits.memory) ?? 0) / 2 / 2 ** 20);
-  return `-Xmx${halfMb}m -Xms${halfMb}m`;
-}
-
 /** kafkajs names mechanisms in lower case. */
 export function kafkajsMechanism(m: KafkaMechanism): KafkajsMechanism {
   return m.toLowerCase() as KafkajsMechanism;
 }
 
 /** A SCRAM mechanism (the ones whose users live in the cluster's metadata). */
-export function isScram(m: KafkaMechanism): m is "SCRAM-SHA-256" | "SCRAM-SHA-512" {
+function isScram(m: KafkaMechanism): m is "SCRAM-SHA-256" | "SCRAM-SHA-512" {
   return m === "SCRAM-SHA-256" || m === "SCRAM-SHA-512";
 }
 
@@ -267,7 +165,6 @@ export class Kafka extends pulumi.ComponentResource {
     super("ai-platform:data:Kafka", name, {}, opts);
     const { config, platform } = args;
     const ns = platform.namespace;
-    const childOpts = childOptions(this, platform);
     const mechanism = kafkajsMechanism(config.sasl.clientMechanism);
     const adminUser = config.clientUsers[0];
 
@@ -304,74 +201,45 @@ export class Kafka extends pulumi.ComponentResource {
       return;
     }
 
-    const userSecret = config.credentials?.existingSecret;
-    const secretName = userSecret ?? `${this.releaseName}-credentials`;
-    this.secretName = secretName;
-    let clientPasswords: pulumi.Output<string>[];
-    let secret: pulumi.Resource;
-    if (userSecret) {
-      // The user keeps the passwords: nothing is generated, the chart and the initialisers read that Secret.
-      const kept = existingSecret(
-        `${name}-existing-credentials`,
-        {
-          namespace: ns,
-          name: userSecret,
-          configKey: "kafka.credentials.existingSecret",
-          keys: KAFKA_EXISTING_SECRET_KEYS,
-          check: kafkaExistingSecretCheck(config.clientUsers),
-        },
-        childOpts,
-      );
-      const joined = kept.values[KAFKA_SECRET_KEYS.clientPasswords];
-      clientPasswords = config.clientUsers.map((_, i) => pulumi.secret(joined.apply((p) => p.split(",")[i])));
-      secret = kept.resource;
-    } else {
-      clientPasswords = config.clientUsers.map((u) =>
-        generatedPassword(`${name}-client-password-${u}`, { parent: this }),
-      );
-      const interBrokerPassword = generatedPassword(`${name}-inter-broker-password`, { parent: this });
-      const controllerPassword = generatedPassword(`${name}-controller-password`, { parent: this });
-      secret = opaqueSecret(
-        `${name}-credentials`,
-        {
-          namespace: ns,
-          name: secretName,
-          data: {
-            // Generated passwords are alphanumeric: no comma can split them wrongly.
-            [KAFKA_SECRET_KEYS.clientPasswords]: pulumi.all(clientPasswords).apply((p) => p.join(",")),
-            [KAFKA_SECRET_KEYS.systemUser]: clientPasswords[0],
-            [KAFKA_SECRET_KEYS.interBroker]: interBrokerPassword,
-            [KAFKA_SECRET_KEYS.controller]: controllerPassword,
-            ...Object.fromEntries(
-              config.clientUsers.map((u, i) => [clientPasswordKey(u), clientPasswords[i]]),
-            ),
-          },
-        },
-        childOpts,
-      );
-    }
-
-    const values = kafkaValues(config, platform, secretName, this.releaseName);
-    this.release = pinnedRelease(
-      `${name}-release`,
-      this.releaseName,
-      CHARTS.kafka,
-      values,
-      {
-        namespace: ns,
-        atomic: platform.helm.atomic,
-        timeoutSeconds: platform.helm.timeoutSeconds,
-        chart: config.chart,
+    const creds = serviceCredentials(name, this, platform, {
+      service: "kafka",
+      releaseName: this.releaseName,
+      existingSecretName: config.credentials?.existingSecret,
+      keys: KAFKA_EXISTING_SECRET_KEYS,
+      check: kafkaExistingSecretCheck(config.clientUsers),
+      generate: () => {
+        const passwords = config.clientUsers.map((u) =>
+          generatedPassword(`${name}-client-password-${u}`, { parent: this }),
+        );
+        return {
+          // Generated passwords are alphanumeric: no comma can split them wrongly.
+          [KAFKA_SECRET_KEYS.clientPasswords]: pulumi.all(passwords).apply((p) => p.join(",")),
+          [KAFKA_SECRET_KEYS.systemUser]: passwords[0],
+          [KAFKA_SECRET_KEYS.interBroker]: generatedPassword(`${name}-inter-broker-password`, {
+            parent: this,
+          }),
+          [KAFKA_SECRET_KEYS.controller]: generatedPassword(`${name}-controller-password`, { parent: this }),
+          ...Object.fromEntries(config.clientUsers.map((u, i) => [clientPasswordKey(u), passwords[i]])),
+        };
       },
-      { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
+    });
+    const secretName = creds.secretName;
+    this.secretName = secretName;
+    // A kept Secret holds the users' passwords joined by commas only (the chart's key).
+    const clientPasswords = config.clientUsers.map((u, i) =>
+      creds.kept
+        ? pulumi.secret(creds.values[KAFKA_SECRET_KEYS.clientPasswords].apply((p) => p.split(",")[i]))
+        : creds.values[clientPasswordKey(u)],
     );
 
-    databaseNetworkPolicy(
-      `${name}-network-policy`,
-      {
-        service: "kafka",
-        releaseName: this.releaseName,
-        namespace: ns,
+    this.release = deployService(name, this, platform, {
+      service: "kafka",
+      releaseName: this.releaseName,
+      chart: CHARTS.kafka,
+      chartSource: config.chart,
+      values: kafkaValues(config, platform, secretName, this.releaseName),
+      secret: creds.resource,
+      network: {
         ports: [
           KAFKA_PORTS.client,
           KAFKA_PORTS.controller,
@@ -380,89 +248,26 @@ export class Kafka extends pulumi.ComponentResource {
           KAFKA_PORTS.jmx,
         ],
         metricsPorts: [KAFKA_PORTS.exporter, KAFKA_PORTS.jmx],
-        network: platform.network,
       },
-      childOpts,
-    );
-
-    if (config.backup.enabled) {
-      new BackupJob(
-        `${name}-backup`,
-        {
-          service: "kafka",
-          releaseName: this.releaseName,
-          namespace: ns,
-          backup: config.backup,
-          storageClass: platform.storageClass,
-          // The server image carries kafka-topics.sh and kafka-configs.sh of the same version.
-          image: bitnamiImage(config.images.kafka, "kafka"),
-          defaultTag: KAFKA_IMAGE_TAG,
-          env: [
-            { name: "KAFKA_BOOTSTRAP", value: `${this.releaseName}:${KAFKA_PORTS.client}` },
-            { name: "KAFKA_SECURITY_PROTOCOL", value: "SASL_PLAINTEXT" },
-            { name: "KAFKA_SASL_MECHANISM", value: config.sasl.clientMechanism },
-            { name: "KAFKA_USER", value: adminUser },
-            // The first client user's password alone, a key the chart defines (the exporter reads it too);
-            // `client-passwords` holds every user's joined by commas.
-            secretEnv("KAFKA_PASSWORD", secretName, KAFKA_SECRET_KEYS.systemUser),
-          ],
-        },
-        { parent: this, provider: platform.provider, dependsOn: [this.release] },
-      );
-    }
-
-    if (platform.monitoring.prometheusRule) {
-      const sel = `namespace="${ns}"`;
-      alertRules(
-        `${name}-alerts`,
-        {
-          service: "kafka",
-          releaseName: this.releaseName,
-          namespace: ns,
-          labels: platform.monitoring.labels,
-          rules: [
-            {
-              alert: "KafkaConsumerLag",
-              expr: `sum by (consumergroup, topic) (kafka_consumergroup_lag{${sel}}) > ${KAFKA_CONSUMER_LAG_ALERT}`,
-              for: "10m",
-              severity: "warning",
-              summary: `A consumer group is more than ${KAFKA_CONSUMER_LAG_ALERT} messages behind on a topic`,
-            },
-            {
-              alert: "KafkaUnderReplicatedPartitions",
-              expr: `sum(kafka_topic_partition_under_replicated_partition{${sel}}) > 0`,
-              for: "5m",
-              severity: "warning",
-              summary: "Kafka partitions have fewer in-sync replicas than replicas",
-            },
-            {
-              // JMX exporter name of kafka.controller:type=KafkaController,name=OfflinePartitionsCount.
-              alert: "KafkaOfflinePartitions",
-              expr: `max(kafka_controller_kafkacontroller_offlinepartitionscount_value{${sel}}) > 0`,
-              for: "1m",
-              severity: "critical",
-              summary: "Kafka partitions have no leader: they accept neither reads nor writes",
-            },
-            {
-              alert: "KafkaNoActiveController",
-              expr: `sum(kafka_controller_kafkacontroller_activecontrollercount_value{${sel}}) != 1`,
-              for: "5m",
-              severity: "critical",
-              summary: "The KRaft quorum does not have exactly one active controller",
-            },
-            {
-              alert: "KafkaBrokersMissing",
-              expr: `max(kafka_brokers{${sel}}) < ${config.nodes} or absent(kafka_brokers{${sel}})`,
-              for: "5m",
-              severity: "critical",
-              summary: `Fewer than ${config.nodes} Kafka brokers are up, or the exporter cannot reach any`,
-            },
-            diskSpaceRule("kafka", this.releaseName, ns),
-          ],
-        },
-        { ...childOpts, dependsOn: [this.release] },
-      );
-    }
+      backup: config.backup.enabled
+        ? {
+            config: config.backup,
+            // The server image carries kafka-topics.sh and kafka-configs.sh of the same version.
+            image: bitnamiImage(config.images.kafka, "kafka"),
+            defaultTag: KAFKA_IMAGE_TAG,
+            env: [
+              { name: "KAFKA_BOOTSTRAP", value: `${this.releaseName}:${KAFKA_PORTS.client}` },
+              { name: "KAFKA_SECURITY_PROTOCOL", value: "SASL_PLAINTEXT" },
+              { name: "KAFKA_SASL_MECHANISM", value: config.sasl.clientMechanism },
+              { name: "KAFKA_USER", value: adminUser },
+              // The first client user's password alone, a key the chart defines (the exporter reads it
+              // too); `client-passwords` holds every user's joined by commas.
+              secretEnv("KAFKA_PASSWORD", secretName, KAFKA_SECRET_KEYS.systemUser),
+            ],
+          }
+        : undefined,
+      alerts: () => kafkaAlertRules(ns, config.nodes),
+    });
 
     const bootstrap = `${serviceHost(this.releaseName, ns)}:${KAFKA_PORTS.client}`;
     this.endpoint = pulumi.output(bootstrap);
@@ -479,7 +284,7 @@ export class Kafka extends pulumi.ComponentResource {
         : [],
       scramMechanism,
     };
-    this.ready = [this.release, secret];
+    this.ready = [this.release, creds.resource];
     this.clientSecretData = kafkaClientData(
       [bootstrap],
       config.sasl.clientMechanism,
@@ -503,70 +308,4 @@ function kafkaClientData(
     "kafka-username": username,
     "kafka-password": password,
   };
-}
-
-/** The chart values; pure so the tests can check every key path against the pinned chart. */
-export function kafkaValues(
-  config: KafkaConfig,
-  platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
-  secretName: string,
-  releaseName: string,
-): Record<string, unknown> {
-  const sasl = kafkaSaslPlan(config.sasl);
-  const values: Record<string, unknown> = {
-    fullnameOverride: releaseName,
-    image: bitnamiImage(config.images.kafka, "kafka"),
-    kraft: { enabled: true },
-    zookeeper: { enabled: false },
-    // Combined controller+broker nodes; no broker-only StatefulSet.
-    controller: {
-      replicaCount: config.nodes,
-      controllerOnly: false,
-      // The chart reads `coalesce controller.heapOpts heapOpts`, and controller.heapOpts has a default.
-      heapOpts: kafkaHeapOpts(config),
-      resources: config.resources,
-      initContainerResources: KAFKA_HELPER_RESOURCES.init,
-      persistence: { enabled: true, size: config.storageSize, storageClass: platform.storageClass },
-      // A node drain takes down one member of the quorum at a time, and in prod no node holds two.
-      pdb: disruptionBudget(config.nodes),
-      podAntiAffinityPreset: platform.podAntiAffinity,
-    },
-    broker: { replicaCount: 0 },
-    // SASL without TLS: traffic stays inside the cluster behind the NetworkPolicy (TLS is out of scope).
-    listeners: {
-      client: { protocol: "SASL_PLAINTEXT" },
-      controller: { protocol: "SASL_PLAINTEXT" },
-      interbroker: { protocol: "SASL_PLAINTEXT" },
-    },
-    sasl: {
-      enabledMechanisms: sasl.chart,
-      interBrokerMechanism: sasl.interBroker,
-      controllerMechanism: sasl.controller,
-      client: { users: config.clientUsers },
-      existingSecret: secretName,
-    },
-    extraConfig: renderProperties(kafkaServerSettings(config)),
-    // Topics are converged by the initialiser, not by the chart's provisioning Job.
-    provisioning: { enabled: false },
-    networkPolicy: { enabled: false },
-    volumePermissions: { image: bitnamiImage(config.images.volumePermissions, "os-shell") },
-    // Not rendered (external access is off), but no image of the release may point at docker.io/bitnami.
-    externalAccess: { autoDiscovery: { image: bitnamiImage(undefined, "kubectl") } },
-    metrics: {
-      // kafka-exporter: brokers, partitions, consumer lag; it logs in as the first client user.
-      kafka: {
-        enabled: true,
-        image: bitnamiImage(config.images.kafkaExporter, "kafka-exporter"),
-        resources: KAFKA_HELPER_RESOURCES.exporter,
-      },
-      // JMX exporter sidecar: controller and broker internals.
-      jmx: {
-        enabled: true,
-        image: bitnamiImage(config.images.jmx, "jmx-exporter"),
-        resources: KAFKA_HELPER_RESOURCES.jmx,
-      },
-      serviceMonitor: { enabled: platform.monitoring.serviceMonitor, labels: platform.monitoring.labels },
-    },
-  };
-  return values;
 }

@@ -7,13 +7,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MongodbConfig, parseBytes, PlatformSecrets } from "../config";
-import { BackupJob, secretEnv } from "./shared/backup";
-import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
-import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
-import { generatedPassword, opaqueSecret } from "./shared/credentials";
-import { existingSecret } from "./shared/existing-secret";
-import { alertRules, diskSpaceRule } from "./shared/monitoring";
-import { databaseNetworkPolicy } from "./shared/network";
+import { mongodbAlertRules } from "./mongodb/alerts";
+import { secretEnv } from "./shared/backup";
+import { bitnamiImage, CHARTS } from "./shared/charts";
+import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { generatedPassword } from "./shared/credentials";
+import { deployService, serviceCredentials } from "./shared/service";
 import { disruptionBudget } from "./shared/scheduling";
 
 /**
@@ -114,7 +113,6 @@ export class MongoDB extends pulumi.ComponentResource {
     super("ai-platform:data:MongoDB", name, {}, opts);
     const { config, platform } = args;
     const ns = platform.namespace;
-    const childOpts = childOptions(this, platform);
 
     if (config.mode === "external") {
       // A managed server: nothing to deploy, the same initialisation through the configured seed list.
@@ -137,121 +135,55 @@ export class MongoDB extends pulumi.ComponentResource {
       return;
     }
 
-    const userSecret = config.credentials?.existingSecret;
-    const secretName = userSecret ?? `${this.releaseName}-credentials`;
+    const creds = serviceCredentials(name, this, platform, {
+      service: "mongodb",
+      releaseName: this.releaseName,
+      existingSecretName: config.credentials?.existingSecret,
+      keys: MONGODB_EXISTING_SECRET_KEYS,
+      check: mongodbExistingSecretCheck,
+      generate: () => ({
+        [MONGODB_SECRET_KEYS.root]: generatedPassword(`${name}-root-password`, { parent: this }),
+        // One entry per `auth.usernames` entry (only the app user); the chart splits on commas.
+        [MONGODB_SECRET_KEYS.users]: generatedPassword(`${name}-app-password`, { parent: this }),
+        [MONGODB_SECRET_KEYS.metrics]: generatedPassword(`${name}-metrics-password`, { parent: this }),
+        [MONGODB_SECRET_KEYS.replicaSetKey]: generatedPassword(`${name}-replica-set-key`, { parent: this }),
+      }),
+    });
+    const secretName = creds.secretName;
     this.secretName = secretName;
-    let rootPassword: pulumi.Output<string>;
-    let appPassword: pulumi.Output<string>;
-    let secret: pulumi.Resource;
-    if (userSecret) {
-      // The user keeps the passwords: nothing is generated, the chart and the initialiser read that Secret.
-      const kept = existingSecret(
-        `${name}-existing-credentials`,
-        {
-          namespace: ns,
-          name: userSecret,
-          configKey: "mongodb.credentials.existingSecret",
-          keys: MONGODB_EXISTING_SECRET_KEYS,
-          check: mongodbExistingSecretCheck,
-        },
-        childOpts,
-      );
-      rootPassword = kept.values[MONGODB_SECRET_KEYS.root];
-      appPassword = kept.values[MONGODB_SECRET_KEYS.users];
-      secret = kept.resource;
-    } else {
-      rootPassword = generatedPassword(`${name}-root-password`, { parent: this });
-      appPassword = generatedPassword(`${name}-app-password`, { parent: this });
-      const metricsPassword = generatedPassword(`${name}-metrics-password`, { parent: this });
-      const replicaSetKey = generatedPassword(`${name}-replica-set-key`, { parent: this });
-      secret = opaqueSecret(
-        `${name}-credentials`,
-        {
-          namespace: ns,
-          name: secretName,
-          data: {
-            [MONGODB_SECRET_KEYS.root]: rootPassword,
-            // One entry per `auth.usernames` entry, same order; the chart splits on commas.
-            [MONGODB_SECRET_KEYS.users]: pulumi.all([appPassword]).apply((pw) => pw.join(",")),
-            [MONGODB_SECRET_KEYS.metrics]: metricsPassword,
-            [MONGODB_SECRET_KEYS.replicaSetKey]: replicaSetKey,
-          },
-        },
-        childOpts,
-      );
-    }
-
-    const values = mongodbValues(config, platform, secretName, this.releaseName);
-    this.release = pinnedRelease(
-      `${name}-release`,
-      this.releaseName,
-      CHARTS.mongodb,
-      values,
-      {
-        namespace: ns,
-        atomic: platform.helm.atomic,
-        timeoutSeconds: platform.helm.timeoutSeconds,
-        chart: config.chart,
-      },
-      { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
-    );
-
-    // This chart version has no NetworkPolicy of its own (no template under bitnami/mongodb/templates).
-    databaseNetworkPolicy(
-      `${name}-network-policy`,
-      {
-        service: "mongodb",
-        releaseName: this.releaseName,
-        namespace: ns,
-        // Clients, members and the arbiter all use 27017; Prometheus scrapes the exporter sidecar.
-        ports: [PORT, METRICS_PORT],
-        metricsPorts: [METRICS_PORT],
-        network: platform.network,
-      },
-      childOpts,
-    );
-
+    const rootPassword = creds.values[MONGODB_SECRET_KEYS.root];
+    const appPassword = creds.values[MONGODB_SECRET_KEYS.users];
     const hosts = mongodbHosts(this.releaseName, ns, config.replicas);
 
-    if (config.backup.enabled) {
-      new BackupJob(
-        `${name}-backup`,
-        {
-          service: "mongodb",
-          releaseName: this.releaseName,
-          namespace: ns,
-          backup: config.backup,
-          storageClass: platform.storageClass,
-          // The server image carries mongodump: the chart's own `backup.cronjob` runs it from this image
-          // (bitnami/mongodb/templates/backup/cronjob.yaml).
-          image: bitnamiImage(config.images.mongodb, "mongodb"),
-          defaultTag: MONGODB_DEFAULT_TAG,
-          env: [
-            { name: "MONGODB_HOSTS", value: hosts.join(",") },
-            { name: "MONGODB_REPLICA_SET", value: config.replicaSetName },
-            { name: "MONGODB_AUTH_DB", value: "admin" },
-            // A full dump with --oplog reads every database and local.oplog.rs: the root user's job.
-            { name: "MONGODB_USER", value: config.adminUser },
-            secretEnv("MONGODB_PASSWORD", secretName, MONGODB_SECRET_KEYS.root),
-          ],
-        },
-        { parent: this, provider: platform.provider, dependsOn: [this.release] },
-      );
-    }
-
-    if (platform.monitoring.prometheusRule) {
-      alertRules(
-        `${name}-alerts`,
-        {
-          service: "mongodb",
-          releaseName: this.releaseName,
-          namespace: ns,
-          labels: platform.monitoring.labels,
-          rules: mongodbAlertRules(this.releaseName, ns, config.resources.limits.memory),
-        },
-        { ...childOpts, dependsOn: [this.release] },
-      );
-    }
+    this.release = deployService(name, this, platform, {
+      service: "mongodb",
+      releaseName: this.releaseName,
+      chart: CHARTS.mongodb,
+      chartSource: config.chart,
+      values: mongodbValues(config, platform, secretName, this.releaseName),
+      secret: creds.resource,
+      // This chart version has no NetworkPolicy of its own (no template under bitnami/mongodb/templates).
+      // Clients, members and the arbiter all use 27017; Prometheus scrapes the exporter sidecar.
+      network: { ports: [PORT, METRICS_PORT], metricsPorts: [METRICS_PORT] },
+      backup: config.backup.enabled
+        ? {
+            config: config.backup,
+            // The server image carries mongodump: the chart's own `backup.cronjob` runs it from this image
+            // (bitnami/mongodb/templates/backup/cronjob.yaml).
+            image: bitnamiImage(config.images.mongodb, "mongodb"),
+            defaultTag: MONGODB_DEFAULT_TAG,
+            env: [
+              { name: "MONGODB_HOSTS", value: hosts.join(",") },
+              { name: "MONGODB_REPLICA_SET", value: config.replicaSetName },
+              { name: "MONGODB_AUTH_DB", value: "admin" },
+              // A full dump with --oplog reads every database and local.oplog.rs: the root user's job.
+              { name: "MONGODB_USER", value: config.adminUser },
+              secretEnv("MONGODB_PASSWORD", secretName, MONGODB_SECRET_KEYS.root),
+            ],
+          }
+        : undefined,
+      alerts: () => mongodbAlertRules(ns, config.resources.limits.memory),
+    });
 
     this.endpoint = pulumi.output(hosts.join(","));
     const override = config.endpoint;
@@ -267,7 +199,7 @@ export class MongoDB extends pulumi.ComponentResource {
       appUser: config.appUser,
       appPassword: pulumi.secret(appPassword),
     };
-    this.ready = [this.release, secret];
+    this.ready = [this.release, creds.resource];
     this.clientSecretData = mongodbClientData({
       ...this.connection,
       hosts: pulumi.output(hosts),
@@ -341,63 +273,6 @@ export function wiredTigerCacheSizeGB(memoryLimit: string): number {
   return Math.max(0.25, Math.floor(((gib - 1) / 2) * 100) / 100);
 }
 
-/**
- * The alert rules of seed §8.1 (operation latency, connections, memory, write queue) plus replication lag,
- * exporter down and disk space. Names are the exporter's `--compatible-mode` ones (the chart's default),
- * from percona/mongodb_exporter v0.39.0 `exporter/v1_compatibility.go`.
- */
-export function mongodbAlertRules(releaseName: string, namespace: string, memoryLimit: string) {
-  const sel = `namespace="${namespace}"`;
-  const limitBytes = parseBytes(memoryLimit) ?? 0;
-  return [
-    {
-      alert: "MongodbDown",
-      expr: `mongodb_up{${sel}} == 0`,
-      for: "1m",
-      severity: "critical" as const,
-      summary: "The MongoDB exporter cannot reach its mongod",
-    },
-    {
-      alert: "MongodbTooManyConnections",
-      expr: `max by (pod) (mongodb_connections{${sel},state="current"}) / (max by (pod) (mongodb_connections{${sel},state="current"}) + max by (pod) (mongodb_connections{${sel},state="available"})) > 0.8`,
-      for: "5m",
-      severity: "warning" as const,
-      summary: "A MongoDB member uses more than 80% of its available connections",
-    },
-    {
-      alert: "MongodbReplicationLag",
-      expr: `max by (name) (mongodb_mongod_replset_member_replication_lag{${sel}}) > 30`,
-      for: "5m",
-      severity: "warning" as const,
-      summary: "A MongoDB secondary is more than 30 s behind the primary",
-    },
-    {
-      alert: "MongodbHighMemory",
-      // `mongodb_memory` is serverStatus.mem in MiB; the limit is the container's, from config.
-      expr: `max by (pod) (mongodb_memory{${sel},type="resident"}) * 1048576 / ${limitBytes} > 0.9`,
-      for: "10m",
-      severity: "warning" as const,
-      summary: `A mongod's resident memory is above 90% of its ${memoryLimit} limit`,
-    },
-    {
-      alert: "MongodbWriteQueue",
-      expr: `max by (pod) (mongodb_mongod_global_lock_current_queue{${sel},type="writer"}) > 10`,
-      for: "5m",
-      severity: "warning" as const,
-      summary: "More than 10 MongoDB operations are queued waiting for a write lock",
-    },
-    {
-      alert: "MongodbHighOperationLatency",
-      // Microseconds per operation; commands are left out, awaitable `hello` calls wait up to 10 s by design.
-      expr: `max by (pod, type) (rate(mongodb_mongod_op_latencies_latency_total{${sel},type=~"read|write"}[5m]) / rate(mongodb_mongod_op_latencies_ops_total{${sel},type=~"read|write"}[5m])) > 100000`,
-      for: "10m",
-      severity: "warning" as const,
-      summary: "MongoDB reads or writes take more than 100 ms on average",
-    },
-    diskSpaceRule("mongodb", releaseName, namespace),
-  ];
-}
-
 /** Application-facing keys: the app user, never root. */
 function mongodbClientData(c: MongoConnection): ClientSecretData {
   return {
@@ -422,7 +297,7 @@ function mongodbClientData(c: MongoConnection): ClientSecretData {
 }
 
 /** The chart values; pure so the tests can check every key path against the pinned chart. */
-export function mongodbValues(
+function mongodbValues(
   config: MongodbConfig,
   platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
   secretName: string,

@@ -5,17 +5,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { parseBytes, PlatformSecrets, PostgresConfig } from "../config";
-import { BackupJob, secretEnv } from "./shared/backup";
-import { bitnamiImage, CHARTS, pinnedRelease } from "./shared/charts";
-import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
-import { generatedPassword, opaqueSecret } from "./shared/credentials";
-import { existingSecret } from "./shared/existing-secret";
-import { alertRules, diskSpaceRule } from "./shared/monitoring";
-import { databaseNetworkPolicy } from "./shared/network";
+import { secretEnv } from "./shared/backup";
+import { bitnamiImage, CHARTS } from "./shared/charts";
+import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { generatedPassword } from "./shared/credentials";
+import { AlertRule } from "./shared/monitoring";
+import { deployService, serviceCredentials } from "./shared/service";
 import { pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
 
 /** postgresql.conf defaults from the design (seed §2.3); stack config `postgres.settings` overrides them. */
-export const POSTGRES_DEFAULT_SETTINGS: Record<string, string | number> = {
+const POSTGRES_DEFAULT_SETTINGS: Record<string, string | number> = {
   max_connections: 200,
   work_mem: "64MB",
   maintenance_work_mem: "256MB",
@@ -42,6 +41,7 @@ export function postgresExistingSecretKeys(config: Pick<PostgresConfig, "readRep
 }
 
 const PORT = 5432;
+const METRICS_PORT = 9187;
 
 /**
  * The postgresql.conf settings for a memory limit: the design's defaults, `shared_buffers` at 25% and
@@ -111,7 +111,6 @@ export class PostgreSQL extends pulumi.ComponentResource {
     super("ai-platform:data:PostgreSQL", name, {}, opts);
     const { config, platform } = args;
     const ns = platform.namespace;
-    const childOpts = childOptions(this, platform);
 
     if (config.mode === "external") {
       // A managed server: nothing to deploy, the same initialisation through the configured endpoint.
@@ -133,141 +132,49 @@ export class PostgreSQL extends pulumi.ComponentResource {
       return;
     }
 
-    const userSecret = config.credentials?.existingSecret;
-    const secretName = userSecret ?? `${this.releaseName}-credentials`;
+    const creds = serviceCredentials(name, this, platform, {
+      service: "postgres",
+      releaseName: this.releaseName,
+      existingSecretName: config.credentials?.existingSecret,
+      keys: postgresExistingSecretKeys(config),
+      generate: () => ({
+        [POSTGRES_SECRET_KEYS.admin]: generatedPassword(`${name}-admin-password`, { parent: this }),
+        [POSTGRES_SECRET_KEYS.user]: generatedPassword(`${name}-app-password`, { parent: this }),
+        [POSTGRES_SECRET_KEYS.replication]: generatedPassword(`${name}-replication-password`, {
+          parent: this,
+        }),
+      }),
+    });
+    const secretName = creds.secretName;
     this.secretName = secretName;
-    let adminPassword: pulumi.Output<string>;
-    let appPassword: pulumi.Output<string>;
-    let secret: pulumi.Resource;
-    if (userSecret) {
-      // The user keeps the passwords: nothing is generated, the chart and the initialiser read that Secret.
-      const kept = existingSecret(
-        `${name}-existing-credentials`,
-        {
-          namespace: ns,
-          name: userSecret,
-          configKey: "postgres.credentials.existingSecret",
-          keys: postgresExistingSecretKeys(config),
-        },
-        childOpts,
-      );
-      adminPassword = kept.values[POSTGRES_SECRET_KEYS.admin];
-      appPassword = kept.values[POSTGRES_SECRET_KEYS.user];
-      secret = kept.resource;
-    } else {
-      adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
-      appPassword = generatedPassword(`${name}-app-password`, { parent: this });
-      const replicationPassword = generatedPassword(`${name}-replication-password`, { parent: this });
-      secret = opaqueSecret(
-        `${name}-credentials`,
-        {
-          namespace: ns,
-          name: secretName,
-          data: {
-            [POSTGRES_SECRET_KEYS.admin]: adminPassword,
-            [POSTGRES_SECRET_KEYS.user]: appPassword,
-            [POSTGRES_SECRET_KEYS.replication]: replicationPassword,
-          },
-        },
-        childOpts,
-      );
-    }
+    const adminPassword = creds.values[POSTGRES_SECRET_KEYS.admin];
+    const appPassword = creds.values[POSTGRES_SECRET_KEYS.user];
 
-    const values = postgresValues(config, platform, secretName, this.releaseName);
-    this.release = pinnedRelease(
-      `${name}-release`,
-      this.releaseName,
-      CHARTS.postgresql,
-      values,
-      {
-        namespace: ns,
-        atomic: platform.helm.atomic,
-        timeoutSeconds: platform.helm.timeoutSeconds,
-        chart: config.chart,
-      },
-      { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), secret] },
-    );
-
-    databaseNetworkPolicy(
-      `${name}-network-policy`,
-      {
-        service: "postgres",
-        releaseName: this.releaseName,
-        namespace: ns,
-        ports: [PORT, 9187],
-        metricsPorts: [9187],
-        network: platform.network,
-      },
-      childOpts,
-    );
-
-    if (config.backup.enabled) {
-      new BackupJob(
-        `${name}-backup`,
-        {
-          service: "postgres",
-          releaseName: this.releaseName,
-          namespace: ns,
-          backup: config.backup,
-          storageClass: platform.storageClass,
-          // The server image carries pg_dump of the same major version.
-          image: bitnamiImage(config.images.postgresql, "postgresql"),
-          defaultTag: POSTGRESQL_IMAGE_TAG,
-          env: [
-            { name: "PGHOST", value: this.releaseName },
-            { name: "PGPORT", value: String(PORT) },
-            { name: "PGUSER", value: "postgres" },
-            { name: "PGDATABASE", value: config.database },
-            secretEnv("PGPASSWORD", secretName, POSTGRES_SECRET_KEYS.admin),
-          ],
-        },
-        { parent: this, provider: platform.provider, dependsOn: [this.release] },
-      );
-    }
-
-    if (platform.monitoring.prometheusRule) {
-      alertRules(
-        `${name}-alerts`,
-        {
-          service: "postgres",
-          releaseName: this.releaseName,
-          namespace: ns,
-          labels: platform.monitoring.labels,
-          rules: [
-            {
-              alert: "PostgresTooManyConnections",
-              expr: `sum(pg_stat_database_numbackends{namespace="${ns}"}) / max(pg_settings_max_connections{namespace="${ns}"}) > 0.8`,
-              for: "5m",
-              severity: "warning",
-              summary: "PostgreSQL uses more than 80% of max_connections",
-            },
-            {
-              alert: "PostgresLowCacheHitRatio",
-              expr: `sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) / (sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) + sum(rate(pg_stat_database_blks_read{namespace="${ns}"}[5m]))) < 0.9`,
-              for: "15m",
-              severity: "warning",
-              summary: "PostgreSQL buffer cache hit ratio is below 90%",
-            },
-            {
-              alert: "PostgresReplicationLag",
-              expr: `max(pg_replication_lag_seconds{namespace="${ns}"}) > 30`,
-              for: "5m",
-              severity: "warning",
-              summary: "A PostgreSQL read replica is more than 30 s behind",
-            },
-            {
-              alert: "PostgresDown",
-              expr: `pg_up{namespace="${ns}"} == 0`,
-              for: "1m",
-              severity: "critical",
-              summary: "The PostgreSQL exporter cannot reach the server",
-            },
-            diskSpaceRule("postgres", this.releaseName, ns),
-          ],
-        },
-        { ...childOpts, dependsOn: [this.release] },
-      );
-    }
+    this.release = deployService(name, this, platform, {
+      service: "postgres",
+      releaseName: this.releaseName,
+      chart: CHARTS.postgresql,
+      chartSource: config.chart,
+      values: postgresValues(config, platform, secretName, this.releaseName),
+      secret: creds.resource,
+      network: { ports: [PORT, METRICS_PORT], metricsPorts: [METRICS_PORT] },
+      backup: config.backup.enabled
+        ? {
+            config: config.backup,
+            // The server image carries pg_dump of the same major version.
+            image: bitnamiImage(config.images.postgresql, "postgresql"),
+            defaultTag: POSTGRESQL_IMAGE_TAG,
+            env: [
+              { name: "PGHOST", value: this.releaseName },
+              { name: "PGPORT", value: String(PORT) },
+              { name: "PGUSER", value: "postgres" },
+              { name: "PGDATABASE", value: config.database },
+              secretEnv("PGPASSWORD", secretName, POSTGRES_SECRET_KEYS.admin),
+            ],
+          }
+        : undefined,
+      alerts: () => postgresAlertRules(ns),
+    });
 
     const host = serviceHost(this.releaseName, ns);
     this.endpoint = pulumi.output(`${host}:${PORT}`);
@@ -280,7 +187,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
       appUser: config.appUser,
       appPassword: pulumi.secret(appPassword),
     };
-    this.ready = [this.release, secret];
+    this.ready = [this.release, creds.resource];
     this.clientSecretData = postgresClientData({
       ...this.connection,
       host: pulumi.output(host),
@@ -288,6 +195,40 @@ export class PostgreSQL extends pulumi.ComponentResource {
     });
     this.registerOutputs({ endpoint: this.endpoint, release: this.release });
   }
+}
+
+/** PostgreSQL's own alert rules (seed §8.1): connections, cache hit ratio, replication lag, exporter down. */
+function postgresAlertRules(ns: string): AlertRule[] {
+  return [
+    {
+      alert: "PostgresTooManyConnections",
+      expr: `sum(pg_stat_database_numbackends{namespace="${ns}"}) / max(pg_settings_max_connections{namespace="${ns}"}) > 0.8`,
+      for: "5m",
+      severity: "warning",
+      summary: "PostgreSQL uses more than 80% of max_connections",
+    },
+    {
+      alert: "PostgresLowCacheHitRatio",
+      expr: `sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) / (sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) + sum(rate(pg_stat_database_blks_read{namespace="${ns}"}[5m]))) < 0.9`,
+      for: "15m",
+      severity: "warning",
+      summary: "PostgreSQL buffer cache hit ratio is below 90%",
+    },
+    {
+      alert: "PostgresReplicationLag",
+      expr: `max(pg_replication_lag_seconds{namespace="${ns}"}) > 30`,
+      for: "5m",
+      severity: "warning",
+      summary: "A PostgreSQL read replica is more than 30 s behind",
+    },
+    {
+      alert: "PostgresDown",
+      expr: `pg_up{namespace="${ns}"} == 0`,
+      for: "1m",
+      severity: "critical",
+      summary: "The PostgreSQL exporter cannot reach the server",
+    },
+  ];
 }
 
 /** Application-facing keys: the app role, never the admin. */
@@ -305,7 +246,7 @@ function postgresClientData(c: PostgresConnection): ClientSecretData {
 }
 
 /** The chart values; pure so the tests can check every key path against the pinned chart. */
-export function postgresValues(
+function postgresValues(
   config: PostgresConfig,
   platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
   secretName: string,

@@ -8,7 +8,7 @@ import { kafkaConfigProblems } from "./kafka";
 import { mongodbUserProblem } from "./mongodb";
 import { CHARTS, chartSourceProblems } from "./shared/charts";
 import { pgvectorConfigProblems } from "./shared/pgvector";
-import { redisConfigProblems } from "./redis";
+import { redisConfigProblems } from "./redis/values";
 import { weaviateConfigProblems } from "./weaviate";
 
 /** Problems of the deployed (`helm` mode) services, one line each naming the key. */

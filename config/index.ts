@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { redisAclUserNameProblem, topicReplicationProblem } from "../policies/lib/data-rules";
 import { parseBytes, parseMillicores } from "./quantities";
 import { PlatformConfig, platformSchema, ResourcesConfig, SECRET_KEYS, SecretKey } from "./schema";
 
@@ -172,11 +173,8 @@ function crossChecks(c: PlatformConfig): string[] {
     r.aclUsers.map((u) => u.name),
   );
   r.aclUsers.forEach((u, i) => {
-    if (u.name === "default") {
-      problems.push(
-        `${PROJECT}:redis.aclUsers[${i}].name: "default" is the built-in user whose password the chart manages; choose another name`,
-      );
-    }
+    const problem = redisAclUserNameProblem(u.name);
+    if (problem) problems.push(`${PROJECT}:redis.aclUsers[${i}].name: ${problem}`);
   });
 
   const k = c.kafka;
@@ -186,11 +184,9 @@ function crossChecks(c: PlatformConfig): string[] {
     k.topics.map((t) => t.name),
   );
   k.topics.forEach((t, i) => {
-    if (t.replicationFactor > k.nodes) {
-      problems.push(
-        `${PROJECT}:kafka.topics[${i}].replicationFactor: ${t.replicationFactor} for topic "${t.name}" is larger than kafka.nodes (${k.nodes}); use at most ${k.nodes}`,
-      );
-    }
+    const replication = topicReplicationProblem(t.name, t.replicationFactor, k.nodes);
+    if (replication)
+      problems.push(`${PROJECT}:kafka.topics[${i}].replicationFactor: ${replication} (kafka.nodes)`);
     const isr = t.configs["min.insync.replicas"];
     if (isr !== undefined && (!/^\d+$/.test(isr) || Number(isr) > t.replicationFactor || Number(isr) < 1)) {
       problems.push(

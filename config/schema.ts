@@ -5,106 +5,19 @@
  * (a unit test keeps the two in step), `Pulumi.dev.yaml` and `Pulumi.prod.yaml` override them.
  */
 import { z } from "zod";
-import {
-  binaryQuantity,
-  cpuQuantity,
-  cronSchedule,
-  k8sLabelMap,
-  k8sName,
-  memoryQuantity,
-} from "./quantities";
-import { chartSourceSchema, credentialsSchema } from "./service-sources";
+import { binaryQuantity, k8sLabelMap, k8sName } from "./quantities";
+import { hostPort, identifier, imageSchema, resourcesSchema, serviceBase } from "./common-schema";
+import { aclUserSchema, kafkaTopicSchema, mongoCollectionSchema, weaviateClassSchema } from "./data-schema";
 
-/** A container image reference; each part overrides the chart's own default when set. */
-export const imageSchema = z
-  .object({
-    /** Registry host, for example `docker.io` or a private mirror. */
-    registry: z.string().min(1).optional(),
-    /** Repository inside the registry, for example `bitnamilegacy/postgresql`. */
-    repository: z.string().min(1).optional(),
-    /** Tag; leave unset to keep the tag the pinned chart was tested with. */
-    tag: z.string().min(1).optional(),
-  })
-  .strict();
-export type ImageConfig = z.infer<typeof imageSchema>;
-
-const resourceAmounts = z
-  .object({
-    /** CPU, Kubernetes quantity (`500m`, `2`). */
-    cpu: cpuQuantity,
-    /** Memory, binary Kubernetes quantity (`512Mi`, `4Gi`). */
-    memory: memoryQuantity,
-  })
-  .strict();
-
-/** Requests and limits for a database container. */
-export const resourcesSchema = z
-  .object({
-    requests: resourceAmounts,
-    limits: resourceAmounts,
-  })
-  .strict();
-export type ResourcesConfig = z.infer<typeof resourcesSchema>;
-
-/** Backup CronJob settings shared by every service. */
-export const backupSchema = z
-  .object({
-    /** Whether the component creates its backup CronJob and PVC. */
-    enabled: z.boolean().default(true),
-    /** Cron schedule in the cluster's time zone. */
-    schedule: cronSchedule.default("0 2 * * *"),
-    /** Days a backup is kept before the job deletes it. */
-    retentionDays: z.number().int().min(1).max(3650).default(7),
-    /** Size of the backup PersistentVolumeClaim. */
-    storageSize: binaryQuantity.default("10Gi"),
-  })
-  .strict();
-export type BackupConfig = z.infer<typeof backupSchema>;
-
-/** How the program reaches a service's server, and whether it deploys it. */
-const modeSchema = z.enum(["helm", "external"]);
-
-/** Fields every service has. */
-const serviceBase = {
-  /** Deploy and initialise this service at all. */
-  enabled: z.boolean().default(true),
-  /**
-   * `helm` deploys the chart in the cluster; `external` deploys nothing and initialises a server you run
-   * elsewhere (a managed database), reached through `endpoint` with credentials from secret config.
-   */
-  mode: modeSchema.default("helm"),
-  /** Seconds the initialiser keeps retrying to reach the server before it fails. */
-  initTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
-  /**
-   * How the initialiser reaches the release from where `pulumi up` runs (`helm` mode without `endpoint`):
-   * `auto` uses the in-cluster names when they resolve there and port-forwards through the Kubernetes API
-   * otherwise, `in-cluster` always the names, `port-forward` always port-forwards (README "Reaching the
-   * servers").
-   */
-  connect: z.enum(["auto", "in-cluster", "port-forward"]).default("auto"),
-  /** Size of each data volume. */
-  storageSize: binaryQuantity,
-  /** Requests and limits of the database container. */
-  resources: resourcesSchema,
-  /** The backup CronJob. */
-  backup: backupSchema.prefault({}),
-  /** Where the Helm chart comes from (`helm` mode): a mirror or a local folder; unset: the pinned chart. */
-  chart: chartSourceSchema.optional(),
-  /** A Secret you keep with the service's credentials (`helm` mode); unset: generated passwords. */
-  credentials: credentialsSchema.optional(),
-};
-
-const hostPort = z
-  .object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535),
-  })
-  .strict();
-export type HostPort = z.infer<typeof hostPort>;
-
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier (letters, digits, underscore)");
+export { backupSchema, imageSchema, resourcesSchema } from "./common-schema";
+export type { BackupConfig, HostPort, ImageConfig, ResourcesConfig } from "./common-schema";
+export {
+  kafkaTopicSchema,
+  mongoCollectionSchema,
+  mongoIndexSchema,
+  weaviateClassSchema,
+  weaviatePropertySchema,
+} from "./data-schema";
 
 export const postgresSchema = z
   .object({
@@ -152,26 +65,7 @@ export const postgresSchema = z
   })
   .strict();
 
-const indexKeySchema = z.record(z.string(), z.union([z.literal(1), z.literal(-1), z.literal("text")]));
-export const mongoIndexSchema = z
-  .object({
-    /** Index name; derived from the keys as MongoDB does when unset. */
-    name: z.string().min(1).optional(),
-    /** Fields and directions, in order. */
-    keys: indexKeySchema.refine((k) => Object.keys(k).length > 0, "an index needs at least one key"),
-    unique: z.boolean().optional(),
-    /** A TTL index: documents expire this many seconds after the indexed date. */
-    expireAfterSeconds: z.number().int().min(0).optional(),
-  })
-  .strict();
-export const mongoCollectionSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,119}$/, "must be a valid collection name"),
-    indexes: z.array(mongoIndexSchema).default([]),
-  })
-  .strict();
-
-export const mongodbSchema = z
+const mongodbSchema = z
   .object({
     ...serviceBase,
     storageSize: binaryQuantity.default("8Gi"),
@@ -212,23 +106,6 @@ export const mongodbSchema = z
       })
       .strict()
       .prefault({}),
-  })
-  .strict();
-
-export const weaviatePropertySchema = z
-  .object({
-    name: z.string().regex(/^[_A-Za-z][_0-9A-Za-z]{0,230}$/, "must be a GraphQL name"),
-    dataType: z.array(z.string().min(1)).min(1),
-    description: z.string().optional(),
-  })
-  .strict();
-export const weaviateClassSchema = z
-  .object({
-    name: z.string().regex(/^[A-Z][_0-9A-Za-z]*$/, "must start with a capital letter (GraphQL class name)"),
-    description: z.string().optional(),
-    /** A vectorizer module, or `none` to bring your own vectors. */
-    vectorizer: z.string().min(1).default("none"),
-    properties: z.array(weaviatePropertySchema).default([]),
   })
   .strict();
 
@@ -289,22 +166,7 @@ export const weaviateSchema = z
   })
   .strict();
 
-const aclUserSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only"),
-    /** Key patterns (`~pattern` in ACL syntax, without the tilde). */
-    keys: z.array(z.string().min(1)).default([]),
-    /** Pub/Sub channel patterns (`&pattern`). */
-    channels: z.array(z.string().min(1)).default([]),
-    /** Command rules, for example `+@read +@write -@dangerous`. */
-    commands: z
-      .string()
-      .regex(/^([+-]@?[a-z|-]+\s*)+$/, "space-separated +cmd, -cmd, +@category or -@category rules")
-      .default("+@read +@write -@dangerous"),
-  })
-  .strict();
-
-export const REDIS_EVICTION_POLICIES = [
+const REDIS_EVICTION_POLICIES = [
   "noeviction",
   "allkeys-lru",
   "allkeys-lfu",
@@ -315,7 +177,7 @@ export const REDIS_EVICTION_POLICIES = [
   "volatile-ttl",
 ] as const;
 
-export const redisSchema = z
+const redisSchema = z
   .object({
     ...serviceBase,
     storageSize: binaryQuantity.default("2Gi"),
@@ -372,19 +234,9 @@ export const redisSchema = z
   })
   .strict();
 
-export const kafkaTopicSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "letters, digits, '.', '_' and '-' (at most 249)"),
-    partitions: z.number().int().min(1).max(10000).default(3),
-    replicationFactor: z.number().int().min(1).max(16).default(1),
-    /** Topic-level configs (`retention.ms`, `cleanup.policy`, `min.insync.replicas`, ...), as strings. */
-    configs: z.record(z.string(), z.string()).default({}),
-  })
-  .strict();
-
 export const KAFKA_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
 
-export const kafkaSchema = z
+const kafkaSchema = z
   .object({
     ...serviceBase,
     storageSize: binaryQuantity.default("8Gi"),

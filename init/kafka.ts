@@ -3,6 +3,7 @@
  * partitions grown in place, topic configs converged, destructive changes refused.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { topicReplicationProblem } from "../policies/lib/data-rules";
 import { inPlaceDiff } from "./shared/diff";
 import { firstBroker, isKafkaFatal, KafkaConnectionInputs, kafkaTarget, newKafka } from "./shared/kafka";
 import { Forwarder, ForwardSpec, withForwarder } from "./shared/port-forward";
@@ -119,12 +120,11 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
       names.add(t.name);
     });
     topics.forEach((t, i) => {
-      if (typeof news.nodes === "number" && t.replicationFactor > news.nodes) {
-        failures.push({
-          property: `topics[${i}].replicationFactor`,
-          reason: `topic "${t.name}" asks for replication factor ${t.replicationFactor} on ${news.nodes} Kafka node(s); use at most ${news.nodes}`,
-        });
-      }
+      const problem =
+        typeof news.nodes === "number"
+          ? topicReplicationProblem(t.name, t.replicationFactor, news.nodes)
+          : undefined;
+      if (problem) failures.push({ property: `topics[${i}].replicationFactor`, reason: problem });
     });
     return { inputs: news, failures };
   }

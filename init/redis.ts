@@ -8,6 +8,7 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { redisAclUserNameProblem } from "../policies/lib/data-rules";
 import { inPlaceDiff } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { Forwarder, ForwardSpec, withForwarder } from "./shared/port-forward";
@@ -134,12 +135,8 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
   ): Promise<pulumi.dynamic.CheckResult> {
     const failures: { property: string; reason: string }[] = [];
     (news.users ?? []).forEach((u, i) => {
-      if (u?.name === "default") {
-        failures.push({
-          property: `users[${i}].name`,
-          reason: `"default" is the built-in user managed by the chart; choose another name`,
-        });
-      }
+      const problem = u ? redisAclUserNameProblem(u.name) : undefined;
+      if (problem) failures.push({ property: `users[${i}].name`, reason: problem });
     });
     return { inputs: news, failures };
   }

@@ -47,7 +47,7 @@ export const CHARTS = {
 } as const satisfies Record<string, PinnedChart>;
 
 /** The pinned chart's own name: the last segment of its OCI reference, or its name in the repository. */
-export function pinnedChartName(pinned: PinnedChart): string {
+function pinnedChartName(pinned: PinnedChart): string {
   return pinned.chart.split("/").pop() ?? pinned.chart;
 }
 
@@ -66,7 +66,7 @@ export interface ChartRef {
  * source the stack configures (`<service>.chart`: a mirror, or a local folder). The version stays the
  * pinned one unless the stack sets another.
  */
-export function chartRef(pinned: PinnedChart, source?: ChartSourceConfig): ChartRef {
+function chartRef(pinned: PinnedChart, source?: ChartSourceConfig): ChartRef {
   if (!source) return { chart: pinned.chart, version: pinned.version, repo: pinned.repo };
   const version = source.version ?? pinned.version;
   if (chartSourceKind(source.source) === "repository") {
@@ -130,7 +130,7 @@ export function chartSourceProblems(
 }
 
 /** Bitnami's versioned Debian images now live here (bitnami/charts #35164, #36268). */
-export const BITNAMI_LEGACY = "bitnamilegacy";
+const BITNAMI_LEGACY = "bitnamilegacy";
 
 /**
  * Values for one chart image: the user's override where set, else the default repository, and the

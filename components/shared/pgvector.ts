@@ -29,19 +29,19 @@ import { bitnamiImage, CHARTS, imageValues } from "./charts";
 export const POSTGRESQL_IMAGE_TAG = "16.4.0-debian-12-r14";
 
 /** PostgreSQL major version of the pinned chart (16.4.0): the extension must be built for it. */
-export const POSTGRESQL_MAJOR = Number(CHARTS.postgresql.appVersion.split(".")[0]);
+const POSTGRESQL_MAJOR = Number(CHARTS.postgresql.appVersion.split(".")[0]);
 
 /** The pgvector image when `postgres.images.pgvector` leaves a part unset. */
-export const PGVECTOR_IMAGE = { registry: "docker.io", repository: "pgvector/pgvector", tag: "0.8.0-pg16" };
+const PGVECTOR_IMAGE = { registry: "docker.io", repository: "pgvector/pgvector", tag: "0.8.0-pg16" };
 
 /** Bitnami's PostgreSQL directories (`pg_config --pkglibdir`, `--sharedir` + `/extension`). */
-export const BITNAMI_PG_DIRS = {
+const BITNAMI_PG_DIRS = {
   lib: "/opt/bitnami/postgresql/lib",
   extension: "/opt/bitnami/postgresql/share/extension",
 };
 
 /** The official image's directories for a major version. */
-export function officialPgDirs(major: number): { lib: string; extension: string } {
+function officialPgDirs(major: number): { lib: string; extension: string } {
   return { lib: `/usr/lib/postgresql/${major}/lib`, extension: `/usr/share/postgresql/${major}/extension` };
 }
 
@@ -62,12 +62,12 @@ function reference(
 }
 
 /** The server image, as the chart runs it (`postgres.images.postgresql` over Bitnami's moved image). */
-export function postgresqlImageRef(override: ImageConfig | undefined): string {
+function postgresqlImageRef(override: ImageConfig | undefined): string {
   return reference(override, { ...bitnamiImage(undefined, "postgresql"), tag: POSTGRESQL_IMAGE_TAG });
 }
 
 /** The pgvector image reference. */
-export function pgvectorImageRef(override: ImageConfig | undefined): string {
+function pgvectorImageRef(override: ImageConfig | undefined): string {
   return reference(override, PGVECTOR_IMAGE);
 }
 

@@ -13,7 +13,7 @@ import { PlatformConfig } from "../../config";
 export type AntiAffinityMode = PlatformConfig["podAntiAffinity"];
 
 /** Topology the replicas are spread over: one replica per node. */
-export const SPREAD_TOPOLOGY_KEY = "kubernetes.io/hostname";
+const SPREAD_TOPOLOGY_KEY = "kubernetes.io/hostname";
 
 /**
  * A pod `affinity` with anti-affinity between pods carrying `labels`, for charts that take a raw

@@ -106,7 +106,7 @@ export function antiAffinity(v: JsonObject, c: ReplicatedComponent): { mode: str
 }
 
 /** A PDB's `minAvailable`/`maxUnavailable` as a pod count for `replicas` pods (percentages round up). */
-export function budgetCount(value: unknown, replicas: number): number | undefined {
+function budgetCount(value: unknown, replicas: number): number | undefined {
   if (typeof value === "string" && /^\d+%$/.test(value.trim())) {
     return Math.ceil((replicas * Number(value.trim().slice(0, -1))) / 100);
   }

@@ -32,8 +32,3 @@ export function parseQuantity(q: unknown): number | undefined {
   if (!m) return undefined;
   return Number(m[1]) * SUFFIXES[m[2] ?? ""];
 }
-
-/** True when `q` is a valid quantity. */
-export function isQuantity(q: unknown): boolean {
-  return parseQuantity(q) !== undefined;
-}

@@ -35,16 +35,6 @@ export function get(obj: unknown, path: string | readonly string[]): unknown {
   return cur;
 }
 
-/** Like {@link get}, but a value unknown during preview reads as `undefined`. */
-export function tryGet(obj: unknown, path: string | readonly string[]): unknown {
-  try {
-    return get(obj, path);
-  } catch (e) {
-    if (isUnknownValueError(e)) return undefined;
-    throw e;
-  }
-}
-
 /** A Helm-style boolean (`true`, `"true"`), or `fallback` (the chart's default) when unset or unknown. */
 export function bool(v: unknown, fallback: boolean): boolean {
   if (v === true || v === "true") return true;

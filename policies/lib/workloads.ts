@@ -106,7 +106,7 @@ function weaviateModule(module: string, repository: string, tag: string): ImageS
 }
 
 /** Every image slot of the five pinned charts, with its default (values.yaml of each pinned version). */
-export const CHART_IMAGES: Record<Service, ImageSlot[]> = {
+const CHART_IMAGES: Record<Service, ImageSlot[]> = {
   postgresql: [
     bitnami("image", "postgresql", "16.4.0-debian-12-r14"),
     bitnami("volumePermissions.image", "os-shell", "12-debian-12-r30"),
@@ -242,7 +242,7 @@ interface PrivilegedSwitch {
 }
 
 /** weaviateStatefulset.yaml (`configure-sysctl`); redis sentinel/ and replicas/ statefulsets (`init-sysctl`). */
-export const PRIVILEGED_SWITCHES: Partial<Record<Service, PrivilegedSwitch[]>> = {
+const PRIVILEGED_SWITCHES: Partial<Record<Service, PrivilegedSwitch[]>> = {
   weaviate: [
     { path: "initContainers.sysctlInitContainer.enabled", default: true, container: "configure-sysctl" },
   ],

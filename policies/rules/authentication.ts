@@ -3,11 +3,12 @@
  * chart's defaults applied (lib/charts.ts), because a chart default is as deployed as an explicit value.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { asRelease, HelmRelease, kafkaListeners, redisSentinel } from "../lib/charts";
+import { asRelease, HelmRelease, redisSentinel } from "../lib/charts";
+import { kafkaListeners } from "../lib/kafka-values";
 import { bool, get, str } from "../lib/values";
 
 /** Problems with authentication in one release's values; empty when it is on everywhere. */
-export function authenticationProblems(r: HelmRelease): string[] {
+function authenticationProblems(r: HelmRelease): string[] {
   const v = r.values;
   const out: string[] = [];
   switch (r.service) {

@@ -9,7 +9,7 @@ import { antiAffinity, disruptionBudget, replicatedComponents } from "../lib/ava
 import { asRelease, CONFIG_KEY, HelmRelease } from "../lib/charts";
 
 /** Components of the release whose replicas may share a node. */
-export function antiAffinityProblems(r: HelmRelease): string[] {
+function antiAffinityProblems(r: HelmRelease): string[] {
   const out: string[] = [];
   for (const c of replicatedComponents(r)) {
     const { mode, source } = antiAffinity(r.values, c);
@@ -23,7 +23,7 @@ export function antiAffinityProblems(r: HelmRelease): string[] {
 }
 
 /** Components of the release a drain could take down together, or never drain at all. */
-export function disruptionBudgetProblems(r: HelmRelease): string[] {
+function disruptionBudgetProblems(r: HelmRelease): string[] {
   const out: string[] = [];
   for (const c of replicatedComponents(r)) {
     const pdb = disruptionBudget(r.values, c);

@@ -11,9 +11,9 @@ import { get, isObject, isUnknownValueError, JsonObject, num, str } from "../lib
 /** Label every backup CronJob carries, with the service it backs up (components/shared/labels.ts). */
 export const BACKUP_LABEL = "ai-platform.io/backup-for";
 /** Label naming the Helm release an object belongs to. */
-export const RELEASE_LABEL = "ai-platform.io/release";
+const RELEASE_LABEL = "ai-platform.io/release";
 /** Env var of the backup container that says how many days backups are kept. */
-export const RETENTION_ENV = "RETENTION_DAYS";
+const RETENTION_ENV = "RETENTION_DAYS";
 
 const CRONJOB_TYPES = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:batch/v1beta1:CronJob"]);
 
@@ -24,7 +24,7 @@ export interface BackupConfig {
   exemptReleases: string[];
 }
 
-export const backupConfigSchema: PolicyConfigSchema = {
+const backupConfigSchema: PolicyConfigSchema = {
   properties: {
     minRetentionDays: {
       type: "integer",
@@ -69,7 +69,7 @@ function known<T>(read: () => T): T | typeof UNKNOWN {
 const CRON =
   /^(?:(?:CRON_TZ|TZ)=\S+\s+)?(?:@(?:yearly|annually|monthly|weekly|daily|midnight|hourly)|(?:\S+\s+){4}\S+)$/;
 
-export function isCronSchedule(s: unknown): boolean {
+function isCronSchedule(s: unknown): boolean {
   return typeof s === "string" && CRON.test(s.trim());
 }
 
@@ -89,7 +89,7 @@ function retentionOf(spec: unknown): unknown {
  * The backup CronJobs of the stack. `unreadable` counts CronJobs whose labels are unknown during preview:
  * they may belong to any release, so no release is reported as lacking one until `pulumi up`.
  */
-export function backupJobs(resources: PolicyResource[]): { jobs: BackupJob[]; unreadable: number } {
+function backupJobs(resources: PolicyResource[]): { jobs: BackupJob[]; unreadable: number } {
   const jobs: BackupJob[] = [];
   let unreadable = 0;
   for (const r of resources) {
@@ -113,7 +113,7 @@ export function backupJobs(resources: PolicyResource[]): { jobs: BackupJob[]; un
 }
 
 /** The CronJobs that back up `r`: by release label when a job has one, else by the service label. */
-export function jobsFor(r: HelmRelease, jobs: BackupJob[]): BackupJob[] {
+function jobsFor(r: HelmRelease, jobs: BackupJob[]): BackupJob[] {
   const names = new Set([r.releaseName, ...(r.service ? SERVICE_NAMES[r.service] : [])]);
   return jobs.filter((j) => {
     const release = str(j.labels[RELEASE_LABEL]);
@@ -124,7 +124,7 @@ export function jobsFor(r: HelmRelease, jobs: BackupJob[]): BackupJob[] {
 }
 
 /** Problems with the backups of every release in the stack, each with the URN to report it on. */
-export function backupProblems(
+function backupProblems(
   resources: PolicyResource[],
   config: BackupConfig,
 ): Array<{ urn: string; message: string }> {

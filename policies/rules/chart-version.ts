@@ -15,7 +15,7 @@ export interface ChartVersionConfig {
   allowLocalCharts: boolean;
 }
 
-export const chartVersionConfigSchema: PolicyConfigSchema = {
+const chartVersionConfigSchema: PolicyConfigSchema = {
   properties: {
     allowLocalCharts: {
       type: "boolean",
@@ -28,7 +28,7 @@ export const chartVersionConfigSchema: PolicyConfigSchema = {
 };
 
 /** Why `version` does not pin one chart version, or `undefined` when it does. */
-export function versionProblem(version: unknown): string | undefined {
+function versionProblem(version: unknown): string | undefined {
   if (version === undefined || version === null || version === "") {
     return "has no chart version, so Helm installs whatever is newest when it runs";
   }
@@ -44,7 +44,7 @@ export function versionProblem(version: unknown): string | undefined {
  * also take a bare relative path that exists (`charts/x`), which cannot be told from a repository alias
  * (`bitnami/redis`) here.
  */
-export function isLocalChart(chart: string, repo: unknown): boolean {
+function isLocalChart(chart: string, repo: unknown): boolean {
   if (typeof repo === "string" && repo !== "") return false;
   if (chart.startsWith("oci://")) return false;
   return /^(\/|\.\/|\.\.\/|\.$|\.\.$)/.test(chart) || /\.tgz$/.test(chart);

@@ -22,7 +22,7 @@ function namingKey(path: string[]): string | undefined {
 }
 
 /** Literal credentials in a Helm values tree, as `path: why` lines. */
-export function credentialsInValues(values: JsonObject): string[] {
+function credentialsInValues(values: JsonObject): string[] {
   const out: string[] = [];
   const skip = (path: string[]) => path.length > 0 && isReferenceSubtree(path[path.length - 1]);
   for (const { path, value } of leaves(values, skip)) {
@@ -49,7 +49,7 @@ export function credentialsInValues(values: JsonObject): string[] {
 }
 
 /** Literal credentials in the `env` of every container of a workload (Pod, Deployment, CronJob, ...). */
-export function credentialsInContainerEnv(props: JsonObject): string[] {
+function credentialsInContainerEnv(props: JsonObject): string[] {
   const out: string[] = [];
   for (const c of containersIn(props)) {
     const env = get(c.container, "env");
@@ -69,7 +69,7 @@ export function credentialsInContainerEnv(props: JsonObject): string[] {
 }
 
 /** Literal credentials in a ConfigMap's `data`. */
-export function credentialsInConfigMap(props: JsonObject): string[] {
+function credentialsInConfigMap(props: JsonObject): string[] {
   const data = props.data;
   if (!isObject(data)) return [];
   const out: string[] = [];

@@ -4,7 +4,7 @@ import { asRelease, DEFAULT_SERVICE_TYPES, HelmRelease } from "../lib/charts";
 import { readConfig } from "../lib/config";
 import { formatPath, get, JsonObject, leaves, str } from "../lib/values";
 
-export const EXPOSED_TYPES = ["LoadBalancer", "NodePort"] as const;
+const EXPOSED_TYPES = ["LoadBalancer", "NodePort"] as const;
 
 export interface ExposureConfig {
   /** Service types allowed anyway. */
@@ -13,7 +13,7 @@ export interface ExposureConfig {
   allowedNames: string[];
 }
 
-export const exposureConfigSchema: PolicyConfigSchema = {
+const exposureConfigSchema: PolicyConfigSchema = {
   properties: {
     allowedTypes: {
       type: "array",
@@ -39,7 +39,7 @@ interface ServiceTypeSetting {
 }
 
 /** Every LoadBalancer / NodePort Service the release's values ask for, chart defaults included. */
-export function exposedServices(r: HelmRelease): ServiceTypeSetting[] {
+function exposedServices(r: HelmRelease): ServiceTypeSetting[] {
   const v: JsonObject = r.values;
   const out: ServiceTypeSetting[] = [];
   for (const { path, value } of leaves(v)) {

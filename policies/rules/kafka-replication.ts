@@ -9,8 +9,10 @@
  * and as the bound of the replication factor.
  */
 import type { PolicyConfigSchema, PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { kafkaBrokerCount, kafkaBrokerSetting, knownRelease } from "../lib/charts";
+import { knownRelease } from "../lib/charts";
+import { kafkaBrokerCount, kafkaBrokerSetting } from "../lib/kafka-values";
 import { readConfig } from "../lib/config";
+import { topicReplicationProblem } from "../lib/data-rules";
 import { get, isObject, isUnknownValueError, JsonObject, num, str } from "../lib/values";
 
 /** Kafka's own default for `min.insync.replicas` when neither the topic nor the broker sets it. */
@@ -22,7 +24,7 @@ export interface KafkaReplicationConfig {
   minInSyncReplicas: number;
 }
 
-export const kafkaReplicationConfigSchema: PolicyConfigSchema = {
+const kafkaReplicationConfigSchema: PolicyConfigSchema = {
   properties: {
     minNodes: { type: "integer", minimum: 1, default: 3, description: "Fewest Kafka broker nodes." },
     minReplicationFactor: {
@@ -68,7 +70,7 @@ function topicConfig(t: JsonObject, key: string): unknown {
 }
 
 /** The topics a resource declares, read tolerantly (camelCase, snake_case and kafkajs shapes). */
-export function topicsOf(props: JsonObject): TopicSpec[] | undefined {
+function topicsOf(props: JsonObject): TopicSpec[] | undefined {
   const topics = props.topics;
   if (!Array.isArray(topics)) return undefined;
   return topics.filter(isObject).map((t) => {
@@ -103,7 +105,7 @@ function clusters(resources: PolicyResource[]): KafkaCluster[] {
 }
 
 /** Problems with Kafka replication in the stack, each with the URN to report it on. */
-export function kafkaReplicationProblems(
+function kafkaReplicationProblems(
   resources: PolicyResource[],
   config: KafkaReplicationConfig,
 ): Array<{ urn: string; message: string }> {
@@ -156,12 +158,8 @@ export function kafkaReplicationProblems(
           message: `${where} has replicationFactor ${rf}, below ${config.minReplicationFactor}`,
         });
       }
-      if (nodes !== undefined && rf > nodes) {
-        out.push({
-          urn: res.urn,
-          message: `${where} has replicationFactor ${rf}, more than the ${nodes} Kafka node(s); topic creation fails`,
-        });
-      }
+      const tooFewNodes = nodes !== undefined ? topicReplicationProblem(t.name, rf, nodes) : undefined;
+      if (tooFewNodes) out.push({ urn: res.urn, message: `${res.name}: ${tooFewNodes}` });
       const isr = t.minIsr ?? brokerMinIsr ?? KAFKA_DEFAULT_MIN_ISR;
       const isrSource =
         t.minIsr !== undefined

@@ -9,7 +9,7 @@ export interface MongoReplicaSetConfig {
   minDataMembers: number;
 }
 
-export const mongoReplicaSetConfigSchema: PolicyConfigSchema = {
+const mongoReplicaSetConfigSchema: PolicyConfigSchema = {
   properties: {
     minDataMembers: {
       type: "integer",
@@ -21,11 +21,11 @@ export const mongoReplicaSetConfigSchema: PolicyConfigSchema = {
 };
 
 /** Data-bearing members that can become primary: `replicaCount` in a replica set, one when standalone. */
-export function mongoDataMembers(values: Record<string, unknown>): number {
+function mongoDataMembers(values: Record<string, unknown>): number {
   return mongoReplicaSet(values) ? num(get(values, "replicaCount"), 2) : 1;
 }
 
-export function mongoReplicaSetProblems(r: HelmRelease, config: MongoReplicaSetConfig): string[] {
+function mongoReplicaSetProblems(r: HelmRelease, config: MongoReplicaSetConfig): string[] {
   if (r.service !== "mongodb") return [];
   const v = r.values;
   const members = mongoDataMembers(v);

@@ -13,7 +13,7 @@ export interface PersistenceConfig {
 
 const QUANTITY_PATTERN = "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
 
-export const persistenceConfigSchema: PolicyConfigSchema = {
+const persistenceConfigSchema: PolicyConfigSchema = {
   properties: {
     minStorageSize: {
       type: "string",
@@ -38,7 +38,7 @@ export const persistenceConfigSchema: PolicyConfigSchema = {
 };
 
 /** Problems with the release's data volumes under `config`. */
-export function persistenceProblems(r: HelmRelease, config: PersistenceConfig): string[] {
+function persistenceProblems(r: HelmRelease, config: PersistenceConfig): string[] {
   if (!r.service) return [];
   const byService = config.minStorageSizeByService ?? {};
   const min = byService[r.service] ?? byService[CONFIG_KEY[r.service]] ?? config.minStorageSize;

@@ -9,7 +9,7 @@ import { str } from "../lib/values";
 import { containersIn, releaseImages, splitReference, unpinnedReason } from "../lib/workloads";
 
 /** Problems with the images of a Helm release, `path: why` each. */
-export function releaseImageProblems(r: HelmRelease): string[] {
+function releaseImageProblems(r: HelmRelease): string[] {
   const out: string[] = [];
   for (const img of releaseImages(r)) {
     const why = unpinnedReason(img.tag, img.digest);
@@ -19,7 +19,7 @@ export function releaseImageProblems(r: HelmRelease): string[] {
 }
 
 /** Problems with the images of a Kubernetes workload (Pod, Deployment, StatefulSet, Job, CronJob, ...). */
-export function workloadImageProblems(props: Record<string, unknown>): string[] {
+function workloadImageProblems(props: Record<string, unknown>): string[] {
   const out: string[] = [];
   for (const c of containersIn(props)) {
     const image = str(c.container.image);

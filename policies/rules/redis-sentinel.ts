@@ -9,7 +9,7 @@ export interface RedisSentinelConfig {
   minReplicas: number;
 }
 
-export const redisSentinelConfigSchema: PolicyConfigSchema = {
+const redisSentinelConfigSchema: PolicyConfigSchema = {
   properties: {
     minReplicas: {
       type: "integer",
@@ -21,7 +21,7 @@ export const redisSentinelConfigSchema: PolicyConfigSchema = {
   },
 };
 
-export function redisSentinelProblems(r: HelmRelease, config: RedisSentinelConfig): string[] {
+function redisSentinelProblems(r: HelmRelease, config: RedisSentinelConfig): string[] {
   if (r.service !== "redis") return [];
   const v = r.values;
   if (!redisSentinel(v)) {

@@ -5,7 +5,7 @@ import { parseQuantity } from "../lib/quantities";
 import { get } from "../lib/values";
 
 /** Problems with the resources of every database container of the release. */
-export function resourceProblems(r: HelmRelease): string[] {
+function resourceProblems(r: HelmRelease): string[] {
   const out: string[] = [];
   for (const c of databaseContainers(r)) {
     for (const kind of ["cpu", "memory"] as const) {

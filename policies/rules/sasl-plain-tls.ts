@@ -1,8 +1,9 @@
 /** Advisory: SASL PLAIN sends passwords as they are; only over TLS (SASL_SSL) is that safe. */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { asRelease, HelmRelease, kafkaListeners } from "../lib/charts";
+import { asRelease, HelmRelease } from "../lib/charts";
+import { kafkaListeners } from "../lib/kafka-values";
 
-export function saslPlainProblems(r: HelmRelease): string[] {
+function saslPlainProblems(r: HelmRelease): string[] {
   if (r.service !== "kafka") return [];
   return kafkaListeners(r.values)
     .filter((l) => l.protocol === "SASL_PLAINTEXT" && l.mechanisms.includes("PLAIN"))

@@ -11,7 +11,7 @@ export interface SsdConfig {
   ssdNamePattern: string;
 }
 
-export const ssdConfigSchema: PolicyConfigSchema = {
+const ssdConfigSchema: PolicyConfigSchema = {
   properties: {
     ssdStorageClasses: {
       type: "array",
@@ -27,7 +27,7 @@ export const ssdConfigSchema: PolicyConfigSchema = {
   },
 };
 
-export function ssdProblems(r: HelmRelease, config: SsdConfig): string[] {
+function ssdProblems(r: HelmRelease, config: SsdConfig): string[] {
   const pattern = new RegExp(config.ssdNamePattern, "i");
   const out: string[] = [];
   for (const vol of dataVolumes(r)) {

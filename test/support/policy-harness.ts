@@ -50,7 +50,8 @@ export const notApplicable = (reason?: string): never => {
   throw new Error(`notApplicable: ${reason}`);
 };
 
-export function resourceArgs(r: RegisteredResource, config: Record<string, unknown>): ResourceValidationArgs {
+/** What the pack hands a rule about one resource, in both validateResource and validateStack. */
+function policyResource(r: RegisteredResource) {
   return {
     type: r.type,
     props: r.inputs,
@@ -63,9 +64,15 @@ export function resourceArgs(r: RegisteredResource, config: Record<string, unkno
       customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
       additionalSecretOutputs: [],
     },
-    stackTags: new Map(),
     isType: () => false,
     asType: () => undefined,
+  };
+}
+
+export function resourceArgs(r: RegisteredResource, config: Record<string, unknown>): ResourceValidationArgs {
+  return {
+    ...policyResource(r),
+    stackTags: new Map(),
     getConfig: <T extends object>() => config as T,
     notApplicable,
   };
@@ -76,21 +83,9 @@ export function stackArgs(
   config: Record<string, unknown>,
 ): StackValidationArgs {
   const policyResources: PolicyResource[] = resources.map((r) => ({
-    type: r.type,
-    props: r.inputs,
-    urn: urnOf(r),
-    name: r.name,
-    opts: {
-      protect: false,
-      ignoreChanges: [],
-      aliases: [],
-      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-      additionalSecretOutputs: [],
-    },
+    ...policyResource(r),
     dependencies: [],
     propertyDependencies: {},
-    isType: () => false,
-    asType: () => undefined,
   }));
   return {
     resources: policyResources,

@@ -16,6 +16,8 @@ interface Registered {
   options: RecordedOptions;
   /** The id of an existing resource the program reads (`Secret.get`), else absent. */
   readId?: string;
+  /** The resource's URN (parent types, type, name): what decides update or replace for the engine. */
+  urn?: string;
 }
 
 /** The options the mocks cannot see, recorded by a stack transformation (`registerStackTransformation`). */
@@ -29,6 +31,13 @@ interface RecordedOptions {
 
 const registered: Registered[] = [];
 const optionsByResource = new Map<string, RecordedOptions>();
+/**
+ * The URN the engine gives each resource, `type::name` of the resource as key: the qualified type chains
+ * the types of its parents (the mocks' own URNs keep only the nearest parent's). Absent for a type and
+ * name that two resources share.
+ */
+const urnByKey = new Map<string, string | undefined>();
+const qualifiedTypes = new WeakMap<pulumi.Resource, string>();
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
@@ -140,6 +149,17 @@ async function main(): Promise<void> {
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       const o = t.opts as pulumi.CustomResourceOptions;
+      const parentType = o.parent ? qualifiedTypes.get(o.parent) : undefined;
+      const qualified = parentType ? `${parentType}$${t.type}` : t.type;
+      qualifiedTypes.set(t.resource, qualified);
+      const key = `${t.type}::${t.name}`;
+      const stack = pulumi.getStack();
+      urnByKey.set(
+        key,
+        urnByKey.has(key)
+          ? undefined
+          : `urn:pulumi:${stack}::${pulumi.getProject()}::${qualified}::${t.name}`,
+      );
       optionsByResource.set(`${t.type}::${t.name}`, {
         retainOnDelete: o.retainOnDelete,
         protect: o.protect,
@@ -168,6 +188,7 @@ async function main(): Promise<void> {
   }
   // Let pending registrations (children created inside applies) finish.
   await new Promise((r) => setTimeout(r, 200));
+  for (const r of registered) r.urn = urnByKey.get(`${r.type}::${r.name}`);
   process.stdout.write(JSON.stringify({ resources: registered, outputs }));
 }
 

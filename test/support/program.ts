@@ -28,6 +28,8 @@ export interface RegisteredResource {
   };
   /** The id of an existing resource the program reads (`Secret.get`), else absent. */
   readId?: string;
+  /** The resource's URN (parent types, type, name); absent when two share a type and name. */
+  urn?: string;
 }
 
 export interface ProgramRun {

@@ -78,7 +78,7 @@ describe("stack configuration", () => {
   it("rejects a topic replication factor above the Kafka node count", () => {
     assert.match(
       problems({ kafka: { nodes: 1, topics: [{ name: "t", replicationFactor: 3 }] } }),
-      /ai-platform-data:kafka.topics\[0\].replicationFactor: 3 for topic "t" is larger than kafka.nodes \(1\)/,
+      /ai-platform-data:kafka.topics\[0\].replicationFactor: topic "t" asks for replication factor 3 on 1 Kafka node\(s\); use at most 1 \(kafka.nodes\)/,
     );
   });
 

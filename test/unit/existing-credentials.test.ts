@@ -146,27 +146,16 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
       AUTHENTICATION_APIKEY_USERS: KEPT.weaviate,
       OPENAI_APIKEY: KEPT.weaviate,
     });
-    const ref = (name: string, key: string) => ({ secretKeyRef: { name, key } });
-    assert.deepEqual(
-      cronSecretRef(run, "postgres-backup-cronjob", "PGPASSWORD"),
-      ref(KEPT.postgres, "postgres-password"),
-    );
-    assert.deepEqual(
-      cronSecretRef(run, "mongodb-backup-cronjob", "MONGODB_PASSWORD"),
-      ref(KEPT.mongodb, "mongodb-root-password"),
-    );
-    assert.deepEqual(
-      cronSecretRef(run, "redis-backup-cronjob", "REDISCLI_AUTH"),
-      ref(KEPT.redis, "redis-password"),
-    );
-    assert.deepEqual(
-      cronSecretRef(run, "kafka-backup-cronjob", "KAFKA_PASSWORD"),
-      ref(KEPT.kafka, "system-user-password"),
-    );
-    assert.deepEqual(
-      cronSecretRef(run, "weaviate-backup-cronjob", "WEAVIATE_API_KEY"),
-      ref(KEPT.weaviate, "admin-api-key"),
-    );
+    const backups: [job: string, env: string, secret: string, key: string][] = [
+      ["postgres-backup-cronjob", "PGPASSWORD", KEPT.postgres, "postgres-password"],
+      ["mongodb-backup-cronjob", "MONGODB_PASSWORD", KEPT.mongodb, "mongodb-root-password"],
+      ["redis-backup-cronjob", "REDISCLI_AUTH", KEPT.redis, "redis-password"],
+      ["kafka-backup-cronjob", "KAFKA_PASSWORD", KEPT.kafka, "system-user-password"],
+      ["weaviate-backup-cronjob", "WEAVIATE_API_KEY", KEPT.weaviate, "admin-api-key"],
+    ];
+    for (const [job, env, name, key] of backups) {
+      assert.deepEqual(cronSecretRef(run, job, env), { secretKeyRef: { name, key } }, `${job} ${env}`);
+    }
   });
 
   it("hands the initialisers the kept values, as secret inputs", () => {

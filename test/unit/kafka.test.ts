@@ -5,16 +5,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
+import { kafkaAppUser, kafkaConfigProblems, kafkajsMechanism } from "../../components/kafka";
 import {
-  kafkaAppUser,
-  kafkaConfigProblems,
   kafkaHeapOpts,
-  kafkajsMechanism,
   kafkaReplication,
   kafkaSaslPlan,
   kafkaServerSettings,
   renderProperties,
-} from "../../components/kafka";
+} from "../../components/kafka/values";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
 import { KAFKA_MECHANISMS } from "../../config";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
@@ -363,17 +361,14 @@ describe("Kafka derivations", () => {
       requests: { cpu: "1", memory: "256Mi" },
       limits: { cpu: "1", memory },
     });
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 256 }), (gi) => {
-        return kafkaHeapOpts({ resources: resources(`${gi}Gi`) }) === `-Xmx${gi * 512}m -Xms${gi * 512}m`;
-      }),
-    );
-    fc.assert(
-      fc.property(fc.integer({ min: 256, max: 65536 }), (mi) => {
-        const half = Math.floor(mi / 2);
-        return kafkaHeapOpts({ resources: resources(`${mi}Mi`) }) === `-Xmx${half}m -Xms${half}m`;
-      }),
-    );
+    for (const [limit, heap] of [
+      ["1Gi", 512],
+      ["4Gi", 2048],
+      ["768Mi", 384],
+      ["1001Mi", 500],
+    ] as const) {
+      assert.equal(kafkaHeapOpts({ resources: resources(limit) }), `-Xmx${heap}m -Xms${heap}m`, limit);
+    }
     assert.equal(kafkaHeapOpts({ heapOpts: "-Xmx3g -Xms1g", resources: resources("8Gi") }), "-Xmx3g -Xms1g");
   });
 
@@ -382,15 +377,17 @@ describe("Kafka derivations", () => {
       fc.property(fc.integer({ min: 1, max: 15 }), (nodes) => {
         const r = kafkaReplication(nodes);
         return (
-          r.replicationFactor === Math.min(3, nodes) &&
           r.replicationFactor <= nodes &&
           r.minInsyncReplicas <= r.replicationFactor &&
           // One node may fail and writes still meet min.insync.replicas.
-          (nodes < 3 || r.minInsyncReplicas < r.replicationFactor) &&
-          r.minInsyncReplicas === (nodes >= 3 ? 2 : 1)
+          (nodes < 3 || r.minInsyncReplicas < r.replicationFactor)
         );
       }),
     );
+    assert.deepEqual(kafkaReplication(1), { replicationFactor: 1, minInsyncReplicas: 1 });
+    assert.deepEqual(kafkaReplication(2), { replicationFactor: 2, minInsyncReplicas: 1 });
+    assert.deepEqual(kafkaReplication(3), { replicationFactor: 3, minInsyncReplicas: 2 });
+    assert.deepEqual(kafkaReplication(7), { replicationFactor: 3, minInsyncReplicas: 2 });
   });
 
   it("adds PLAIN for the controller without offering it to clients, and the exporter's pick stays allowed", () => {

@@ -7,12 +7,12 @@ import { describe, it } from "node:test";
 import * as fc from "fast-check";
 import {
   MONGODB_METRICS_USER,
-  mongodbAlertRules,
   mongodbHosts,
   mongodbUri,
   mongodbUserProblem,
   wiredTigerCacheSizeGB,
 } from "../../components/mongodb";
+import { mongodbAlertRules } from "../../components/mongodb/alerts";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import { byType, ProgramRun, releaseValues, runError, runOk } from "../support/program";
@@ -326,11 +326,16 @@ describe("MongoDB derivations", () => {
   });
 
   it("sizes the WiredTiger cache as MongoDB does, from the container limit", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 512 }), (gi) => {
-        return wiredTigerCacheSizeGB(`${gi}Gi`) === Math.max(0.25, (gi - 1) / 2);
-      }),
-    );
+    // MongoDB's default: 50% of (RAM - 1 GiB), at least 0.25 GiB.
+    for (const [limit, expected] of [
+      ["1Gi", 0.25],
+      ["2Gi", 0.5],
+      ["4Gi", 1.5],
+      ["1536Mi", 0.25],
+      ["3000Mi", 0.96],
+    ] as const) {
+      assert.equal(wiredTigerCacheSizeGB(limit), expected, limit);
+    }
     fc.assert(
       fc.property(fc.integer({ min: 512, max: 1024 * 1024 }), (mi) => {
         const gb = wiredTigerCacheSizeGB(`${mi}Mi`);
@@ -341,7 +346,7 @@ describe("MongoDB derivations", () => {
   });
 
   it("puts the memory limit of the config into the memory alert", () => {
-    const rule = mongodbAlertRules("mongodb", "ns", "4Gi").find((r) => r.alert === "MongodbHighMemory")!;
+    const rule = mongodbAlertRules("ns", "4Gi").find((r) => r.alert === "MongodbHighMemory")!;
     assert.match(rule.expr, / \/ 4294967296 > 0\.9$/);
   });
 

@@ -6,15 +6,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
+import { redisAlertRules } from "../../components/redis/alerts";
 import {
   REDIS_ACL_FILE,
   REDIS_ACL_PREPARE,
-  redisAlertRules,
   redisConfigProblems,
   redisMaxmemory,
   redisSizeBytes,
   renderRedisConf,
-} from "../../components/redis";
+} from "../../components/redis/values";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import {
   byType,
@@ -204,7 +204,7 @@ describe("Redis component", () => {
       named(byType(dev, "kubernetes:monitoring.coreos.com/v1:PrometheusRule"), "redis-alerts"),
       undefined,
     );
-    const single = redisAlertRules("ns", 1, "redis").map((r) => r.alert);
+    const single = redisAlertRules("ns", 1).map((r) => r.alert);
     assert.ok(!single.includes("RedisReplicasMissing") && !single.includes("RedisMasterLinkDown"));
   });
 

@@ -8,18 +8,18 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import * as fc from "fast-check";
 import { weaviateSchema } from "../../config";
+import { weaviateConfigProblems } from "../../components/weaviate";
+import { weaviateAlertRules } from "../../components/weaviate/alerts";
 import {
   defaultVectorizer,
   enabledModules,
   goMemLimit,
   moduleImage,
-  weaviateAlertRules,
-  weaviateConfigProblems,
   weaviateImage,
   weaviatePruneCommand,
   weaviateStartScript,
   weaviateValues,
-} from "../../components/weaviate";
+} from "../../components/weaviate/values";
 import { backupScript } from "../../components/shared/backup";
 import { assertKnownKeys, isSecretInput, leakedPasswords, MOCK_SECRET } from "../support/assert-helpers";
 import {
@@ -271,20 +271,16 @@ describe("Weaviate component", () => {
 describe("Weaviate derivations", () => {
   const config = weaviateSchema.parse({});
 
-  it("sets GOMEMLIMIT to 80% of the memory limit", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 512 }),
-        (gi) => goMemLimit(`${gi}Gi`) === `${Math.floor(gi * 1024 * 0.8)}MiB`,
-      ),
-    );
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 100, max: 1 << 16 }),
-        (mi) => goMemLimit(`${mi}Mi`) === `${Math.floor(mi * 0.8)}MiB`,
-      ),
-    );
-    assert.equal(goMemLimit("64Mi"), "64MiB");
+  it("sets GOMEMLIMIT to 80% of the memory limit, at least 64 MiB", () => {
+    for (const [limit, expected] of [
+      ["1Gi", "819MiB"],
+      ["8Gi", "6553MiB"],
+      ["100Mi", "80MiB"],
+      ["64Mi", "64MiB"],
+      ["1G", "762MiB"],
+    ]) {
+      assert.equal(goMemLimit(limit), expected, limit);
+    }
   });
 
   it("alerts on memory at 90% of the limit", () => {

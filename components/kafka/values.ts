@@ -1,0 +1,173 @@
+/**
+ * The Kafka chart's values and the broker settings they carry: pure functions of the `kafka` config, so
+ * the tests check every key path against the pinned chart (bitnami/kafka 26.11.4) without Pulumi.
+ */
+import { KAFKA_MECHANISMS, KafkaConfig, parseBytes } from "../../config";
+import { bitnamiImage } from "../shared/charts";
+import { PlatformContext } from "../shared/context";
+import { disruptionBudget } from "../shared/scheduling";
+
+/** A SASL mechanism as Kafka spells it (`SCRAM-SHA-512`). */
+export type KafkaMechanism = (typeof KAFKA_MECHANISMS)[number];
+/** The same mechanism as kafkajs spells it (`scram-sha-512`). */
+export type KafkajsMechanism = "plain" | "scram-sha-256" | "scram-sha-512";
+
+/**
+ * Mechanism of the KRaft controller listener. Kafka 3.6 cannot authenticate controllers with SCRAM
+ * (the credentials live in the metadata log the quorum has yet to replicate: KAFKA-15513,
+ * bitnami/containers#41415), so it is PLAIN; the listener is cluster-internal.
+ */
+const KAFKA_CONTROLLER_MECHANISM: KafkaMechanism = "PLAIN";
+
+/** Requests and limits of the kafka-exporter and JMX exporter containers and the init container. */
+const KAFKA_HELPER_RESOURCES = {
+  exporter: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
+  // The chart starts the JMX exporter with -XX:MaxRAMPercentage=100: its heap may use the whole limit.
+  jmx: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "250m", memory: "384Mi" } },
+  init: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "250m", memory: "128Mi" } },
+} as const;
+
+/** Listener names of the chart (`listeners.client.name`, `listeners.interbroker.name`), lower-cased as Kafka prefixes them. */
+const CLIENT_LISTENER = "client";
+const INTERBROKER_LISTENER = "internal";
+
+/** Which SASL mechanisms each listener accepts. */
+export interface KafkaSaslPlan {
+  /** `sasl.enabledMechanisms` of the chart: every mechanism any listener uses (comma list). */
+  chart: string;
+  /** What the client listener accepts: exactly the configured mechanisms (comma list). */
+  client: string;
+  /** What the inter-broker listener accepts: the inter-broker mechanism only. */
+  interBroker: KafkaMechanism;
+  /** What the controller listener accepts. */
+  controller: KafkaMechanism;
+}
+
+/**
+ * The chart requires the controller mechanism among `sasl.enabledMechanisms`
+ * (kafka.validateValues.saslMechanisms) and renders that list as the broker-wide
+ * `sasl.enabled.mechanisms`, which the image also reads to bootstrap SCRAM users. PLAIN is therefore
+ * added there for the controller and taken away again per listener with
+ * `listener.name.<listener>.sasl.enabled.mechanisms`, so clients get only what config enables.
+ */
+export function kafkaSaslPlan(sasl: KafkaConfig["sasl"]): KafkaSaslPlan {
+  const enabled = [...new Set(sasl.enabledMechanisms)];
+  const chart = enabled.includes(KAFKA_CONTROLLER_MECHANISM)
+    ? enabled
+    : [...enabled, KAFKA_CONTROLLER_MECHANISM];
+  return {
+    chart: chart.join(","),
+    client: enabled.join(","),
+    interBroker: sasl.interBrokerMechanism,
+    controller: KAFKA_CONTROLLER_MECHANISM,
+  };
+}
+
+/**
+ * Replication defaults for a cluster of `nodes`: three copies where there are three nodes, and a
+ * write needs two in sync from three nodes on (one node down still accepts writes).
+ */
+export function kafkaReplication(nodes: number): { replicationFactor: number; minInsyncReplicas: number } {
+  return { replicationFactor: Math.min(3, nodes), minInsyncReplicas: nodes >= 3 ? 2 : 1 };
+}
+
+/**
+ * Broker settings appended to server.properties (`extraConfig`). The chart mounts a complete
+ * server.properties, so Kafka's built-in defaults apply otherwise: a replication factor of 3 for the
+ * internal topics, which a one- or two-node cluster can never create.
+ */
+export function kafkaServerSettings(config: Pick<KafkaConfig, "nodes" | "sasl">): Record<string, string> {
+  const { replicationFactor, minInsyncReplicas } = kafkaReplication(config.nodes);
+  const sasl = kafkaSaslPlan(config.sasl);
+  return {
+    "default.replication.factor": String(replicationFactor),
+    "min.insync.replicas": String(minInsyncReplicas),
+    "offsets.topic.replication.factor": String(replicationFactor),
+    "transaction.state.log.replication.factor": String(replicationFactor),
+    "transaction.state.log.min.isr": String(minInsyncReplicas),
+    // Topics come from the initialiser (seed §6.3); a typo in a producer must not create one.
+    "auto.create.topics.enable": "false",
+    [`listener.name.${CLIENT_LISTENER}.sasl.enabled.mechanisms`]: sasl.client,
+    [`listener.name.${INTERBROKER_LISTENER}.sasl.enabled.mechanisms`]: sasl.interBroker,
+  };
+}
+
+/** Renders settings as Java properties lines. */
+export function renderProperties(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n");
+}
+
+/** JVM heap options: `heapOpts` from config, else half the memory limit for both -Xmx and -Xms. */
+export function kafkaHeapOpts(config: Pick<KafkaConfig, "heapOpts" | "resources">): string {
+  if (config.heapOpts) return config.heapOpts;
+  const halfMb = Math.floor((parseBytes(config.resources.limits.memory) ?? 0) / 2 / 2 ** 20);
+  return `-Xmx${halfMb}m -Xms${halfMb}m`;
+}
+
+/** The chart values; pure so the tests can check every key path against the pinned chart. */
+export function kafkaValues(
+  config: KafkaConfig,
+  platform: Pick<PlatformContext, "storageClass" | "monitoring" | "podAntiAffinity">,
+  secretName: string,
+  releaseName: string,
+): Record<string, unknown> {
+  const sasl = kafkaSaslPlan(config.sasl);
+  const values: Record<string, unknown> = {
+    fullnameOverride: releaseName,
+    image: bitnamiImage(config.images.kafka, "kafka"),
+    kraft: { enabled: true },
+    zookeeper: { enabled: false },
+    // Combined controller+broker nodes; no broker-only StatefulSet.
+    controller: {
+      replicaCount: config.nodes,
+      controllerOnly: false,
+      // The chart reads `coalesce controller.heapOpts heapOpts`, and controller.heapOpts has a default.
+      heapOpts: kafkaHeapOpts(config),
+      resources: config.resources,
+      initContainerResources: KAFKA_HELPER_RESOURCES.init,
+      persistence: { enabled: true, size: config.storageSize, storageClass: platform.storageClass },
+      // A node drain takes down one member of the quorum at a time, and in prod no node holds two.
+      pdb: disruptionBudget(config.nodes),
+      podAntiAffinityPreset: platform.podAntiAffinity,
+    },
+    broker: { replicaCount: 0 },
+    // SASL without TLS: traffic stays inside the cluster behind the NetworkPolicy (TLS is out of scope).
+    listeners: {
+      client: { protocol: "SASL_PLAINTEXT" },
+      controller: { protocol: "SASL_PLAINTEXT" },
+      interbroker: { protocol: "SASL_PLAINTEXT" },
+    },
+    sasl: {
+      enabledMechanisms: sasl.chart,
+      interBrokerMechanism: sasl.interBroker,
+      controllerMechanism: sasl.controller,
+      client: { users: config.clientUsers },
+      existingSecret: secretName,
+    },
+    extraConfig: renderProperties(kafkaServerSettings(config)),
+    // Topics are converged by the initialiser, not by the chart's provisioning Job.
+    provisioning: { enabled: false },
+    networkPolicy: { enabled: false },
+    volumePermissions: { image: bitnamiImage(config.images.volumePermissions, "os-shell") },
+    // Not rendered (external access is off), but no image of the release may point at docker.io/bitnami.
+    externalAccess: { autoDiscovery: { image: bitnamiImage(undefined, "kubectl") } },
+    metrics: {
+      // kafka-exporter: brokers, partitions, consumer lag; it logs in as the first client user.
+      kafka: {
+        enabled: true,
+        image: bitnamiImage(config.images.kafkaExporter, "kafka-exporter"),
+        resources: KAFKA_HELPER_RESOURCES.exporter,
+      },
+      // JMX exporter sidecar: controller and broker internals.
+      jmx: {
+        enabled: true,
+        image: bitnamiImage(config.images.jmx, "jmx-exporter"),
+        resources: KAFKA_HELPER_RESOURCES.jmx,
+      },
+      serviceMonitor: { enabled: platform.monitoring.serviceMonitor, labels: platform.monitoring.labels },
+    },
+  };
+  return values;
+}

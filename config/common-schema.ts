@@ -1,0 +1,98 @@
+/**
+ * The pieces every service's config schema is built from: images, resources, backup, mode and endpoint
+ * fields (config/schema.ts assembles them; defaults stay beside each field).
+ */
+import { z } from "zod";
+import { binaryQuantity, cpuQuantity, cronSchedule, memoryQuantity } from "./quantities";
+import { chartSourceSchema, credentialsSchema } from "./service-sources";
+
+/** A container image reference; each part overrides the chart's own default when set. */
+export const imageSchema = z
+  .object({
+    /** Registry host, for example `docker.io` or a private mirror. */
+    registry: z.string().min(1).optional(),
+    /** Repository inside the registry, for example `bitnamilegacy/postgresql`. */
+    repository: z.string().min(1).optional(),
+    /** Tag; leave unset to keep the tag the pinned chart was tested with. */
+    tag: z.string().min(1).optional(),
+  })
+  .strict();
+export type ImageConfig = z.infer<typeof imageSchema>;
+
+const resourceAmounts = z
+  .object({
+    /** CPU, Kubernetes quantity (`500m`, `2`). */
+    cpu: cpuQuantity,
+    /** Memory, binary Kubernetes quantity (`512Mi`, `4Gi`). */
+    memory: memoryQuantity,
+  })
+  .strict();
+
+/** Requests and limits for a database container. */
+export const resourcesSchema = z
+  .object({
+    requests: resourceAmounts,
+    limits: resourceAmounts,
+  })
+  .strict();
+export type ResourcesConfig = z.infer<typeof resourcesSchema>;
+
+/** Backup CronJob settings shared by every service. */
+export const backupSchema = z
+  .object({
+    /** Whether the component creates its backup CronJob and PVC. */
+    enabled: z.boolean().default(true),
+    /** Cron schedule in the cluster's time zone. */
+    schedule: cronSchedule.default("0 2 * * *"),
+    /** Days a backup is kept before the job deletes it. */
+    retentionDays: z.number().int().min(1).max(3650).default(7),
+    /** Size of the backup PersistentVolumeClaim. */
+    storageSize: binaryQuantity.default("10Gi"),
+  })
+  .strict();
+export type BackupConfig = z.infer<typeof backupSchema>;
+
+/** How the program reaches a service's server, and whether it deploys it. */
+const modeSchema = z.enum(["helm", "external"]);
+
+/** Fields every service has. */
+export const serviceBase = {
+  /** Deploy and initialise this service at all. */
+  enabled: z.boolean().default(true),
+  /**
+   * `helm` deploys the chart in the cluster; `external` deploys nothing and initialises a server you run
+   * elsewhere (a managed database), reached through `endpoint` with credentials from secret config.
+   */
+  mode: modeSchema.default("helm"),
+  /** Seconds the initialiser keeps retrying to reach the server before it fails. */
+  initTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
+  /**
+   * How the initialiser reaches the release from where `pulumi up` runs (`helm` mode without `endpoint`):
+   * `auto` uses the in-cluster names when they resolve there and port-forwards through the Kubernetes API
+   * otherwise, `in-cluster` always the names, `port-forward` always port-forwards (README "Reaching the
+   * servers").
+   */
+  connect: z.enum(["auto", "in-cluster", "port-forward"]).default("auto"),
+  /** Size of each data volume. */
+  storageSize: binaryQuantity,
+  /** Requests and limits of the database container. */
+  resources: resourcesSchema,
+  /** The backup CronJob. */
+  backup: backupSchema.prefault({}),
+  /** Where the Helm chart comes from (`helm` mode): a mirror or a local folder; unset: the pinned chart. */
+  chart: chartSourceSchema.optional(),
+  /** A Secret you keep with the service's credentials (`helm` mode); unset: generated passwords. */
+  credentials: credentialsSchema.optional(),
+};
+
+export const hostPort = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+  })
+  .strict();
+export type HostPort = z.infer<typeof hostPort>;
+
+export const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier (letters, digits, underscore)");
