@@ -4,6 +4,10 @@
 # (policies/config/<stack>.json; production rules are on in prod.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The language host runs the program and the policy pack with the first `node` on PATH: Node 24 LTS
+# from the project's cache (scripts/node.sh), whatever the machine has.
+PATH="$(bash scripts/node.sh 24 | tail -n1):$PATH"
+export PATH
 stack=""
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
