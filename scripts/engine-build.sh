@@ -3,7 +3,10 @@
 #
 #   BIN=$(bash scripts/engine-build.sh | tail -n1)    # progress on stderr, bin dir = last stdout line
 #
-# Builds, from the Go module proxy only, pinned to v3.248.0 (= our npm @pulumi/pulumi, newest for Node 20):
+# Builds, from the Go module proxy only, pinned to v3.274.1: the newest release whose pkg/v3 and sdk/v3
+# the proxy serves (v3.275.0 and v3.276.0 answer 403). npm has no @pulumi/pulumi 3.271-3.275, so the
+# SDK is 3.270.0, the newest not newer than this engine (a newer engine runs an older SDK, not always
+# the other way round):
 #   pulumi                         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi: the real CLI + engine
 #   pulumi-language-nodejs         OUR OWN host (scripts/engine/cmd/pulumi-language-nodejs): the proxy
 #                                  serves no version of upstream's .../sdk/nodejs/cmd/pulumi-language-nodejs/v3
@@ -33,7 +36,7 @@
 #                                  go:generate outputs, missing from the module). Helm v3.18.6 inside.
 #                                  Reports 4.25.0 (GetPluginInfo; no -version flag). A link to its own
 #                                  cache (below), so an engine rebuild does not rebuild it.
-# No pulumi-analyzer-policy: v3.248 starts Node policy packs through the language host (RunPlugin).
+# No pulumi-analyzer-policy: v3.274 starts Node policy packs through the language host (RunPlugin).
 # `pulumi` finds both helpers beside itself. The provider plugins are in the plugin-cache layout, NOT
 # beside `pulumi`: found on PATH the engine would use them but warn "using pulumi-resource-random from
 # $PATH" in every command's output. Link each into your PULUMI_HOME (test/e2e/harness.ts does): a real
@@ -43,7 +46,7 @@
 #   done
 #
 # Cache (${AIPD_CACHE:-$HOME/.cache/ai-platform-data}/engine/):
-#   v3.248.0/bin                   the engine and random plugin, reused while the hash of scripts/engine/*
+#   v3.274.1/bin                   the engine and random plugin, reused while the hash of scripts/engine/*
 #                                  (scripts/engine/kubernetes excluded) and RECIPE is unchanged.
 #   pulumi-kubernetes-4.25.0/bin   the Kubernetes provider, reused while the hash of scripts/engine/kubernetes/*
 #                                  and KUBERNETES_RECIPE is unchanged; an interrupted build resumes from the
@@ -52,7 +55,7 @@
 # Cold build, 2 cores, empty Go module + build caches (measured): 4.8 min = 3.5 min CLI + host, 1.4 min
 # random plugin (2.6 GB modules, 2.2 GB GOCACHE in all); with a warm GOCACHE ~10 s. The Kubernetes
 # provider adds ~10 min (4.5 GB RSS peak, 295 MB binary).
-# Needs Go >= 1.25.11 (CGO off); node + npm at run time.
+# Needs Go >= 1.26.6 (pkg/v3 v3.274.1's go directive; CGO off); node + npm at run time.
 #
 # Environment for e2e runs (verified: stack init, config set --secret, up, preview --expect-no-changes,
 # refresh, destroy, dynamic providers, policy packs):
@@ -70,10 +73,10 @@
 #     plugin 'pulumi-resource-random' found". `pulumi install` downloads plugins regardless: use npm ci.
 # Policy packs: `pulumi preview|up --policy-pack <dir>`; <dir> has PulumiPolicy.yaml (runtime: nodejs),
 # package.json WITH a "version" (@pulumi/policy refuses to start without it), index.ts and installed
-# node_modules (@pulumi/policy 1.21.0 + @pulumi/pulumi 3.248.0). A mandatory violation exits non-zero.
+# node_modules (@pulumi/policy 1.21.0 + @pulumi/pulumi 3.270.0). A mandatory violation exits non-zero.
 set -euo pipefail
 
-VERSION=v3.248.0
+VERSION=v3.274.1
 # The random provider plugin's version: must equal package.json's @pulumi/random (its pulumi.version).
 RANDOM_VERSION=4.21.2
 # Bump when the build commands below change, so cached engines are rebuilt.
@@ -150,8 +153,8 @@ fi
 
 command -v go >/dev/null || { log "go is not installed"; exit 1; }
 gover=$(go env GOVERSION)
-if [[ "$(printf '%s\n' go1.25.11 "$gover" | sort -V | head -n1)" != go1.25.11 ]]; then
-	log "needs Go >= 1.25.11, found $gover"
+if [[ "$(printf '%s\n' go1.26.6 "$gover" | sort -V | head -n1)" != go1.26.6 ]]; then
+	log "needs Go >= 1.26.6, found $gover"
 	exit 1
 fi
 

@@ -4,6 +4,12 @@
 # (policies/config/<stack>.json; production rules are on in prod.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The language host runs the program and the policy pack with the first `node` on PATH: without a
+# Node 22+ there, Node 24 LTS from the project's cache (scripts/node.sh) goes first.
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' 2>/dev/null; then
+	PATH="$(bash scripts/node.sh 24 | tail -n1):$PATH"
+	export PATH
+fi
 stack=""
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do

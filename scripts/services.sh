@@ -2,7 +2,13 @@
 # scripts/services.sh: real database servers on 127.0.0.1 for the integration tests, and a
 # Kubernetes control plane (scripts/kube.sh) for the helm-mode end-to-end tests.
 #
-# Usage:  bash scripts/services.sh start|stop|status|install|restart
+# Usage:  bash scripts/services.sh start|stop|status|install|restart [postgres]
+#   With `postgres`, start/stop/restart act on PostgreSQL only (a private copy beside the shared
+#   servers: AIPD_RUN + AIPD_PG_PORT; services.json is written in full either way).
+#         bash scripts/services.sh start-pg15|stop-pg15
+#   The PostgreSQL 15 companion (Debian's, AIPD_PG_MAJOR=15) on 127.0.0.1:25433 with its own run dir
+#   $AIPD_RUN-pg15: `npm run test:integration:pg15` runs the initialiser's tests against it, because
+#   external servers may be older than production's 16.
 #   install  install/build whatever is missing (apt packages, pgvector, Kafka jars,
 #            Weaviate and FerretDB binaries); starts nothing.
 #   start    install (if needed), start every server that is not running, wait until
@@ -17,6 +23,10 @@
 # Needs: Debian bookworm with apt access, Go (>= 1.21), Java 17 + Maven, bash, curl.
 #
 # Environment:
+#   AIPD_PG_MAJOR  16 (default): PostgreSQL 16 from PyPI's `pgserver` wheel + pgvector built against it
+#               (see "postgres" below). 15: Debian bookworm's postgresql-15 (apt) + pgvector from
+#               trixie's source package: the older major the initialisers must still work with.
+#   AIPD_PG_PORT   PostgreSQL's port (default 25432); the other servers' ports are fixed.
 #   AIPD_CACHE  downloads and builds, one folder per thing and version
 #               (default $HOME/.cache/ai-platform-data): pgvector-<v>, kafka-<v>,
 #               weaviate-<v>, ferretdb-<v>, go/ (module + build cache), maven-repo/,
@@ -29,8 +39,11 @@
 # but stopped 10-20 s; start with everything running about 1 s.
 #
 # Endpoints (127.0.0.1, but see the NOTE; credentials in $AIPD_RUN/services.json, 0600):
-#   postgres  25432          PostgreSQL 15 (Debian) + pgvector (built from Debian trixie's
-#                            source package), user postgres, scram-sha-256, data checksums.
+#   postgres  25432          PostgreSQL 16.2 (PyPI pgserver wheel) + pgvector 0.8.0 (built from
+#                            Debian trixie's source package against the wheel's pg_config), user
+#                            postgres, scram-sha-256, data checksums. Data in $AIPD_RUN/postgres-<major>:
+#                            a server of another major from the same run dir (a PG15 one in
+#                            $AIPD_RUN/postgres, from before) is stopped first and its data kept.
 #   mongodb   27217          FerretDB 1.24 (sqlite handler) speaking the MongoDB wire protocol.
 #             27218          FerretDB debug/metrics/readyz HTTP endpoint.
 #   redis     26379          master; 26380, 26381 replicas; requirepass/masterauth, aclfile.
@@ -69,7 +82,12 @@ export DEBIAN_FRONTEND=noninteractive
 umask 022
 
 # ---------------------------------------------------------------- settings
-PG_MAJOR=15
+PG_MAJOR=${AIPD_PG_MAJOR:-16}
+# PostgreSQL 16: PyPI's pgserver wheel carries a relocatable PostgreSQL 16.2 build with pg_config and
+# the server headers (Debian bookworm has no postgresql-16; no other download site is reachable here).
+PGSERVER_VERSION=0.1.4
+PGSERVER_PG_VERSION=16.2
+PGVECTOR_VERSION=0.8.0
 KAFKA_VERSION=3.6.2
 SCALA_VERSION=2.13
 SLF4J_VERSION=1.7.36
@@ -81,7 +99,7 @@ HOST=127.0.0.1
 # Every port sits below 32768, outside Linux's ephemeral range (32768-60999): a port in that
 # range can be held, at the moment a server starts, by the local end of some outgoing
 # loopback connection, and the server's bind then fails (FerretDB's debug port did, in CI).
-PG_PORT=25432
+PG_PORT=${AIPD_PG_PORT:-25432}
 MONGO_PORT=27217
 MONGO_DEBUG_PORT=27218
 REDIS_PORTS=(26379 26380 26381)      # first one starts as the master
@@ -99,12 +117,26 @@ RUN="${AIPD_RUN:-/tmp/ai-platform-data/services}"
 KUBE_SH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kube.sh"
 PIDS="$RUN/pids"
 SECRETS="$RUN/secrets"
-PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
+case $PG_MAJOR in
+  16)
+    # Installed outside $CACHE (which may be under /root): the `postgres` user runs these binaries.
+    # Keyed by every version in it; the wheel itself is cached in $CACHE/pgserver-<v>.
+    PG_HOME="/opt/ai-platform-data/postgresql-$PGSERVER_PG_VERSION-pgserver-$PGSERVER_VERSION-pgvector-$PGVECTOR_VERSION"
+    PG_BIN="$PG_HOME/pgserver/pginstall/bin"
+    PG_APT=()
+    ;;
+  15)
+    PG_HOME=""
+    PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
+    PG_APT=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR")
+    ;;
+  *) echo "services: ERROR: AIPD_PG_MAJOR must be 16 or 15, not '$PG_MAJOR'" >&2; exit 2 ;;
+esac
 KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
 WEAVIATE_BIN="$CACHE/weaviate-$WEAVIATE_VERSION/bin/weaviate-server"
 FERRETDB_BIN="$CACHE/ferretdb-$FERRETDB_VERSION/bin/ferretdb"
 
-APT_PACKAGES=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" redis-server redis-sentinel
+APT_PACKAGES=("${PG_APT[@]}" redis-server redis-sentinel
   redis-tools curl ca-certificates make gcc)
 
 # ---------------------------------------------------------------- helpers
@@ -248,16 +280,53 @@ debian_mirror() {
   printf '%s\n' "${uri:-http://deb.debian.org/debian}"
 }
 
+# PostgreSQL 16 from PyPI's pgserver wheel (manylinux, cp311; only its PostgreSQL build is used, never
+# its Python code), unpacked whole into $PG_HOME: its binaries find libpq etc. in pgserver.libs/
+# through an $ORIGIN rpath, and pg_config reports paths relative to where it is. No Python package is
+# installed; `pip download` only fetches the file.
+install_pgserver() {
+  [[ -n $PG_HOME && ! -x $PG_BIN/postgres ]] || return 0
+  local dl="$CACHE/pgserver-$PGSERVER_VERSION" wheel
+  wheel=$(ls -1 "$dl"/pgserver-"$PGSERVER_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
+  if [[ -z $wheel ]]; then
+    command -v python3 >/dev/null || die "python3 with pip is needed to fetch PostgreSQL 16 (PyPI pgserver)"
+    log "postgres: fetching PostgreSQL $PGSERVER_PG_VERSION (PyPI pgserver $PGSERVER_VERSION)"
+    mkdir -p "$dl"
+    # The wheel for cp311/manylinux whatever this machine's own Python is (nothing is installed into it).
+    run_logged "$dl/download.log" python3 -m pip download --disable-pip-version-check --no-deps \
+      --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
+      --abi cp311 --dest "$dl" "pgserver==$PGSERVER_VERSION"
+    wheel=$(ls -1 "$dl"/pgserver-"$PGSERVER_VERSION"-*.whl | head -n 1)
+  fi
+  local parent tmp got
+  parent=$(dirname "$PG_HOME")
+  mkdir -p "$parent"
+  chmod 755 "$parent"
+  tmp=$(mktemp -d "$parent/.postgresql.XXXXXX")
+  run_logged "$dl/unzip.log" python3 -m zipfile -e "$wheel" "$tmp"
+  # zipfile drops the mode bits; the `postgres` user must read everything and run bin/.
+  chmod -R u=rwX,go=rX "$tmp"
+  chmod 755 "$tmp/pgserver/pginstall/bin/"*
+  got=$("$tmp/pgserver/pginstall/bin/postgres" --version) || die "postgres: the pgserver wheel's postgres does not run"
+  [[ $got == *" $PGSERVER_PG_VERSION" ]] || die "postgres: pgserver $PGSERVER_VERSION carries '$got', expected $PGSERVER_PG_VERSION"
+  rm -rf "$PG_HOME"
+  mv "$tmp" "$PG_HOME"
+  log "postgres: $got in $PG_HOME"
+}
+
+# pgvector $PGVECTOR_VERSION into $PG_BIN's installation (the pgserver wheel brings an older one, which
+# this replaces).
 install_pgvector() {
   local pgc="$PG_BIN/pg_config" libdir sharedir
   libdir=$("$pgc" --pkglibdir)
   sharedir=$("$pgc" --sharedir)
-  if [[ -f $libdir/vector.so && -f $sharedir/extension/vector.control ]]; then
+  if [[ -f $libdir/vector.so && -f $sharedir/extension/vector--$PGVECTOR_VERSION.sql ]] &&
+    grep -q "^default_version = '$PGVECTOR_VERSION'" "$sharedir/extension/vector.control"; then
     return 0
   fi
   # Reuse a cached source tarball if there is one; otherwise fetch trixie's source package.
   local tarball
-  tarball=$(ls -1 "$CACHE"/pgvector-*/pgvector_*.orig.tar.gz 2>/dev/null | sort -V | tail -n 1 || true)
+  tarball=$(ls -1 "$CACHE/pgvector-$PGVECTOR_VERSION"/pgvector_"$PGVECTOR_VERSION".orig.tar.gz 2>/dev/null || true)
   if [[ -z $tarball ]]; then
     local aptdir="$CACHE/apt-trixie-src" mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg
     mirror=$(debian_mirror)
@@ -275,6 +344,8 @@ install_pgvector() {
     local orig ver
     orig=$(ls -1 "$aptdir"/dl/pgvector_*.orig.tar.gz | head -n 1)
     ver=$(basename "$orig" | sed 's/^pgvector_\(.*\)\.orig\.tar\.gz$/\1/')
+    [[ $ver == "$PGVECTOR_VERSION" ]] ||
+      die "pgvector: Debian trixie's source package is $ver, expected $PGVECTOR_VERSION (update PGVECTOR_VERSION)"
     mkdir -p "$CACHE/pgvector-$ver"
     cp "$aptdir"/dl/* "$CACHE/pgvector-$ver/"
     tarball="$CACHE/pgvector-$ver/$(basename "$orig")"
@@ -373,6 +444,7 @@ cmd_install() {
   need_root
   mkdir -p "$CACHE"
   install_apt
+  install_pgserver
   install_pgvector
   install_kafka
   install_weaviate
@@ -381,8 +453,43 @@ cmd_install() {
 }
 
 # ---------------------------------------------------------------- postgres
-PG_DIR="$RUN/postgres"
+# One data dir per major version (a data dir only runs with the major that made it). $RUN/postgres is
+# where the PostgreSQL 15 of earlier versions of this script kept its data.
+PG_DIR="$RUN/postgres-$PG_MAJOR"
 PG_DATA="$PG_DIR/data"
+PG_OTHER_DIRS=("$RUN/postgres" "$RUN"/postgres-[0-9]*)
+
+# A server of another major version started from this run dir (by an earlier version of this script,
+# or with another AIPD_PG_MAJOR) holds the port: stop it (fast shutdown). Its data stays where it is.
+stop_other_postgres() {
+  local d pid
+  for d in "${PG_OTHER_DIRS[@]}"; do
+    [[ $d != "$PG_DIR" && -s $d/data/postmaster.pid ]] || continue
+    pid=$(head -n 1 "$d/data/postmaster.pid")
+    [[ $pid =~ ^[0-9]+$ ]] && proc_running "$pid" || continue
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "$d/data" >/dev/null || continue
+    log "postgres: stopping the server of $d (pid $pid, another major version; its data is kept there)"
+    kill -INT "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 60))
+    while proc_running "$pid"; do
+      if ((SECONDS >= deadline)); then
+        log "postgres (pid $pid) did not stop in 60s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        sleep 0.5
+        break
+      fi
+      sleep 0.2
+    done
+  done
+}
+
+# The OS user the server runs as: Debian's postgresql-common makes it; PostgreSQL 16 comes without it.
+ensure_postgres_user() {
+  id postgres >/dev/null 2>&1 && return 0
+  log "postgres: adding the system user postgres"
+  run_logged "$CACHE/useradd.log" useradd --system --user-group --no-create-home \
+    --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
+}
 
 pg_running() {
   # postmaster.pid's first line is the postmaster pid; mirror it into our pid file.
@@ -400,7 +507,7 @@ pg_query() {
 start_postgres() {
   local pw state=started
   pw=$(secret postgres)
-  id postgres >/dev/null 2>&1 || die "no postgres OS user (is postgresql-$PG_MAJOR installed?)"
+  ensure_postgres_user
   runuser -u postgres -- test -x "$RUN" ||
     die "the postgres user cannot reach $RUN: pick an AIPD_RUN outside /root"
   mkdir -p "$PG_DIR"
@@ -430,6 +537,7 @@ EOF
   if pg_running; then
     state="already running"
   else
+    stop_other_postgres
     port_must_be_free postgres "$PG_PORT"
     run_logged "$PG_DIR/pg_ctl.log" runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" \
       -l "$PG_DIR/postgres.log" -w -t 90 start
@@ -444,7 +552,11 @@ EOF
   echo "postgres: $state, ready on $HOST:$PG_PORT (PostgreSQL $ver, pgvector $vec, data checksums on)"
 }
 
-stop_postgres() { pg_running || true; stop_pid postgres "$PG_BIN/postgres" INT 60; }
+stop_postgres() {
+  pg_running || true
+  stop_pid postgres "$PG_BIN/postgres" INT 60
+  stop_other_postgres
+}
 
 # ---------------------------------------------------------------- redis
 REDIS_DIR="$RUN/redis"
@@ -769,7 +881,7 @@ write_services_json() {
   # Passwords are hex, so no JSON escaping is needed.
   (umask 077; cat >"$RUN/services.json.tmp" <<EOF
 {
- "postgres": {"host":"$HOST","port":$PG_PORT,"user":"postgres","password":"$pg","database":"postgres"},
+ "postgres": {"host":"$HOST","port":$PG_PORT,"user":"postgres","password":"$pg","database":"postgres","bin":"$PG_BIN"},
  "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
@@ -811,7 +923,7 @@ reset_if_layout_changed() {
       [[ -n $token ]] && stop_pid "$name" "$token" TERM 60
       rm -f "$f"
     done
-    rm -rf "$PG_DIR" "$REDIS_DIR" "$KAFKA_DIR" "$WEAVIATE_DIR" "$FERRET_DIR" "$RUN/services.json"
+    rm -rf "$PG_DIR" "${PG_OTHER_DIRS[@]}" "$REDIS_DIR" "$KAFKA_DIR" "$WEAVIATE_DIR" "$FERRET_DIR" "$RUN/services.json"
   fi
   mkdir -p "$RUN"
   echo "$LAYOUT" >"$stamp"
@@ -837,6 +949,16 @@ with_lock() {
 cmd_start() {
   need_root
   with_lock
+  if [[ ${1:-} == postgres ]]; then
+    mkdir -p "$CACHE"
+    install_apt
+    install_pgserver
+    install_pgvector
+    prepare_run
+    write_services_json
+    start_postgres
+    return 0
+  fi
   cmd_install
   prepare_run
   write_services_json
@@ -854,6 +976,10 @@ cmd_stop() {
   [[ -d $RUN ]] || return 0
   with_lock
   mkdir -p "$PIDS"
+  if [[ ${1:-} == postgres ]]; then
+    stop_postgres
+    return 0
+  fi
   kube stop
   cluster stop
   stop_ferretdb
@@ -899,11 +1025,17 @@ cmd_status() {
   return "$STATUS_RC"
 }
 
+pg15_companion() { # start|stop
+  AIPD_PG_MAJOR=15 AIPD_PG_PORT=25433 AIPD_RUN="$RUN-pg15" AIPD_CACHE="$CACHE" bash "${BASH_SOURCE[0]}" "$1" postgres
+}
+[[ -z ${2:-} || $2 == postgres ]] || { echo "$0: the only service that can be named is postgres, not '$2'" >&2; exit 2; }
 case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  restart) cmd_stop; cmd_start ;;
+  start) cmd_start "${2:-}" ;;
+  stop) cmd_stop "${2:-}" ;;
+  restart) cmd_stop "${2:-}"; cmd_start "${2:-}" ;;
   status) cmd_status ;;
+  start-pg15) pg15_companion start ;;
+  stop-pg15) pg15_companion stop ;;
   install) with_lock; cmd_install ;;
-  *) echo "usage: $0 start|stop|status|install|restart" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|install|restart [postgres] | start-pg15|stop-pg15" >&2; exit 2 ;;
 esac

@@ -138,7 +138,9 @@ export class Workspace {
     for (const k of Object.keys(env)) if (k.startsWith("PULUMI_")) delete env[k];
     this.env = {
       ...env,
-      PATH: `${bin}:${process.env.PATH}`,
+      // The node running this test goes first: the language host and the dynamic-provider launcher
+      // run the program with the `node` they find on PATH (Node 24 in CI: scripts/node.sh).
+      PATH: `${bin}:${path.dirname(process.execPath)}:${process.env.PATH}`,
       PULUMI_HOME: home,
       PULUMI_BACKEND_URL: `file://${state}`,
       PULUMI_CONFIG_PASSPHRASE: `e2e-passphrase-${path.basename(this.dir)}`,

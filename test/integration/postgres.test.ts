@@ -680,7 +680,7 @@ describe("PostgreSQL backup round trip (components/backup/postgres.sh, README re
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-pg-backup-"));
     const env = {
       ...process.env,
-      PATH: `/usr/lib/postgresql/15/bin:${process.env.PATH}`,
+      PATH: `${svc.bin ?? "/usr/lib/postgresql/15/bin"}:${process.env.PATH}`,
       PGHOST: svc.host,
       PGPORT: String(svc.port),
       PGUSER: svc.user,

@@ -10,7 +10,18 @@ import type { TestContext } from "node:test";
 export const RUN_DIR = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
 
 export interface Services {
-  postgres: { host: string; port: number; user: string; password: string; database: string };
+  postgres: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+    /**
+     * The server's own client tools (psql, pg_dump, pg_restore), same major version as the server;
+     * absent in a services.json of the PostgreSQL 15 era (scripts/services.sh before PostgreSQL 16).
+     */
+    bin?: string;
+  };
   mongodb: {
     host: string;
     port: number;

@@ -14,7 +14,7 @@
 //   - InstallDependencies, GetProgramDependencies, About: via the sdk's nodejs/npm package
 //
 // Not provided: code generation (GenerateProject/Program/Package, Pack, Link), debugger attach, the
-// bun runtime and the deprecated synchronous-invoke pipes (unused by @pulumi/pulumi 3.248).
+// bun runtime and the deprecated synchronous-invoke pipes (unused by @pulumi/pulumi 3.248 to 3.270).
 package main
 
 import (
