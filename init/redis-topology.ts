@@ -21,7 +21,7 @@ export interface HostPort {
 export type Resolve = (addr: HostPort) => Promise<HostPort>;
 
 /** Addresses as given. */
-export const asGiven: Resolve = async (addr) => addr;
+const asGiven: Resolve = async (addr) => addr;
 
 /** What {@link discoverTopology} needs: the inputs of the ACL users resource it serves. */
 export interface TopologyInputs {
@@ -80,7 +80,7 @@ export function uniqueNodes(nodes: HostPort[]): HostPort[] {
 }
 
 /** True for a refused login: another attempt cannot help. */
-export function isAuthError(e: unknown): boolean {
+function isAuthError(e: unknown): boolean {
   return /WRONGPASS|NOAUTH|invalid password/i.test(String((e as Error)?.message));
 }
 
@@ -96,7 +96,7 @@ export type RedisClient = any;
  * A connected ioredis client that gives up at once (callers retry); an AUTH refusal is the error. It
  * connects where `resolve` says for `node`.
  */
-export async function connectOnce(
+async function connectOnce(
   node: HostPort,
   password: string,
   timeoutMs = 3000,

@@ -105,7 +105,7 @@ export type MongoOp =
 export type Failure = { property: string; reason: string };
 
 /** Largest `expireAfterSeconds` MongoDB accepts (a signed 32-bit integer). */
-export const MAX_TTL_SECONDS = 2147483647;
+const MAX_TTL_SECONDS = 2147483647;
 /** MongoDB's own index on `_id`: never declared, never dropped. */
 export const ID_INDEX = "_id_";
 

@@ -19,7 +19,7 @@ import {
 import { SchemaGrants } from "./statements";
 
 /** The subset of the pg client used here (typed locally: the module is required lazily). */
-export type PgClient = Pick<Pg.Client, "query" | "end">;
+type PgClient = Pick<Pg.Client, "query" | "end">;
 
 /** Runs the migrations through postgres-migrations, one progress line per migration applied. */
 export async function migrate(
