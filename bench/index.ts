@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: figures for the work the program does on every `pulumi preview`/`up` before it talks
- * to anything: config validation, the pure planners the initialisers run, the SCRAM salting and request
- * encoding of kafka-scram-users, and a whole program evaluation
+ * to anything: config validation, the pure planners the initialisers run, the SCRAM salting of
+ * kafka-scram-users, and a whole program evaluation
  * under mocks (time and peak memory of the child process); then the initialisers against the test
  * servers beside the raw clients (bench/servers.ts). Prints figures; asserts nothing.
  */
@@ -9,7 +9,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { MongoCollectionConfig, parseConfig } from "../config";
 import { planTopics, TopicSpec } from "../init/kafka";
-import { encodeAlter, saltedPassword } from "../init/kafka-users";
+import { saltedPassword } from "../init/kafka-users/spec";
 import { collectionsFromConfig, planIndexes, ResolvedIndex } from "../init/mongodb";
 import { projectDefaults, ROOT, stackConfig } from "../test/support/program";
 import { benchServers } from "./servers";
@@ -61,14 +61,6 @@ const salt = Buffer.alloc(32, 7);
 bench("saltedPassword(SCRAM-SHA-512, 8192 iterations)", 50, () =>
   saltedPassword("a-generated-password-of-32-chars", salt, 8192, "SCRAM-SHA-512"),
 );
-const upsertions = Array.from({ length: 100 }, (_, i) => ({
-  name: `user-${i}`,
-  mechanism: "SCRAM-SHA-512" as const,
-  iterations: 8192,
-  salt,
-  saltedPassword: Buffer.alloc(64, i),
-}));
-bench("encodeAlter(100 upsertions)", 2000, () => encodeAlter([], upsertions));
 
 console.log("== whole program under Pulumi mocks (child process, as the unit tests run it)");
 for (const stack of ["dev", "prod"]) {

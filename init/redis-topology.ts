@@ -5,7 +5,7 @@
  */
 import { isForwardRefusal } from "./shared/port-forward";
 import { progress } from "./shared/progress";
-import { describeError, withRetry } from "./shared/retry";
+import { withRetry, withSession } from "./shared/retry";
 
 export interface HostPort {
   host: string;
@@ -21,7 +21,7 @@ export interface HostPort {
 export type Resolve = (addr: HostPort) => Promise<HostPort>;
 
 /** Addresses as given. */
-export const asGiven: Resolve = async (addr) => addr;
+const asGiven: Resolve = async (addr) => addr;
 
 /** What {@link discoverTopology} needs: the inputs of the ACL users resource it serves. */
 export interface TopologyInputs {
@@ -80,7 +80,7 @@ export function uniqueNodes(nodes: HostPort[]): HostPort[] {
 }
 
 /** True for a refused login: another attempt cannot help. */
-export function isAuthError(e: unknown): boolean {
+function isAuthError(e: unknown): boolean {
   return /WRONGPASS|NOAUTH|invalid password/i.test(String((e as Error)?.message));
 }
 
@@ -96,7 +96,7 @@ export type RedisClient = any;
  * A connected ioredis client that gives up at once (callers retry); an AUTH refusal is the error. It
  * connects where `resolve` says for `node`.
  */
-export async function connectOnce(
+async function connectOnce(
   node: HostPort,
   password: string,
   timeoutMs = 3000,
@@ -124,8 +124,10 @@ export async function connectOnce(
 }
 
 /**
- * Runs `fn` on one server (a node or a Sentinel), connecting with retries up to the deadline; every error
- * names the server and carries no secret.
+ * Runs `fn` on one server (a node or a Sentinel) in a session (shared/retry's withSession): connecting
+ * with retries up to the deadline, and connecting and running `fn` again when the server drops the
+ * connection or answers LOADING/BUSY/TRYAGAIN/MASTERDOWN mid-run (a failover), so `fn` must be safe to
+ * repeat. Every error names the server and carries no secret.
  */
 export async function onServer(
   what: string,
@@ -134,25 +136,18 @@ export async function onServer(
   opts: { deadlineMs: number; secrets: string[]; resolve?: Resolve },
   fn: (c: RedisClient) => Promise<void>,
 ): Promise<void> {
-  const label = `${what} ${nodeKey(node)}`;
-  let c: RedisClient;
-  try {
-    c = await withRetry(() => connectOnce(node, password, 5000, opts.resolve), {
-      what: label,
+  await withSession(
+    {
+      what: `${what} ${nodeKey(node)}`,
       deadlineMs: opts.deadlineMs,
       secrets: opts.secrets,
+      log: progress("redis-acl").log,
       isFatal: isFatalRedisError,
-    });
-  } catch (e) {
-    throw new Error(describeError(e, opts.secrets));
-  }
-  try {
-    await fn(c);
-  } catch (e) {
-    throw new Error(`${label}: ${describeError(e, opts.secrets)}`);
-  } finally {
-    c.disconnect();
-  }
+      connect: () => connectOnce(node, password, 5000, opts.resolve),
+      close: async (c: RedisClient) => c.disconnect(),
+    },
+    fn,
+  );
 }
 
 /**

@@ -71,7 +71,7 @@ export interface RedisAclUsersOutputs extends RedisAclUsersInputs {
  * What a user may do on a Sentinel: log in and find the master, replicas and other Sentinels, and follow
  * Sentinel's events (ioredis' failover detection). No SENTINEL FAILOVER, SET, RESET, CONFIG or ACL.
  */
-export const SENTINEL_CLIENT_COMMANDS = [
+const SENTINEL_CLIENT_COMMANDS = [
   "-@all",
   "+auth",
   "+hello",

@@ -76,7 +76,7 @@ function formatRoles(roles: MongoRole[]): string {
 }
 
 /** The log line of a completed step (never the password). */
-export function describeAppUserOp(op: AppUserOp, database: string): string {
+function describeAppUserOp(op: AppUserOp, database: string): string {
   switch (op.op) {
     case "createUser":
       return `created user ${op.user} in database ${database} (${formatRoles(op.roles)})`;

@@ -9,7 +9,7 @@
  * collection, and says so in `createdCollectionAutomatically`). Every other operation is a command of
  * its own: MongoDB has no batch form of `create`, `collMod`, `dropIndexes` for several names, or `drop`.
  */
-import type { IndexDirection, MongoOp, OwnedIndex } from "../mongodb";
+import type { IndexDirection, MongoOp, OwnedIndex } from "./spec";
 import { describeError } from "../shared/retry";
 
 /** `{status: 1, last_updated: -1}`, for messages. */

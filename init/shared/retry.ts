@@ -84,6 +84,7 @@ type ErrorLike = {
   type?: unknown;
   message?: string;
   retriable?: unknown;
+  canRetry?: unknown;
   errors?: unknown[];
   errorLabels?: unknown;
   hasErrorLabel?: (label: string) => boolean;
@@ -96,6 +97,8 @@ export function isTransient(e: unknown): boolean {
   if (!err || typeof err !== "object") return false;
   if (typeof err.code === "string" && TRANSIENT_CODES.includes(err.code)) return true;
   if (err.name && TRANSIENT_NAMES.includes(err.name)) return true;
+  // @platformatic/kafka (SCRAM users): a dropped connection or a timeout, which it marks retriable.
+  if (err.code === "PLT_KFK_NETWORK" && err.canRetry === true) return true;
   if (
     /ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|Connection is closed|Connection terminated|connection timeout|timeout expired|starting up|shutting down|too many clients|fetch failed/i.test(
       err.message ?? "",

@@ -20,6 +20,7 @@ import {
   MongoCollectionsProvider,
 } from "../../init/mongodb";
 import { viaSerialization } from "../support/dynamic";
+import { collectionsInputs } from "../support/mongo-fixtures";
 import { requireServer, RUN_DIR, Services } from "../support/servers";
 
 const { MongoClient } = require("mongodb");
@@ -30,19 +31,11 @@ const appUser = `aipd_app_${run}`;
 const pw = () => randomBytes(16).toString("hex");
 
 function inputs(svc: Services["mongodb"], extra: Partial<MongoCollectionsInputs>): MongoCollectionsInputs {
-  return {
-    hosts: [`${svc.host}:${svc.port}`],
-    username: svc.username,
-    password: svc.password,
-    authSource: svc.authSource,
-    database,
-    collections: [{ name: "notes", indexes: [] }],
-    dropRemovedCollections: false,
+  return collectionsInputs(svc, database, [{ name: "notes", indexes: [] }], {
     appUser,
     appRoles: [],
-    timeoutSeconds: 30,
     ...extra,
-  };
+  });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- driver Db from an untyped require

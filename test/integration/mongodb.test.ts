@@ -25,17 +25,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
-import {
-  CollectionSpec,
-  MongoCollectionsInputs,
-  MongoCollectionsOutputs,
-  MongoCollectionsProvider,
-} from "../../init/mongodb";
+import { CollectionSpec, MongoCollectionsOutputs, MongoCollectionsProvider } from "../../init/mongodb";
 import { viaSerialization } from "../support/dynamic";
-import { systemLogs } from "../support/mongo-fixtures";
+import { collectionsInputs, dropDatabases, systemLogs, withDb } from "../support/mongo-fixtures";
 import { closedPort, lateProxy, requireServer, Services } from "../support/servers";
-
-const { MongoClient } = require("mongodb");
 
 const run = randomBytes(3).toString("hex");
 /** Databases made by these tests, dropped at the end. */
@@ -45,38 +38,6 @@ function dbName(tag: string): string {
   const name = `aipd_it_${run}_${tag}`;
   databases.add(name);
   return name;
-}
-
-function inputs(
-  svc: Services["mongodb"],
-  database: string,
-  collections: CollectionSpec[],
-  extra: Partial<MongoCollectionsInputs> = {},
-): MongoCollectionsInputs {
-  return {
-    hosts: [`${svc.host}:${svc.port}`],
-    username: svc.username,
-    password: svc.password,
-    authSource: svc.authSource,
-    database,
-    collections,
-    dropRemovedCollections: false,
-    timeoutSeconds: 30,
-    ...extra,
-  };
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- driver Db from an untyped require
-type Db = any;
-
-async function withDb<T>(svc: Services["mongodb"], database: string, fn: (db: Db) => Promise<T>): Promise<T> {
-  const client = new MongoClient(svc.uri, { serverSelectionTimeoutMS: 5000 });
-  await client.connect();
-  try {
-    return await fn(client.db(database));
-  } finally {
-    await client.close();
-  }
 }
 
 /** Collection → its indexes (`_id_` left out) as `name: {keys} [unique]`, straight from the server. */
@@ -136,16 +97,8 @@ const configurations: CollectionSpec = { name: "configurations", indexes: [] };
 
 after(async () => {
   const file = `${process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services"}/services.json`;
-  if (!fs.existsSync(file) || databases.size === 0) return;
-  const svc = (JSON.parse(fs.readFileSync(file, "utf8")) as Services).mongodb;
-  try {
-    const client = new MongoClient(svc.uri, { serverSelectionTimeoutMS: 3000 });
-    await client.connect();
-    for (const d of databases) await client.db(d).dropDatabase();
-    await client.close();
-  } catch {
-    // The server is down (a failing test says so already).
-  }
+  if (!fs.existsSync(file)) return;
+  await dropDatabases((JSON.parse(fs.readFileSync(file, "utf8")) as Services).mongodb, databases);
 });
 
 describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)", () => {
@@ -154,7 +107,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     if (!svc) return;
     const p = await provider();
     const db = dbName("main");
-    const created = await p.create!(inputs(svc, db, [systemLogs, configurations, taskCache]));
+    const created = await p.create!(collectionsInputs(svc, db, [systemLogs, configurations, taskCache]));
     let outs = created.outs as MongoCollectionsOutputs;
     // One createIndexes per collection, which creates the new collection too.
     assert.deepEqual(outs.log, [
@@ -179,7 +132,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     await withDb(svc, db, (d) => d.collection("system_logs").insertOne({ level: "info", msg: "kept" }));
 
     // Same config: diff says nothing, and a re-run sends no write command to the server.
-    const same = inputs(svc, db, [taskCache, configurations, systemLogs]);
+    const same = collectionsInputs(svc, db, [taskCache, configurations, systemLogs]);
     assert.equal((await p.diff!(created.id, outs, same)).changes, false);
     const writesBefore = await writeCommands(svc);
     const rerun = await p.update!(created.id, outs, same);
@@ -199,7 +152,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
         },
       ],
     };
-    const desired = inputs(svc, db, [withService, configurations, taskCache]);
+    const desired = collectionsInputs(svc, db, [withService, configurations, taskCache]);
     assert.equal((await p.diff!(created.id, outs, desired)).changes, true);
     outs = (await p.update!(created.id, outs, desired)).outs as MongoCollectionsOutputs;
     assert.ok((await writeCommands(svc)) > writesBefore, "the write counter sees a real write");
@@ -232,7 +185,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     await withDb(svc, db, (d) =>
       d.collection("configurations").createIndex({ component: 1 }, { name: "by_app" }),
     );
-    const adopted = inputs(svc, db, [
+    const adopted = collectionsInputs(svc, db, [
       withService,
       { name: "configurations", indexes: [{ name: "by_app", keys: [["component", 1]] }] },
       taskCache,
@@ -243,7 +196,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
 
     // Removed from config: an index this resource created is dropped, the other one kept; a removed
     // collection is kept with its documents.
-    const trimmed = inputs(svc, db, [systemLogs, { name: "configurations", indexes: [] }]);
+    const trimmed = collectionsInputs(svc, db, [systemLogs, { name: "configurations", indexes: [] }]);
     outs = (await p.update!(created.id, outs, trimmed)).outs as MongoCollectionsOutputs;
     assert.deepEqual(outs.log, [
       "dropped index system_logs.service_1_timestamp_1 (removed from config; this resource created it)",
@@ -283,7 +236,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const dropped = await p.update!(
       created.id,
       optedIn,
-      inputs(svc, db, [systemLogs], { dropRemovedCollections: true }),
+      collectionsInputs(svc, db, [systemLogs], { dropRemovedCollections: true }),
     );
     assert.deepEqual((dropped.outs as MongoCollectionsOutputs).log, [
       "dropped collection configurations with its documents (mongodb.dropRemovedCollections is true)",
@@ -309,7 +262,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
         },
       ],
     };
-    const check = await p.check!(inputs(svc, db, [before]), inputs(svc, db, [changed]));
+    const check = await p.check!(collectionsInputs(svc, db, [before]), collectionsInputs(svc, db, [changed]));
     assert.equal(check.failures!.length, 1);
     assert.match(
       check.failures![0].reason,
@@ -317,8 +270,8 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     );
 
     // The same refusal when the server itself has the other shape (another stack, a hand-made index).
-    await p.create!(inputs(svc, db, [before]));
-    await assert.rejects(p.create!(inputs(svc, db, [changed])), (e: Error) => {
+    await p.create!(collectionsInputs(svc, db, [before]));
+    await assert.rejects(p.create!(collectionsInputs(svc, db, [changed])), (e: Error) => {
       assert.match(
         e.message,
         /refusing to change indexes in database aipd_it_\w+: index "events.by_time" has keys \{ts: 1\} on the server/,
@@ -329,7 +282,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     // A unique change on the same keys, against the server.
     await assert.rejects(
       p.create!(
-        inputs(svc, db, [
+        collectionsInputs(svc, db, [
           { name: "events", indexes: [{ name: "by_time", keys: [["ts", 1]], unique: true }] },
         ]),
       ),
@@ -342,11 +295,11 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
       name: "events",
       indexes: [before.indexes[0], { ...changed.indexes[0], name: "by_time_v2" }],
     };
-    const first = await p.create!(inputs(svc, db, [before]));
+    const first = await p.create!(collectionsInputs(svc, db, [before]));
     const step1 = await p.update!(
       first.id,
       first.outs as MongoCollectionsOutputs,
-      inputs(svc, db, [renamed]),
+      collectionsInputs(svc, db, [renamed]),
     );
     assert.deepEqual((step1.outs as MongoCollectionsOutputs).log, [
       "created index events.by_time_v2 on {ts: 1, kind: 1}",
@@ -356,7 +309,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const step2 = await p.update!(
       first.id,
       step1.outs as MongoCollectionsOutputs,
-      inputs(svc, db, [{ name: "events", indexes: [renamed.indexes[1]] }]),
+      collectionsInputs(svc, db, [{ name: "events", indexes: [renamed.indexes[1]] }]),
     );
     assert.match(
       (step2.outs as MongoCollectionsOutputs).log[0],
@@ -404,7 +357,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const p = await provider();
     await assert.rejects(
       p.create!(
-        inputs(svc, db, [
+        collectionsInputs(svc, db, [
           {
             name: "c",
             indexes: [
@@ -426,7 +379,10 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const proxy = await lateProxy({ host: svc.host, port: svc.port }, 3000);
     try {
       const db = dbName("late");
-      const res = await p.create!({ ...inputs(svc, db, [systemLogs]), hosts: [`127.0.0.1:${proxy.port}`] });
+      const res = await p.create!({
+        ...collectionsInputs(svc, db, [systemLogs]),
+        hosts: [`127.0.0.1:${proxy.port}`],
+      });
       assert.ok(proxy.accepted() > 0, "the server that started late was never reached");
       assert.equal((res.outs as MongoCollectionsOutputs).log.length, 3);
       assert.deepEqual(Object.keys(await serverState(svc, db)), ["system_logs"]);
@@ -443,7 +399,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const started = Date.now();
     await assert.rejects(
       p.create!({
-        ...inputs(svc, "unused", [systemLogs], { timeoutSeconds: 3 }),
+        ...collectionsInputs(svc, "unused", [systemLogs], { timeoutSeconds: 3 }),
         hosts: [`127.0.0.1:${port}`],
       }),
       (e: Error) => {
@@ -468,7 +424,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const p = await provider();
     const started = Date.now();
     await assert.rejects(
-      p.create!(inputs(svc, dbName("auth"), [systemLogs], { password: wrong })),
+      p.create!(collectionsInputs(svc, dbName("auth"), [systemLogs], { password: wrong })),
       (e: Error) => {
         assert.match(e.message, /MongoDB at .* as admin \(authSource admin\): Authentication failed/);
         assert.ok(!e.message.includes(wrong), "the wrong password leaked into the error");
@@ -493,7 +449,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
       await d.createCollection("system_logs");
       await d.collection("system_logs").createIndex({ timestamp: 1 }, { name: "timestamp_1" });
     });
-    const resA = await p.create!(inputs(svc, a, [systemLogs, taskCache]));
+    const resA = await p.create!(collectionsInputs(svc, a, [systemLogs, taskCache]));
     assert.deepEqual((resA.outs as MongoCollectionsOutputs).log, [
       "index system_logs.timestamp_1 was already on the server: not recorded as created by this resource, so it is kept if it leaves config",
       "created collection task_status_cache",
@@ -510,12 +466,12 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
       indexes: [...taskCache.indexes, { name: "ttl", keys: [["expires", 1]], expireAfterSeconds: 60 }],
     };
     await assert.rejects(
-      p.create!(inputs(svc, b, [systemLogs, bad])),
+      p.create!(collectionsInputs(svc, b, [systemLogs, bad])),
       /creating indexes task_status_cache\.task_id_1, .*task_status_cache\.ttl failed/,
     );
     const partial = await serverState(svc, b);
     assert.equal(partial.system_logs.length, 2, "the commands before the failure were applied");
-    const resB = await p.create!(inputs(svc, b, [systemLogs, taskCache]));
+    const resB = await p.create!(collectionsInputs(svc, b, [systemLogs, taskCache]));
     assert.deepEqual(
       (resB.outs as MongoCollectionsOutputs).log.filter((l) => l.startsWith("created")),
       [
@@ -529,7 +485,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     const again = await p.update!(
       resB.id,
       resB.outs as MongoCollectionsOutputs,
-      inputs(svc, b, [systemLogs, taskCache]),
+      collectionsInputs(svc, b, [systemLogs, taskCache]),
     );
     assert.deepEqual((again.outs as MongoCollectionsOutputs).log, []);
   });
@@ -539,7 +495,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     if (!svc) return;
     const p = await provider();
     const db = dbName("partial");
-    const first = await p.create!(inputs(svc, db, [systemLogs]));
+    const first = await p.create!(collectionsInputs(svc, db, [systemLogs]));
     const firstOuts = first.outs as MongoCollectionsOutputs;
 
     // task_id_1 is created (its collection's createIndexes), then FerretDB refuses the next
@@ -554,7 +510,7 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     };
     let failure: { id?: string; reasons?: string[]; properties?: MongoCollectionsOutputs } = {};
     await assert.rejects(
-      p.update!(first.id, firstOuts, inputs(svc, db, [systemLogs, cache, expiring])),
+      p.update!(first.id, firstOuts, collectionsInputs(svc, db, [systemLogs, cache, expiring])),
       (e: Error) => {
         failure = e as typeof failure;
         return true;
@@ -579,7 +535,11 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
 
     // The TTL entry and the index created by the failed run both leave config: the index is dropped,
     // because the recorded state says this resource created it.
-    const next = await p.update!(first.id, reached, inputs(svc, db, [systemLogs, { ...cache, indexes: [] }]));
+    const next = await p.update!(
+      first.id,
+      reached,
+      collectionsInputs(svc, db, [systemLogs, { ...cache, indexes: [] }]),
+    );
     assert.deepEqual((next.outs as MongoCollectionsOutputs).log, [
       "dropped index task_status_cache.task_id_1 (removed from config; this resource created it)",
     ]);
@@ -592,13 +552,13 @@ describe("MongoDB collections initialiser (real FerretDB, MongoDB wire protocol)
     if (!svc) return;
     const p = await provider();
     const db = dbName("nothing_done");
-    const first = await p.create!(inputs(svc, db, [systemLogs]));
+    const first = await p.create!(collectionsInputs(svc, db, [systemLogs]));
     const ttlOnly: CollectionSpec = {
       name: "system_logs",
       indexes: [...systemLogs.indexes!, { name: "ttl", keys: [["expires", 1]], expireAfterSeconds: 60 }],
     };
     await assert.rejects(
-      p.update!(first.id, first.outs as MongoCollectionsOutputs, inputs(svc, db, [ttlOnly])),
+      p.update!(first.id, first.outs as MongoCollectionsOutputs, collectionsInputs(svc, db, [ttlOnly])),
       (e: Error & { id?: string }) => {
         assert.equal(e.id, undefined);
         assert.match(e.message, /creating index system_logs\.ttl failed/);
@@ -725,7 +685,7 @@ describe("MongoDB backup round trip (components/backup/mongodb.sh, README restor
 
       // The initialiser, pointed at the restored database, rebuilds the declared indexes.
       const p = await provider();
-      const res = await p.create!(inputs(svc, restored, [systemLogs, configurations]));
+      const res = await p.create!(collectionsInputs(svc, restored, [systemLogs, configurations]));
       assert.deepEqual((res.outs as MongoCollectionsOutputs).log, [
         "created index system_logs.timestamp_1 on {timestamp: 1}",
         "created index system_logs.level_1_timestamp_1 on {level: 1, timestamp: 1}",

@@ -28,9 +28,10 @@ import {
   MongoCollectionsProvider,
 } from "../../init/mongodb";
 import { viaSerialization } from "../support/dynamic";
+import { collectionsInputs, dropDatabases, withDb } from "../support/mongo-fixtures";
 import { requireServer, Services } from "../support/servers";
 
-const { Db, MongoClient } = require("mongodb");
+const { Db } = require("mongodb");
 
 const COLLECTIONS = 36;
 /** Of them, this many have no index: they are the only ones created with `create`. */
@@ -65,46 +66,22 @@ function inputs(
   database: string,
   collections: CollectionSpec[],
 ): MongoCollectionsInputs {
-  return {
-    hosts: [`${svc.host}:${svc.port}`],
-    username: svc.username,
-    password: svc.password,
-    authSource: svc.authSource,
-    database,
-    collections,
-    dropRemovedCollections: false,
-    timeoutSeconds: 120,
-  };
+  return collectionsInputs(svc, database, collections, { timeoutSeconds: 120 });
 }
 
 /** Each collection's index names as the server lists them. */
 async function serverIndexes(svc: Services["mongodb"], database: string): Promise<Map<string, string[]>> {
-  const client = new MongoClient(svc.uri, { serverSelectionTimeoutMS: 5000 });
-  await client.connect();
-  try {
-    const db = client.db(database);
+  return withDb(svc, database, async (db) => {
     const out = new Map<string, string[]>();
     for (const c of await db.listCollections({}, { nameOnly: true }).toArray()) {
       const ix = await db.collection(c.name).listIndexes().toArray();
       out.set(c.name, ix.map((i: { name: string }) => i.name).sort());
     }
     return out;
-  } finally {
-    await client.close();
-  }
+  });
 }
 
-after(async () => {
-  if (!svcForCleanup || databases.length === 0) return;
-  try {
-    const client = new MongoClient(svcForCleanup.uri, { serverSelectionTimeoutMS: 3000 });
-    await client.connect();
-    for (const d of databases) await client.db(d).dropDatabase();
-    await client.close();
-  } catch {
-    // The server is down (a failing test says so already).
-  }
-});
+after(() => dropDatabases(svcForCleanup, databases));
 
 describe(`MongoDB collections initialiser at scale (${RUNS} runs of ${COLLECTIONS} collections, FerretDB)`, () => {
   it("one createIndexes per collection with all its indexes, and a no-op converge writes nothing", async (t) => {

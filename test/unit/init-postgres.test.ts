@@ -4,7 +4,7 @@
  * and the provider working from its serialized form.
  */
 import * as assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -323,12 +323,25 @@ describe("PostgreSQL schema initialiser (no server)", () => {
     assert.deepEqual(grantStatements("app", "admin", [{ ...none, exists: false }]), []);
   });
 
-  it("makes SCRAM-SHA-256 verifiers instead of sending passwords", () => {
-    const salt = Buffer.from("0123456789abcdef");
-    const v = scramVerifier("pencil", salt);
-    assert.match(v, /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$/);
-    assert.equal(v, scramVerifier("pencil", salt));
-    assert.notEqual(v, scramVerifier("pencil"));
+  it("makes the SCRAM-SHA-256 verifier that accepts RFC 7677's example exchange", () => {
+    // RFC 7677 section 3: user "user", password "pencil", salt and iteration count from its
+    // server-first message. A server holding the verifier checks the client's proof against StoredKey
+    // and answers with a signature made with ServerKey (RFC 5802 section 3): both must be the RFC's.
+    const v = scramVerifier("pencil", Buffer.from("W22ZaJ0SNY7soEsUEjb6gQ==", "base64"), 4096);
+    const m = /^SCRAM-SHA-256\$4096:W22ZaJ0SNY7soEsUEjb6gQ==\$([^:]+):(.+)$/.exec(v);
+    assert.ok(m, v);
+    const [storedKey, serverKey] = [Buffer.from(m[1], "base64"), Buffer.from(m[2], "base64")];
+    const nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+    const authMessage = `n=user,r=rOprNGfwEbeRWgbNEkqO,r=${nonce},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=${nonce}`;
+    const hmac = (key: Buffer, data: string) => createHmac("sha256", key).update(data).digest();
+    const proof = Buffer.from("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "base64");
+    const signature = hmac(storedKey, authMessage);
+    const clientKey = Buffer.from(proof.map((b, i) => b ^ signature[i]));
+    assert.deepEqual(createHash("sha256").update(clientKey).digest(), storedKey);
+    assert.equal(
+      hmac(serverKey, authMessage).toString("base64"),
+      "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+    );
     assert.ok(!v.includes("pencil"));
   });
 
