@@ -3,12 +3,16 @@
  * its namespace and the credentials Secrets a user keeps (`<service>.credentials.existingSecret`),
  * holding the loopback servers' own passwords (services.json of scripts/services.sh) and the passwords
  * of the users the initialisers create, made once and kept in the run folder so that a second `up`
- * changes nothing. Printed as one JSON List on stdout for `kubectl apply -f -`: never to a terminal.
+ * changes nothing; and the kwok PortForward of every stand-in pod the releases will create, which sends its
+ * ports to the loopback servers (scripts/services.sh) and the cluster-shaped ones (scripts/cluster-servers.sh,
+ * whose Kafka and Redis hand back in-cluster names of this namespace). Printed as one JSON List on stdout
+ * for `kubectl apply -f -`: never to a terminal.
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { clusterPortForwards, type ClusterServers } from "../../test/e2e/cluster";
 import { standInSecretData, type StandInPasswords } from "./stand-in";
 
 const RUN = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
@@ -64,8 +68,21 @@ function stackSettings() {
 
 function main(): void {
   const services = JSON.parse(fs.readFileSync(path.join(RUN, "services.json"), "utf8"));
+  const cluster = JSON.parse(
+    fs.readFileSync(path.join(process.env.AIPD_CLUSTER_RUN ?? path.join(RUN, "cluster"), "cluster.json"), "utf8"),
+  ) as ClusterServers;
   const s = stackSettings();
-  const data = standInSecretData(services, keptPasswords(), s.redisAclUser);
+  if (s.namespace !== cluster.namespace)
+    throw new Error(
+      `Pulumi.local.yaml: ai-platform-data:namespace is "${s.namespace}", but the cluster-shaped servers announce names in "${cluster.namespace}" (scripts/cluster-servers.sh): use that namespace`,
+    );
+  // Kafka and Redis are the cluster-shaped servers, with their own admin passwords.
+  const servers = {
+    ...services,
+    kafka: { password: cluster.kafka.password },
+    redis: { password: cluster.redis.password },
+  };
+  const data = standInSecretData(servers, keptPasswords(), s.redisAclUser);
   const items: unknown[] = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: s.namespace } },
     ...Object.entries(data).map(([svc, stringData]) => ({
@@ -75,6 +92,7 @@ function main(): void {
       metadata: { name: s.secrets[svc as keyof typeof s.secrets], namespace: s.namespace },
       stringData,
     })),
+    ...clusterPortForwards(cluster, services, s.namespace),
   ];
   process.stdout.write(JSON.stringify({ apiVersion: "v1", kind: "List", items }));
 }
