@@ -208,6 +208,8 @@ need_root() { [[ $(id -u) -eq 0 ]] || die "run as root (apt-get, postgres user)"
 
 # kube CMD: the Kubernetes control plane, same cache and run folder (fd 9, our lock, not inherited).
 kube() { AIPD_CACHE="$CACHE" AIPD_RUN="$RUN" bash "$KUBE_SH" "$@" 9>&-; }
+# cluster CMD: the cluster-shaped Kafka and Redis (scripts/cluster-servers.sh), run dir $RUN/cluster.
+cluster() { AIPD_CACHE="$CACHE" AIPD_RUN="$RUN" bash "${KUBE_SH%/*}/cluster-servers.sh" "$@" 9>&-; }
 
 # ---------------------------------------------------------------- install
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install ok installed' >/dev/null; }
@@ -843,6 +845,7 @@ cmd_start() {
   start_kafka
   start_weaviate
   start_ferretdb
+  cluster start
   kube start
   log "endpoints and credentials: $RUN/services.json"
 }
@@ -852,6 +855,7 @@ cmd_stop() {
   with_lock
   mkdir -p "$PIDS"
   kube stop
+  cluster stop
   stop_ferretdb
   stop_weaviate
   stop_kafka
@@ -889,6 +893,7 @@ cmd_status() {
   status_line weaviate $rc "http://$HOST:$WEAVIATE_PORT pid $(cat "$PIDS/weaviate.pid" 2>/dev/null || echo -)"
   pid_alive ferretdb /bin/ferretdb && rc=0 || rc=1
   status_line mongodb $rc "$HOST:$MONGO_PORT (FerretDB) pid $(cat "$PIDS/ferretdb.pid" 2>/dev/null || echo -)"
+  cluster status || STATUS_RC=3
   kube status || STATUS_RC=3
   [[ -f $RUN/services.json ]] && echo "services.json: $RUN/services.json"
   return "$STATUS_RC"

@@ -26,14 +26,14 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
-import { parse, stringify } from "yaml";
 import { DataServices, kafkaCanLogin, requireServer } from "../support/servers";
 import {
-  CommandResult,
   engineBin,
   linesWith,
   operations,
+  Steps,
   summary,
+  timed,
   timing,
   timingSummary,
   Workspace,
@@ -206,32 +206,14 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
   await cleanEarlierRuns(svc);
   const ws = new Workspace(bin);
   console.log(`e2e: run ${run}, workspace ${ws.dir}`);
-  let failed: string | undefined;
+  const steps = new Steps(t);
+  const step = steps.step;
   const desired = initialDesired();
   /** RandomPassword results and bcrypt hashes by resource name, from `stack export --show-secrets`. */
   const generated = new Map<string, { result: string; bcryptHash: string }>();
   let plainExport = "";
 
-  const writeConfig = () => {
-    const file = ws.stackFile();
-    const doc = parse(fs.readFileSync(file, "utf8")) as { config: Json };
-    for (const [k, v] of Object.entries(stackConfig(svc, desired))) doc.config[`${PROJECT}:${k}`] = v;
-    fs.writeFileSync(file, stringify(doc));
-  };
-  const timed = (step: string, r: CommandResult): CommandResult => {
-    timing(step, r.ms);
-    return r;
-  };
-  const step = async (name: string, fn: () => Promise<void>) => {
-    await t.test(name, { skip: failed ? `not run: step "${failed}" failed` : false }, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        failed = name;
-        throw e;
-      }
-    });
-  };
+  const writeConfig = () => ws.writeConfig(PROJECT, stackConfig(svc, desired));
 
   try {
     timed("stack-init", ws.pulumiOk(["stack", "init", ws.stack]));
@@ -726,7 +708,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
     );
   } finally {
     console.log(`e2e timings (run ${run}):\n${timingSummary()}`);
-    if (failed || process.env.AIPD_E2E_KEEP === "1") console.log(`e2e: kept ${ws.dir} for inspection`);
+    if (steps.failed || process.env.AIPD_E2E_KEEP === "1") console.log(`e2e: kept ${ws.dir} for inspection`);
     else ws.remove();
   }
 });

@@ -3,11 +3,12 @@
  * the project with its own stack `e2e` (local file backend, passphrase secrets, PULUMI_HOME in a temp
  * dir), every command's output kept for the secret scan, and the wall time of each step.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { TestContext } from "node:test";
+import { parse, stringify } from "yaml";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -66,6 +67,36 @@ export function timing(step: string, ms: number): void {
 /** Every recorded step time, in order. */
 export function timingSummary(): string {
   return timings.map(([s, ms]) => `  ${s.padEnd(36)} ${(ms / 1000).toFixed(1).padStart(6)} s`).join("\n");
+}
+
+/** Records a command's wall time under `stepName` (see {@link timing}) and returns it. */
+export function timed(stepName: string, r: CommandResult): CommandResult {
+  timing(stepName, r.ms);
+  return r;
+}
+
+/** Subtests that run in order; after one fails, the rest are skipped with the failed one's name. */
+export class Steps {
+  /** The step that failed, if any. */
+  failed?: string;
+
+  constructor(private readonly t: TestContext) {}
+
+  /** Runs `fn` as subtest `name` unless an earlier step failed. */
+  readonly step = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    await this.t.test(
+      name,
+      { skip: this.failed ? `not run: step "${this.failed}" failed` : false },
+      async () => {
+        try {
+          await fn();
+        } catch (e) {
+          this.failed = name;
+          throw e;
+        }
+      },
+    );
+  };
 }
 
 export interface CommandResult {
@@ -160,6 +191,31 @@ export class Workspace {
     return this.run("pulumi", [...args, "--non-interactive", "--color", "never"], opts);
   }
 
+  /** Like {@link pulumi}, without blocking: the test can act on the servers while the command runs. */
+  pulumiAsync(args: string[]): Promise<CommandResult> {
+    const started = Date.now();
+    const all = [...args, "--non-interactive", "--color", "never"];
+    return new Promise((resolve) => {
+      const child = spawn("pulumi", all, {
+        cwd: this.project,
+        env: this.env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => child.kill("SIGTERM"), 15 * 60 * 1000);
+      const done = (code: number | null, err?: unknown) => {
+        clearTimeout(timer);
+        if (err) out += `\n${String(err)}`;
+        this.transcript.push(`$ pulumi ${all.join(" ")}\n${out}`);
+        resolve({ code, out, ms: Date.now() - started });
+      };
+      child.once("error", (e) => done(null, e));
+      child.once("close", (code) => done(code));
+    });
+  }
+
   /** Like {@link pulumi}, and fails with the command's output unless it exits 0. */
   pulumiOk(args: string[], opts: { secretOutput?: boolean } = {}): CommandResult {
     const r = this.pulumi(args, opts);
@@ -169,6 +225,15 @@ export class Workspace {
 
   stackFile(): string {
     return path.join(this.project, `Pulumi.${this.stack}.yaml`);
+  }
+
+  /** Sets `<project>:<key>` in the stack file for every key of `config`; other keys are kept. */
+  writeConfig(project: string, config: Record<string, unknown>): void {
+    const file = this.stackFile();
+    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    doc.config = doc.config ?? {};
+    for (const [k, v] of Object.entries(config)) doc.config[`${project}:${k}`] = v;
+    fs.writeFileSync(file, stringify(doc));
   }
 
   /** Every file of the local backend (state, history, backups). */
@@ -223,9 +288,9 @@ export function linesWith(out: string, needle: string | RegExp): string[] {
 /**
  * The operation on each resource, by name, from the `--diff` output of up/preview/refresh/destroy
  * ("~ pulumi-nodejs:dynamic:Resource: (update)" followed by "[urn=...::kafka-topics]"); unchanged
- * resources ("(same)") are left out.
+ * resources ("(same)") are left out, and with `changesOnly` the reads too (of the user's Secrets, ...).
  */
-export function operations(out: string): Record<string, string> {
+export function operations(out: string, opts: { changesOnly?: boolean } = {}): Record<string, string> {
   const ops: Record<string, string> = {};
   let op: string | undefined;
   for (const line of out.split("\n")) {
@@ -237,7 +302,7 @@ export function operations(out: string): Record<string, string> {
     }
     const u = line.match(/^\s*\[urn=urn:pulumi:[^\]]*::([^:\]]+)\]\s*$/);
     if (u && op) {
-      if (op !== "same") ops[u[1]] = op;
+      if (op !== "same" && !(opts.changesOnly && op === "read")) ops[u[1]] = op;
       op = undefined;
     }
   }

@@ -1,7 +1,8 @@
 /**
  * The helm-mode e2e's stack: every service from its stand-in chart (test/fixtures/charts), credentials from
- * Secrets the test keeps (as External Secrets would), holding the loopback servers' own passwords, and the
- * initialisers pointed at those servers through the endpoint overrides.
+ * Secrets the test keeps (as External Secrets would), holding the test servers' own passwords, and every
+ * initialiser on `connect: port-forward` with no endpoint override: it reaches the release's pods through
+ * the API server, and kwok sends their ports to the servers (cluster.ts).
  */
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
@@ -11,6 +12,7 @@ import { POSTGRES_SECRET_KEYS } from "../../components/postgresql";
 import { REDIS_PASSWORD_KEY, redisAclPasswordKey } from "../../components/redis";
 import { WEAVIATE_SECRET_KEYS, WEAVIATE_USERS } from "../../components/weaviate";
 import type { DataServices } from "../support/servers";
+import type { ClusterServers } from "./cluster";
 import type { KubeObject } from "./kube";
 
 type Json = Record<string, unknown>;
@@ -49,7 +51,11 @@ const made = {
   weaviateApp: randomBytes(16).toString("hex"),
 };
 
-function secretData(s: DataServices, run: string): Record<keyof typeof SECRET, Record<string, string>> {
+function secretData(
+  s: DataServices,
+  c: ClusterServers,
+  run: string,
+): Record<keyof typeof SECRET, Record<string, string>> {
   const n = helmNames(run);
   return {
     postgres: {
@@ -62,10 +68,10 @@ function secretData(s: DataServices, run: string): Record<keyof typeof SECRET, R
       [MONGODB_SECRET_KEYS.metrics]: made.mongodbMetrics,
       [MONGODB_SECRET_KEYS.replicaSetKey]: made.mongodbReplicaSetKey,
     },
-    redis: { [REDIS_PASSWORD_KEY]: s.redis.password, [redisAclPasswordKey(n.aclUser)]: made.redisAcl },
+    redis: { [REDIS_PASSWORD_KEY]: c.redis.password, [redisAclPasswordKey(n.aclUser)]: made.redisAcl },
     kafka: {
-      [KAFKA_SECRET_KEYS.clientPasswords]: `${s.kafka.password},${made.kafkaApp}`,
-      [KAFKA_SECRET_KEYS.systemUser]: s.kafka.password,
+      [KAFKA_SECRET_KEYS.clientPasswords]: `${c.kafka.password},${made.kafkaApp}`,
+      [KAFKA_SECRET_KEYS.systemUser]: c.kafka.password,
       [KAFKA_SECRET_KEYS.interBroker]: made.kafkaInterBroker,
       [KAFKA_SECRET_KEYS.controller]: made.kafkaController,
     },
@@ -79,8 +85,13 @@ function secretData(s: DataServices, run: string): Record<keyof typeof SECRET, R
 }
 
 /** The Secrets the user keeps, as Kubernetes objects (created before `pulumi up`). */
-export function userSecrets(s: DataServices, namespace: string, run: string): KubeObject[] {
-  return Object.entries(secretData(s, run)).map(([svc, data]) => ({
+export function userSecrets(
+  s: DataServices,
+  c: ClusterServers,
+  namespace: string,
+  run: string,
+): KubeObject[] {
+  return Object.entries(secretData(s, c, run)).map(([svc, data]) => ({
     apiVersion: "v1",
     kind: "Secret",
     type: "Opaque",
@@ -90,17 +101,26 @@ export function userSecrets(s: DataServices, namespace: string, run: string): Ku
 }
 
 /** Every value of those Secrets, named, for the plain-text search. */
-export function userSecretValues(s: DataServices, run: string): Array<[string, string]> {
-  return Object.entries(secretData(s, run)).flatMap(([svc, data]) =>
+export function userSecretValues(s: DataServices, c: ClusterServers, run: string): Array<[string, string]> {
+  return Object.entries(secretData(s, c, run)).flatMap(([svc, data]) =>
     Object.entries(data).map(([k, v]): [string, string] => [`${SECRET[svc as keyof typeof SECRET]}.${k}`, v]),
   );
 }
 
-/** The stack config (`ai-platform-data:` keys without the prefix). */
-export function helmStackConfig(
-  s: DataServices,
-  o: { namespace: string; run: string; memoryLimit: string; chartsDir: string },
-): Json {
+/** What the steps change in the stack config. */
+export interface HelmStackKnobs {
+  run: string;
+  chartsDir: string;
+  /** `redis.resources.limits.memory`. */
+  memoryLimit: string;
+  /** Partitions and `retention.ms` of the stack's topic. */
+  topic: { partitions: number; retentionMs: string };
+  /** Key patterns of the stack's Redis ACL user. */
+  aclKeys: string[];
+}
+
+/** The stack config (`ai-platform-data:` keys without the prefix), in the cluster servers' namespace. */
+export function helmStackConfig(s: DataServices, c: ClusterServers, o: HelmStackKnobs): Json {
   const n = helmNames(o.run);
   const chart = (name: string) => ({ source: path.join(o.chartsDir, name) });
   const small = (memory: string) => ({
@@ -109,13 +129,13 @@ export function helmStackConfig(
   });
   const backup = { storageSize: "1Gi" };
   return {
-    namespace: o.namespace,
+    namespace: c.namespace,
     createNamespace: true,
     monitoring: { serviceMonitor: true, prometheusRule: true },
     postgres: {
       chart: chart("postgresql"),
       credentials: { existingSecret: SECRET.postgres },
-      endpoint: { host: s.postgres.host, port: s.postgres.port },
+      connect: "port-forward",
       adminUser: s.postgres.user,
       database: n.db,
       appUser: n.appUser,
@@ -127,7 +147,7 @@ export function helmStackConfig(
     mongodb: {
       chart: chart("mongodb"),
       credentials: { existingSecret: SECRET.mongodb },
-      endpoint: { hosts: [`${s.mongodb.host}:${s.mongodb.port}`], directConnection: true },
+      connect: "port-forward",
       adminUser: s.mongodb.username,
       database: n.db,
       appUser: n.appUser,
@@ -142,7 +162,7 @@ export function helmStackConfig(
     weaviate: {
       chart: chart("weaviate"),
       credentials: { existingSecret: SECRET.weaviate },
-      endpoint: { scheme: s.weaviate.scheme, host: s.weaviate.host, port: s.weaviate.port },
+      connect: "port-forward",
       storageSize: "1Gi",
       resources: small("512Mi"),
       classes: [{ name: n.cls, vectorizer: "none", properties: [{ name: "title", dataType: ["text"] }] }],
@@ -152,25 +172,31 @@ export function helmStackConfig(
     redis: {
       chart: chart("redis"),
       credentials: { existingSecret: SECRET.redis },
-      endpoint: { sentinels: s.redis.sentinels, masterName: s.redis.masterName },
-      nodes: s.redis.nodes.length,
-      sentinel: { quorum: 2, masterSet: s.redis.masterName },
+      connect: "port-forward",
+      nodes: c.redis.nodes.length,
+      sentinel: { quorum: 2, masterSet: c.redis.masterName },
       storageSize: "1Gi",
       resources: small(o.memoryLimit),
-      aclUsers: [{ name: n.aclUser, keys: ["e2e:*"], commands: "+@read +@write -@dangerous" }],
+      aclUsers: [{ name: n.aclUser, keys: o.aclKeys, commands: "+@read +@write -@dangerous" }],
       backup,
       initTimeoutSeconds: 120,
     },
     kafka: {
       chart: chart("kafka"),
       credentials: { existingSecret: SECRET.kafka },
-      endpoint: { brokers: s.kafka.brokers },
-      nodes: 1,
-      clientUsers: [s.kafka.username, n.kafkaUser],
+      connect: "port-forward",
+      nodes: c.kafka.brokers.length,
+      clientUsers: [c.kafka.username, n.kafkaUser],
       storageSize: "1Gi",
       resources: small("1Gi"),
       topics: [
-        { name: n.topic, partitions: 1, replicationFactor: 1, configs: { "retention.ms": "3600000" } },
+        {
+          name: n.topic,
+          partitions: o.topic.partitions,
+          // On every broker: a change to the topic has to reach each of them.
+          replicationFactor: c.kafka.brokers.length,
+          configs: { "retention.ms": o.topic.retentionMs },
+        },
       ],
       backup,
       initTimeoutSeconds: 120,

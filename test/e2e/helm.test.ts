@@ -4,8 +4,20 @@
  * the node, so pods are scheduled and become Ready but run nothing). All five services are deployed from
  * the stand-in charts of test/fixtures/charts (the real charts cannot be downloaded here: see their
  * README) through the `<service>.chart` setting; credentials come from Secrets the test keeps, as External
- * Secrets would (`<service>.credentials.existingSecret`), holding the passwords of the loopback servers of
- * scripts/services.sh, which the initialisers reach through the endpoint overrides.
+ * Secrets would (`<service>.credentials.existingSecret`), holding the passwords of the test servers.
+ *
+ * Every initialiser runs with `connect: port-forward` and no endpoint override: it reaches the release's
+ * pods through the API server, where kwok PortForward objects (cluster.ts) send PostgreSQL, MongoDB and
+ * Weaviate pods to the loopback servers of scripts/services.sh, and Kafka and Redis pods to the
+ * cluster-shaped servers of scripts/cluster-servers.sh: two brokers that advertise their pods' in-cluster
+ * names (resolving nowhere; the brokers talk among themselves on a listener of their own), and Redis nodes
+ * and Sentinels in a network namespace, announced by names that resolve only inside it. So an address a
+ * server hands back that the mapping misses fails the run instead of quietly connecting. The namespace is
+ * the one those servers' names carry (cluster.json), fixed.
+ *
+ * MongoDB: FerretDB, the stand-in, is no replica set: its `hello` names no members, so member naming
+ * (a secondary's `primary` reply mapped to the primary's pod) is covered by the unit tests of
+ * init/mongodb/forward.ts only; here the seed member's pod is forwarded.
  *
  * Steps, each asserted by reading the API server back with kubectl:
  *   0. `pulumi preview` of the new stack passes (generated passwords are unknown then).
@@ -15,10 +27,16 @@
  *   2. `pulumi preview --expect-no-changes` passes; the policy pack passes with dev.json.
  *   3. A sizing change (`redis.resources.limits.memory`) previews and applies as an update of the Redis
  *      release alone, and reaches the StatefulSet.
+ *   3b. A Sentinel failover while `pulumi up` runs, started once the Redis initialiser is connected to a
+ *      node; the up succeeds, its topic change (partitions, retention.ms) reaches every broker and its ACL
+ *      change every Redis node, the new master included.
  *   4. A mandatory policy fails the preview of a stack that breaks it (prod.json: RF 1 topics).
  *   5. `pulumi destroy` removes the releases and keeps every data PVC, every backup PVC and the namespace.
  *   6. No generated or configured secret in plain text in the state, outputs, command output, or any
  *      object read back from the API server other than a Secret (ConfigMaps, pod templates, CronJobs).
+ *   7. No Node process of the engine (program, dynamic providers, policy pack) dialled a pod or Service
+ *      IP, an in-cluster name, or a server's own port: only the API server and the forwards' loopback ends
+ *      (dial-log.cjs records every connection).
  * Each step's wall time is printed, with a no-op preview of an empty program on the same engine.
  */
 import * as assert from "node:assert/strict";
@@ -26,33 +44,42 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
-import { parse, stringify } from "yaml";
 import { DataServices, requireServer } from "../support/servers";
 import {
-  CommandResult,
+  aclClientOnANode,
+  aclOnEveryNode,
+  clusterPortForwards,
+  clusterTopic,
+  redisFailover,
+  redisMaster,
+  requireCluster,
+} from "./cluster";
+import {
   emptyProgramPreview,
   engineBin,
   linesWith,
   operations,
   ROOT,
+  Steps,
   summary,
+  timed,
   timing,
   timingSummary,
   Workspace,
 } from "./harness";
 import { Kube, KubeObject, prometheusOperatorCrds } from "./kube";
-import { topics } from "./servers";
-import { helmNames, helmStackConfig, userSecrets, userSecretValues } from "./helm-stack";
+import { HelmStackKnobs, helmNames, helmStackConfig, userSecrets, userSecretValues } from "./helm-stack";
 
 const PROJECT = "ai-platform-data";
 const run = randomBytes(3).toString("hex");
+/** Namespaces of earlier versions of this test (one per run), removed at start. */
 const NS_PREFIX = "aipd-e2e-";
-const ns = `${NS_PREFIX}${run}`;
 /** The pack ran (advisories allowed: helm mode's Kafka controller listener draws one). */
 const POLICY_RAN = /Policies:\s*\n\s*(✅|⚠️) ai-platform-data@v[\d.]+ \(local: policies\)/;
 const RELEASES = ["postgresql", "mongodb", "redis", "kafka", "weaviate"];
 
 type Json = Record<string, unknown>;
+const DIAL_HOOK = path.join(__dirname, "dial-log.cjs");
 
 test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", async (t: TestContext) => {
   const kubeInfo = await requireServer(t, "kube");
@@ -61,53 +88,50 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
   const weaviate = await requireServer(t, "weaviate");
   const redis = await requireServer(t, "redis");
   const kafka = await requireServer(t, "kafka");
-  if (!kubeInfo || !pg || !mongodb || !weaviate || !redis || !kafka) return;
+  const cluster = await requireCluster(t);
+  if (!kubeInfo || !pg || !mongodb || !weaviate || !redis || !kafka || !cluster) return;
   const svc: DataServices = { postgres: pg, mongodb, weaviate, redis, kafka };
+  const ns = cluster.namespace;
   const bin = engineBin(t);
   if (!bin) return;
 
   const kube = new Kube(kubeInfo);
   // Earlier runs' namespaces keep their PVCs by design (step 5): remove them, and their volumes, first.
   for (const old of kube.list("namespaces").map((n: KubeObject) => n.metadata.name as string))
-    if (old.startsWith(NS_PREFIX)) kube.run(["delete", "namespace", old, "--wait=false"]);
+    if (old.startsWith(NS_PREFIX) || old === ns) kube.run(["delete", "namespace", old, "--wait=false"]);
+  await kube.until(`namespace ${ns} of an earlier run gone`, () => !kube.get("namespace", ns), 300_000);
   kube.apply(...prometheusOperatorCrds());
   // The namespace and the user's Secrets exist first, as when External Secrets keeps them; the program's
-  // Namespace resource takes the namespace over (server-side apply).
-  kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, ...userSecrets(svc, ns, run));
+  // Namespace resource takes the namespace over (server-side apply). kwok's forwards name the pods the
+  // releases will create.
+  kube.apply(
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+    ...userSecrets(svc, cluster, ns, run),
+    ...clusterPortForwards(cluster, svc, ns),
+  );
 
   const ws = new Workspace(bin);
   ws.env.KUBECONFIG = kubeInfo.kubeconfig;
+  const dialLog = path.join(ws.dir, "dials.log");
+  fs.writeFileSync(dialLog, "");
+  ws.env.AIPD_DIAL_LOG = dialLog;
+  ws.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${DIAL_HOOK}`.trim();
   console.log(`e2e helm: run ${run}, namespace ${ns}, workspace ${ws.dir}`);
-  let failed: string | undefined;
-  let memoryLimit = "256Mi";
+  const steps = new Steps(t);
+  const step = steps.step;
+  const knobs: HelmStackKnobs = {
+    run,
+    chartsDir: CHARTS,
+    memoryLimit: "256Mi",
+    topic: { partitions: 1, retentionMs: "3600000" },
+    aclKeys: ["e2e:*"],
+  };
+  const writeConfig = () => ws.writeConfig(PROJECT, helmStackConfig(svc, cluster, knobs));
   let plainExport = "";
   /** Every object but Secrets, read back while the releases were installed (for step 6). */
   let objectsDump = "";
   /** Generated passwords (RandomPassword results) by resource name, for step 6. */
   const generated = new Map<string, string>();
-
-  const writeConfig = () => {
-    const file = ws.stackFile();
-    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Json };
-    doc.config = doc.config ?? {};
-    const cfg = helmStackConfig(svc, { namespace: ns, run, memoryLimit, chartsDir: CHARTS });
-    for (const [k, v] of Object.entries(cfg)) doc.config[`${PROJECT}:${k}`] = v;
-    fs.writeFileSync(file, stringify(doc));
-  };
-  const timed = (stepName: string, r: CommandResult): CommandResult => {
-    timing(stepName, r.ms);
-    return r;
-  };
-  const step = async (name: string, fn: () => Promise<void>) => {
-    await t.test(name, { skip: failed ? `not run: step "${failed}" failed` : false }, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        failed = name;
-        throw e;
-      }
-    });
-  };
 
   try {
     timed("helm-stack-init", ws.pulumiOk(["stack", "init", ws.stack]));
@@ -162,9 +186,15 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
       assert.ok(creds, "no db-credentials Secret");
       for (const k of ["postgres-url", "mongodb-uri", "redis-sentinels", "kafka-brokers", "weaviate-url"])
         assert.ok(creds.data[k], `db-credentials lacks ${k}`);
-      // The initialisers reached the real servers: the stack's topics exist on the broker.
-      const tp = await topics(kafka, [helmNames(run).topic]);
-      assert.deepEqual(Object.keys(tp), [helmNames(run).topic]);
+      // The initialisers reached the servers through the forwards: the topic is on every broker, the
+      // ACL user on every Redis node.
+      const tp = await clusterTopic(cluster, helmNames(run).topic);
+      assert.ok(tp, "the stack's topic was not created");
+      assert.equal(tp.brokers.length, cluster.kafka.brokers.length, `brokers: ${tp.brokers}`);
+      assert.deepEqual(tp.partitions, [{ replicas: tp.brokers, isr: tp.brokers }]);
+      assert.equal(tp.configs["retention.ms"], "3600000");
+      for (const [pod, rules] of Object.entries(aclOnEveryNode(cluster, helmNames(run).aclUser)))
+        assert.match(rules ?? "", /~e2e:\*/, `ACL user on ${pod}: ${rules}`);
 
       const full = ws.pulumiOk(["stack", "export", "--show-secrets"], { secretOutput: true });
       const state = JSON.parse(full.out) as {
@@ -213,7 +243,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
     });
 
     await step("3. a Redis sizing change updates the Redis release alone", async () => {
-      memoryLimit = "320Mi";
+      knobs.memoryLimit = "320Mi";
       writeConfig();
       const p = timed("helm-3-preview-sizing", ws.pulumiOk(["preview", "--suppress-progress", "--diff"]));
       assert.deepEqual(changes(p.out), { "redis-release": "update" }, p.out.slice(-4000));
@@ -230,6 +260,47 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
       );
       assert.ok(limits.includes("320Mi"), `Redis StatefulSet limits: ${JSON.stringify(limits)}`);
     });
+
+    await step(
+      "3b. a Redis failover during an up; its topic change reaches every broker, its ACL change every node",
+      async () => {
+        const before = redisMaster(cluster);
+        knobs.topic = { partitions: 2, retentionMs: "7200000" };
+        knobs.aclKeys = ["e2e:*", "e2e2:*"];
+        writeConfig();
+        let finished = false;
+        const up = ws.pulumiAsync(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]);
+        void up.then(() => (finished = true));
+        // The failover starts once the Redis initialiser is connected to a node: Sentinel then kills the
+        // normal clients of the nodes it reconfigures, and the initialiser must find the new master itself.
+        let after: string;
+        try {
+          while (!finished && !aclClientOnANode(cluster)) await new Promise((r) => setTimeout(r, 100));
+          assert.ok(
+            !finished,
+            "the up ended before the Redis initialiser was seen connected: no failover during it",
+          );
+          after = await redisFailover(cluster);
+        } finally {
+          // Never leave the up running into the next step, whatever failed here.
+          await up;
+        }
+        console.log(`e2e helm: Redis failed over from ${before} to ${after} during the up`);
+        const r = timed("helm-3b-up-with-failover", await up);
+        assert.equal(r.code, 0, `up during the failover failed:\n${r.out.slice(-8000)}`);
+        assert.ok(Object.keys(changes(r.out)).length >= 2, `too few changes:\n${r.out.slice(-4000)}`);
+        const tp = await clusterTopic(cluster, helmNames(run).topic);
+        assert.ok(tp, "the stack's topic is gone");
+        assert.deepEqual(tp.partitions, [
+          { replicas: tp.brokers, isr: tp.brokers },
+          { replicas: tp.brokers, isr: tp.brokers },
+        ]);
+        assert.equal(tp.configs["retention.ms"], "7200000");
+        for (const [pod, rules] of Object.entries(aclOnEveryNode(cluster, helmNames(run).aclUser)))
+          assert.match(rules ?? "", /~e2e2:\*/, `ACL user on ${pod} after the failover: ${rules}`);
+        assert.equal(redisMaster(cluster), after, "the master changed again");
+      },
+    );
 
     await step("4. a mandatory policy fails the preview of a stack that breaks it", async () => {
       const bad = timed(
@@ -266,7 +337,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
 
     await step("6. no secret in plain text in state, outputs or objects other than Secrets", async () => {
       const secrets: Array<[string, string]> = [
-        ...userSecretValues(svc, run),
+        ...userSecretValues(svc, cluster, run),
         ...[...generated].map(([name, v]): [string, string] => [`generated ${name}`, v]),
         ["PULUMI_CONFIG_PASSPHRASE", ws.env.PULUMI_CONFIG_PASSPHRASE!],
       ];
@@ -288,10 +359,45 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
           if (value && text.includes(value)) leaks.push(`${name} in ${where}`);
       assert.deepEqual(leaks, []);
     });
+
+    await step(
+      "7. no connection to a pod or Service IP, an in-cluster name or a server's own port",
+      async () => {
+        const dials = fs
+          .readFileSync(dialLog, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => ({ host: l.split(" ")[0], port: Number(l.split(" ")[1]) }));
+        const api = Number(new URL(kubeInfo.server).port);
+        const serverPorts = new Set([
+          svc.postgres.port,
+          svc.mongodb.port,
+          svc.weaviate.port,
+          svc.weaviate.grpcPort,
+          ...svc.kafka.brokers.map((b) => Number(b.split(":")[1])),
+          ...svc.redis.nodes.map((n) => n.port),
+          ...svc.redis.sentinels.map((n) => n.port),
+          ...cluster.kafka.brokers.flatMap((b) => [b.target.port, b.internal.port]),
+        ]);
+        assert.ok(
+          dials.some((d) => d.port === api),
+          "the API server was never dialled: no forward was made",
+        );
+        const bad = dials.filter(
+          (d) =>
+            isClusterIp(d.host) ||
+            /\.svc(\.|$)/.test(d.host) ||
+            !["127.0.0.1", "localhost", "::1"].includes(d.host) ||
+            serverPorts.has(d.port),
+        );
+        assert.deepEqual(bad, [], `of ${dials.length} connections`);
+      },
+    );
   } finally {
     timing("empty-program-preview", emptyProgramPreview(bin).ms);
     console.log(`e2e helm timings (run ${run}):\n${timingSummary()}`);
-    if (failed || process.env.AIPD_E2E_KEEP === "1") console.log(`e2e helm: kept ${ws.dir} for inspection`);
+    if (steps.failed || process.env.AIPD_E2E_KEEP === "1")
+      console.log(`e2e helm: kept ${ws.dir} for inspection`);
     else ws.remove();
   }
 });
@@ -299,8 +405,11 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
 const CHARTS = path.join(ROOT, "test", "fixtures", "charts");
 
 /** The operations of a `--diff` output other than the reads of the user's Secrets. */
-function changes(out: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(operations(out)).filter(([, op]) => op !== "read"));
+const changes = (out: string) => operations(out, { changesOnly: true });
+
+/** kwok's pod range and the harness's Service range (scripts/kube.sh): never dialled. */
+function isClusterIp(host: string): boolean {
+  return /^192\.0\.2\.\d+$/.test(host) || /^198\.51\.100\.\d+$/.test(host);
 }
 
 function names(objects: KubeObject[]): string[] {

@@ -305,6 +305,27 @@ describe("port-forward faults", () => {
     });
   });
 
+  it("a pod named by its DNS name that does not exist: retried, then one error naming namespace and pod", async (t) => {
+    const s = await servers(t);
+    if (!s) return;
+    const p = (await viaSerialization(new MongoCollectionsProvider())).provider;
+    const inputs: MongoCollectionsInputs = {
+      hosts: [`ghost-0.mongodb-headless.${NS}.svc.cluster.local:27017`],
+      username: s.mongodb.username,
+      password: s.mongodb.password,
+      authSource: s.mongodb.authSource,
+      database: `aipd_pf_${run}_ghost`,
+      collections: [],
+      dropRemovedCollections: false,
+      timeoutSeconds: 3,
+      forward: forward(),
+    };
+    await assert.rejects(p.create!(inputs), (e: Error) => {
+      assert.match(e.message, new RegExp(`pod ${NS}/ghost-0 does not exist`));
+      return true;
+    });
+  });
+
   it("an RBAC refusal ends the run at once, naming the namespace, the pod and the permission", async (t) => {
     const s = await servers(t);
     if (!s) return;
