@@ -44,6 +44,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
+import { isClusterIp } from "../support/kube-fixture";
 import { DataServices, requireServer } from "../support/servers";
 import {
   aclClientOnANode,
@@ -406,11 +407,6 @@ const CHARTS = path.join(ROOT, "test", "fixtures", "charts");
 
 /** The operations of a `--diff` output other than the reads of the user's Secrets. */
 const changes = (out: string) => operations(out, { changesOnly: true });
-
-/** kwok's pod range and the harness's Service range (scripts/kube.sh): never dialled. */
-function isClusterIp(host: string): boolean {
-  return /^192\.0\.2\.\d+$/.test(host) || /^198\.51\.100\.\d+$/.test(host);
-}
 
 function names(objects: KubeObject[]): string[] {
   return objects.map((o) => o.metadata.name as string).sort();
