@@ -69,7 +69,10 @@ function stackSettings() {
 function main(): void {
   const services = JSON.parse(fs.readFileSync(path.join(RUN, "services.json"), "utf8"));
   const cluster = JSON.parse(
-    fs.readFileSync(path.join(process.env.AIPD_CLUSTER_RUN ?? path.join(RUN, "cluster"), "cluster.json"), "utf8"),
+    fs.readFileSync(
+      path.join(process.env.AIPD_CLUSTER_RUN ?? path.join(RUN, "cluster"), "cluster.json"),
+      "utf8",
+    ),
   ) as ClusterServers;
   const s = stackSettings();
   if (s.namespace !== cluster.namespace)

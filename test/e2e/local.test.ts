@@ -31,8 +31,9 @@ interface LocalConfig {
 }
 
 function localConfig(): LocalConfig {
-  const c = (parse(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, never> })
-    .config;
+  const c = (
+    parse(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, never> }
+  ).config;
   const get = (k: string) => c[`ai-platform-data:${k}`] as Record<string, never>;
   const names = (list: { name: string }[]) => list.map((x) => x.name);
   return {
@@ -73,14 +74,27 @@ test("local stack: up, up again without change, down keeps the data, down --purg
   };
   const secrets = (): string[] => {
     const made = JSON.parse(fs.readFileSync(path.join(dir, "local", "passwords.json"), "utf8"));
-    return [pg.password, mongo.password, weaviate.apiKey, cluster.kafka.password, cluster.redis.password, ...Object.values(made)] as string[];
+    return [
+      pg.password,
+      mongo.password,
+      weaviate.apiKey,
+      cluster.kafka.password,
+      cluster.redis.password,
+      ...Object.values(made),
+    ] as string[];
   };
   const noSecretIn = (out: string) => {
     for (const s of secrets()) assert.ok(!out.includes(s), "a password is printed in clear");
   };
   const pgDatabaseExists = async (): Promise<boolean> => {
     const { Client } = require("pg");
-    const c = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: "postgres" });
+    const c = new Client({
+      host: pg.host,
+      port: pg.port,
+      user: pg.user,
+      password: pg.password,
+      database: "postgres",
+    });
     await c.connect();
     try {
       return (await c.query("select 1 from pg_database where datname = $1", [cfg.database])).rowCount === 1;
@@ -88,51 +102,90 @@ test("local stack: up, up again without change, down keeps the data, down --purg
       await c.end();
     }
   };
-  const namespaceClaims = () => kube.list("persistentvolumeclaims", cfg.namespace).map((p) => p.metadata.name as string);
+  const namespaceClaims = () =>
+    kube.list("persistentvolumeclaims", cfg.namespace).map((p) => p.metadata.name as string);
 
   // The helm-mode e2e leaves this namespace with its kept claims (by design): start from none.
   kube.run(["delete", "namespace", cfg.namespace, "--ignore-not-found", "--wait=false"]);
-  await kube.until(`namespace ${cfg.namespace} of an earlier run gone`, () => !kube.get("namespace", cfg.namespace), 300_000);
+  await kube.until(
+    `namespace ${cfg.namespace} of an earlier run gone`,
+    () => !kube.get("namespace", cfg.namespace),
+    300_000,
+  );
 
   try {
-    await t.test("1. local:up deploys, initialises through port-forwards and prints outputs and the log", async () => {
-      const out = local("up");
-      noSecretIn(out);
-      assert.match(out, /real: {6}Pulumi engine/, "the output does not say what is real");
-      assert.match(out, /simulated: pods \(kwok/, "the output does not say what is simulated");
-      assert.match(out, /local: stack outputs/);
-      assert.match(out, new RegExp(`"postgres": "postgresql\\.${cfg.namespace}\\.svc`), "no endpoints output");
-      for (const step of ["postgresSchema", "mongodbCollections", "weaviateClasses", "redisAclUsers", "kafkaTopics", "kafkaScramUsers"])
-        assert.match(out, new RegExp(`^  ${step}: `, "m"), `no initialisation log of ${step}:\n${out.slice(-4000)}`);
-      // The objects, read on the servers themselves.
-      const { Client } = require("pg");
-      const made = JSON.parse(fs.readFileSync(path.join(dir, "local", "passwords.json"), "utf8"));
-      const app = new Client({ host: pg.host, port: pg.port, user: cfg.appUser, password: made.postgresApp, database: cfg.database });
-      await app.connect();
-      const ext = await app.query("select extname from pg_extension where extname = 'vector'");
-      await app.end();
-      assert.equal(ext.rowCount, 1, "pgvector is not in the application database");
-      const { MongoClient } = require("mongodb");
-      const m = new MongoClient(mongo.uri, { directConnection: true });
-      await m.connect();
-      const colls = (await m.db(cfg.database).listCollections().toArray()).map((c: { name: string }) => c.name);
-      await m.close();
-      for (const c of cfg.collections) assert.ok(colls.includes(c), `collection ${c} missing: ${colls}`);
-      const schema = (await (
-        await fetch(`${weaviate.scheme}://${weaviate.host}:${weaviate.port}/v1/schema`, {
-          headers: { authorization: `Bearer ${weaviate.apiKey}` },
-        })
-      ).json()) as { classes: { class: string }[] };
-      for (const c of cfg.classes) assert.ok(schema.classes.some((x) => x.class === c), `class ${c} missing`);
-      for (const topic of cfg.topics) {
-        const seen = await clusterTopic(cluster, topic);
-        assert.ok(seen, `topic ${topic} missing`);
-        assert.deepEqual(seen.brokers.length, cluster.kafka.brokers.length, "a broker is missing from the cluster");
-      }
-      for (const [pod, acl] of Object.entries(aclOnEveryNode(cluster, cfg.aclUser)))
-        assert.ok(acl, `ACL user ${cfg.aclUser} missing on ${pod}`);
-      assert.ok(namespaceClaims().length > 0, "no volume claim in the namespace");
-    });
+    await t.test(
+      "1. local:up deploys, initialises through port-forwards and prints outputs and the log",
+      async () => {
+        const out = local("up");
+        noSecretIn(out);
+        assert.match(out, /real: {6}Pulumi engine/, "the output does not say what is real");
+        assert.match(out, /simulated: pods \(kwok/, "the output does not say what is simulated");
+        assert.match(out, /local: stack outputs/);
+        assert.match(
+          out,
+          new RegExp(`"postgres": "postgresql\\.${cfg.namespace}\\.svc`),
+          "no endpoints output",
+        );
+        for (const step of [
+          "postgresSchema",
+          "mongodbCollections",
+          "weaviateClasses",
+          "redisAclUsers",
+          "kafkaTopics",
+          "kafkaScramUsers",
+        ])
+          assert.match(
+            out,
+            new RegExp(`^  ${step}: `, "m"),
+            `no initialisation log of ${step}:\n${out.slice(-4000)}`,
+          );
+        // The objects, read on the servers themselves.
+        const { Client } = require("pg");
+        const made = JSON.parse(fs.readFileSync(path.join(dir, "local", "passwords.json"), "utf8"));
+        const app = new Client({
+          host: pg.host,
+          port: pg.port,
+          user: cfg.appUser,
+          password: made.postgresApp,
+          database: cfg.database,
+        });
+        await app.connect();
+        const ext = await app.query("select extname from pg_extension where extname = 'vector'");
+        await app.end();
+        assert.equal(ext.rowCount, 1, "pgvector is not in the application database");
+        const { MongoClient } = require("mongodb");
+        const m = new MongoClient(mongo.uri, { directConnection: true });
+        await m.connect();
+        const colls = (await m.db(cfg.database).listCollections().toArray()).map(
+          (c: { name: string }) => c.name,
+        );
+        await m.close();
+        for (const c of cfg.collections) assert.ok(colls.includes(c), `collection ${c} missing: ${colls}`);
+        const schema = (await (
+          await fetch(`${weaviate.scheme}://${weaviate.host}:${weaviate.port}/v1/schema`, {
+            headers: { authorization: `Bearer ${weaviate.apiKey}` },
+          })
+        ).json()) as { classes: { class: string }[] };
+        for (const c of cfg.classes)
+          assert.ok(
+            schema.classes.some((x) => x.class === c),
+            `class ${c} missing`,
+          );
+        for (const topic of cfg.topics) {
+          const seen = await clusterTopic(cluster, topic);
+          assert.ok(seen, `topic ${topic} missing`);
+          assert.deepEqual(
+            seen.brokers.length,
+            cluster.kafka.brokers.length,
+            "a broker is missing from the cluster",
+          );
+        }
+        for (const [pod, acl] of Object.entries(aclOnEveryNode(cluster, cfg.aclUser)))
+          assert.ok(acl, `ACL user ${cfg.aclUser} missing on ${pod}`);
+        assert.ok(namespaceClaims().length > 0, "no volume claim in the namespace");
+      },
+    );
 
     await t.test("2. local:up again finds no change and applies nothing", () => {
       const out = local("up");
@@ -149,7 +202,8 @@ test("local stack: up, up again without change, down keeps the data, down --purg
       assert.ok(kube.get("namespace", cfg.namespace), "the namespace was deleted");
       assert.deepEqual(namespaceClaims().sort(), claims.sort(), "volume claims were deleted");
       assert.ok(await pgDatabaseExists(), "the database was dropped");
-      for (const topic of cfg.topics) assert.ok(await clusterTopic(cluster, topic), `topic ${topic} was deleted`);
+      for (const topic of cfg.topics)
+        assert.ok(await clusterTopic(cluster, topic), `topic ${topic} was deleted`);
     });
 
     await t.test("4. local:down --purge removes the kept data and the run folder", async () => {
@@ -158,7 +212,8 @@ test("local stack: up, up again without change, down keeps the data, down --purg
       noSecretIn(out);
       assert.equal(kube.get("namespace", cfg.namespace), undefined, "the namespace is still there");
       assert.equal(await pgDatabaseExists(), false, "the database is still there");
-      for (const topic of cfg.topics) assert.equal(await clusterTopic(cluster, topic), undefined, `topic ${topic} is still there`);
+      for (const topic of cfg.topics)
+        assert.equal(await clusterTopic(cluster, topic), undefined, `topic ${topic} is still there`);
       assert.equal(fs.existsSync(path.join(dir, "local")), false, "the run folder is still there");
     });
   } finally {
