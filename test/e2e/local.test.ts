@@ -72,16 +72,19 @@ test("local stack: up, up again without change, down keeps the data, down --purg
     assert.equal(r.status, 0, `local.sh ${args.join(" ")} exited ${r.status}:\n${out.slice(-8000)}`);
     return out;
   };
+  let known: string[] | undefined;
+  /** Every password in play; read once, before purge removes the run folder that keeps some of them. */
   const secrets = (): string[] => {
+    if (known) return known;
     const made = JSON.parse(fs.readFileSync(path.join(dir, "local", "passwords.json"), "utf8"));
-    return [
+    return (known = [
       pg.password,
       mongo.password,
       weaviate.apiKey,
       cluster.kafka.password,
       cluster.redis.password,
       ...Object.values(made),
-    ] as string[];
+    ] as string[]);
   };
   const noSecretIn = (out: string) => {
     for (const s of secrets()) assert.ok(!out.includes(s), "a password is printed in clear");
@@ -105,13 +108,15 @@ test("local stack: up, up again without change, down keeps the data, down --purg
   const namespaceClaims = () =>
     kube.list("persistentvolumeclaims", cfg.namespace).map((p) => p.metadata.name as string);
 
-  // The helm-mode e2e leaves this namespace with its kept claims (by design): start from none.
-  kube.run(["delete", "namespace", cfg.namespace, "--ignore-not-found", "--wait=false"]);
-  await kube.until(
-    `namespace ${cfg.namespace} of an earlier run gone`,
-    () => !kube.get("namespace", cfg.namespace),
-    300_000,
-  );
+  // The helm-mode e2e leaves this namespace with its kept claims (by design), and an earlier run may have
+  // left objects on the servers: start from none, with the purge `local:down --purge` runs.
+  const purge = spawnSync("node", ["--import", "tsx", path.join(ROOT, "scripts", "local", "purge.ts")], {
+    cwd: ROOT,
+    env: { ...env, PATH: `${path.dirname(kube.kubectl)}:${process.env.PATH}` },
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  assert.equal(purge.status, 0, `purge of an earlier run failed:\n${purge.stdout}${purge.stderr}`);
 
   try {
     await t.test(
