@@ -93,20 +93,28 @@ async function purgeWeaviate(s: Services["weaviate"], classes: string[]): Promis
   say(`Weaviate classes ${classes.join(", ") || "(none)"}`);
 }
 
-async function purgeKafka(s: Services["kafka"], topics: string[]): Promise<void> {
+/**
+ * Through the brokers' own listeners of scripts/cluster-servers.sh (loopback, advertised as themselves): the
+ * client listener hands back in-cluster names that only the initialisers' port-forwards reach. Topic
+ * deletion is asynchronous in Kafka: waits until the brokers no longer list them.
+ */
+async function purgeKafka(brokers: string[], topics: string[]): Promise<void> {
   const { Kafka, logLevel } = require("kafkajs");
-  const kafka = new Kafka({
-    clientId: "aipd-local-purge",
-    brokers: s.brokers,
-    sasl: { mechanism: s.mechanism.toLowerCase(), username: s.username, password: s.password },
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = new Kafka({ clientId: "aipd-local-purge", brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set<string>(await admin.listTopics());
     const gone = topics.filter((t) => existing.has(t));
     if (gone.length > 0) await admin.deleteTopics({ topics: gone, timeout: 30_000 });
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const left = ((await admin.listTopics()) as string[]).filter((t) => gone.includes(t));
+      if (left.length === 0) break;
+      if (Date.now() > deadline)
+        throw new Error(`Kafka still lists topics ${left.join(", ")} after deleting them`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
     say(`Kafka topics ${gone.join(", ") || "(none left)"}`);
   } finally {
     await admin.disconnect();
@@ -136,12 +144,17 @@ interface Services {
   postgres: { host: string; port: number; user: string; password: string };
   mongodb: { uri: string };
   weaviate: { scheme: string; host: string; port: number; apiKey: string };
-  kafka: { brokers: string[]; mechanism: string; username: string; password: string };
   kube: { kubeconfig: string };
 }
 
 async function main(): Promise<void> {
   const s = JSON.parse(fs.readFileSync(path.join(RUN, "services.json"), "utf8")) as Services;
+  const cluster = JSON.parse(
+    fs.readFileSync(
+      path.join(process.env.AIPD_CLUSTER_RUN ?? path.join(RUN, "cluster"), "cluster.json"),
+      "utf8",
+    ),
+  ) as { kafka: { brokers: { internal: { host: string; port: number } }[] } };
   const c = stackConfig();
   purgeNamespace(c.namespace);
   await purgePostgres(s.postgres, c.postgres.database, c.postgres.appUser);
@@ -151,7 +164,7 @@ async function main(): Promise<void> {
     (c.weaviate.classes ?? []).map((x) => x.name),
   );
   await purgeKafka(
-    s.kafka,
+    cluster.kafka.brokers.map((b) => `${b.internal.host}:${b.internal.port}`),
     (c.kafka.topics ?? []).map((x) => x.name),
   );
 }
