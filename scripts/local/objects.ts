@@ -1,0 +1,103 @@
+/**
+ * The Kubernetes objects the `local` stack expects before `pulumi up` (scripts/local.sh applies them):
+ * its namespace and the credentials Secrets a user keeps (`<service>.credentials.existingSecret`),
+ * holding the loopback servers' own passwords (services.json of scripts/services.sh) and the passwords
+ * of the users the initialisers create, made once and kept in the run folder so that a second `up`
+ * changes nothing; and the kwok PortForward of every stand-in pod the releases will create, which sends its
+ * ports to the loopback servers (scripts/services.sh) and the cluster-shaped ones (scripts/cluster-servers.sh,
+ * whose Kafka and Redis hand back in-cluster names of this namespace). Printed as one JSON List on stdout
+ * for `kubectl apply -f -`: never to a terminal.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { clusterPortForwards, type ClusterServers } from "../../test/e2e/cluster";
+import { standInSecretData, type StandInPasswords } from "./stand-in";
+
+const RUN = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
+const LOCAL = process.env.AIPD_LOCAL ?? "/tmp/ai-platform-data/local";
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/** Passwords of the users the initialisers create: made at the first `up`, kept (0600). */
+function keptPasswords(): StandInPasswords {
+  const file = path.join(LOCAL, "passwords.json");
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as StandInPasswords;
+  const made = (bytes = 16) => randomBytes(bytes).toString("hex");
+  const p: StandInPasswords = {
+    postgresApp: made(),
+    mongodbApp: made(),
+    mongodbMetrics: made(),
+    mongodbReplicaSetKey: made(24),
+    redisAcl: made(),
+    kafkaApp: made(),
+    kafkaInterBroker: made(),
+    kafkaController: made(),
+    weaviateApp: made(),
+  };
+  fs.writeFileSync(file, JSON.stringify(p), { mode: 0o600 });
+  return p;
+}
+
+/** The stack's settings that name the objects: namespace, Secrets, Redis ACL user. */
+function stackSettings() {
+  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as {
+    config: Record<string, Record<string, unknown> & { credentials?: { existingSecret: string } }>;
+  };
+  const c = (k: string) => doc.config[`ai-platform-data:${k}`];
+  const secret = (svc: string) => {
+    const name = c(svc)?.credentials?.existingSecret;
+    if (!name)
+      throw new Error(`Pulumi.local.yaml: ai-platform-data:${svc}.credentials.existingSecret is not set`);
+    return name;
+  };
+  const acl = (c("redis").aclUsers as { name: string }[] | undefined)?.[0]?.name;
+  if (!acl) throw new Error("Pulumi.local.yaml: ai-platform-data:redis.aclUsers has no user");
+  return {
+    namespace: c("namespace") as unknown as string,
+    secrets: {
+      postgres: secret("postgres"),
+      mongodb: secret("mongodb"),
+      redis: secret("redis"),
+      kafka: secret("kafka"),
+      weaviate: secret("weaviate"),
+    },
+    redisAclUser: acl,
+  };
+}
+
+function main(): void {
+  const services = JSON.parse(fs.readFileSync(path.join(RUN, "services.json"), "utf8"));
+  const cluster = JSON.parse(
+    fs.readFileSync(
+      path.join(process.env.AIPD_CLUSTER_RUN ?? path.join(RUN, "cluster"), "cluster.json"),
+      "utf8",
+    ),
+  ) as ClusterServers;
+  const s = stackSettings();
+  if (s.namespace !== cluster.namespace)
+    throw new Error(
+      `Pulumi.local.yaml: ai-platform-data:namespace is "${s.namespace}", but the cluster-shaped servers announce names in "${cluster.namespace}" (scripts/cluster-servers.sh): use that namespace`,
+    );
+  // Kafka and Redis are the cluster-shaped servers, with their own admin passwords.
+  const servers = {
+    ...services,
+    kafka: { password: cluster.kafka.password },
+    redis: { password: cluster.redis.password },
+  };
+  const data = standInSecretData(servers, keptPasswords(), s.redisAclUser);
+  const items: unknown[] = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: s.namespace } },
+    ...Object.entries(data).map(([svc, stringData]) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "Opaque",
+      metadata: { name: s.secrets[svc as keyof typeof s.secrets], namespace: s.namespace },
+      stringData,
+    })),
+    ...clusterPortForwards(cluster, services, s.namespace),
+  ];
+  process.stdout.write(JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+}
+
+main();
