@@ -32,6 +32,13 @@ STACK=local
 LOCAL=${AIPD_LOCAL:-/tmp/ai-platform-data/local}
 export AIPD_RUN=${AIPD_RUN:-/tmp/ai-platform-data/services}
 
+# The language host runs the program with the first `node` on PATH: Node 24 LTS from the project's
+# cache (scripts/node.sh) goes first unless a Node 22+ is there already.
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' 2>/dev/null; then
+  PATH="$(bash scripts/node.sh 24 | tail -n1):$PATH"
+  export PATH
+fi
+
 say() { printf 'local: %s\n' "$*"; }
 die() {
   printf 'local: error: %s\n' "$*" >&2

@@ -8,12 +8,11 @@
  * whose Kafka and Redis hand back in-cluster names of this namespace). Printed as one JSON List on stdout
  * for `kubectl apply -f -`: never to a terminal.
  */
-import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { clusterPortForwards, type ClusterServers } from "../../test/e2e/cluster";
-import { standInSecretData, type StandInPasswords } from "./stand-in";
+import { newStandInPasswords, standInSecretData, type StandInPasswords } from "./stand-in";
 
 const RUN = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
 const LOCAL = process.env.AIPD_LOCAL ?? "/tmp/ai-platform-data/local";
@@ -23,18 +22,7 @@ const ROOT = path.resolve(__dirname, "..", "..");
 function keptPasswords(): StandInPasswords {
   const file = path.join(LOCAL, "passwords.json");
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as StandInPasswords;
-  const made = (bytes = 16) => randomBytes(bytes).toString("hex");
-  const p: StandInPasswords = {
-    postgresApp: made(),
-    mongodbApp: made(),
-    mongodbMetrics: made(),
-    mongodbReplicaSetKey: made(24),
-    redisAcl: made(),
-    kafkaApp: made(),
-    kafkaInterBroker: made(),
-    kafkaController: made(),
-    weaviateApp: made(),
-  };
+  const p = newStandInPasswords();
   fs.writeFileSync(file, JSON.stringify(p), { mode: 0o600 });
   return p;
 }

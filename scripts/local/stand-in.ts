@@ -3,6 +3,7 @@
  * a user keeps: the loopback servers' own passwords for the admin logins, and passwords the caller made
  * for the users the initialisers create. Keys are the components' (`<service>.credentials.existingSecret`).
  */
+import { randomBytes } from "node:crypto";
 import { KAFKA_SECRET_KEYS } from "../../components/kafka";
 import { MONGODB_SECRET_KEYS } from "../../components/mongodb";
 import { POSTGRES_SECRET_KEYS } from "../../components/postgresql";
@@ -29,6 +30,22 @@ export interface StandInPasswords {
   kafkaInterBroker: string;
   kafkaController: string;
   weaviateApp: string;
+}
+
+/** New random passwords for the users the initialisers create. */
+export function newStandInPasswords(): StandInPasswords {
+  const made = (bytes = 16) => randomBytes(bytes).toString("hex");
+  return {
+    postgresApp: made(),
+    mongodbApp: made(),
+    mongodbMetrics: made(),
+    mongodbReplicaSetKey: made(24),
+    redisAcl: made(),
+    kafkaApp: made(),
+    kafkaInterBroker: made(),
+    kafkaController: made(),
+    weaviateApp: made(),
+  };
 }
 
 /** Each service's Secret data, by service. `redisAclUser` is the stack's first Redis ACL user. */

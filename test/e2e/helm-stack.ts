@@ -4,13 +4,8 @@
  * initialiser on `connect: port-forward` with no endpoint override: it reaches the release's pods through
  * the API server, and kwok sends their ports to the servers (cluster.ts).
  */
-import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { KAFKA_SECRET_KEYS } from "../../components/kafka";
-import { MONGODB_SECRET_KEYS } from "../../components/mongodb";
-import { POSTGRES_SECRET_KEYS } from "../../components/postgresql";
-import { REDIS_PASSWORD_KEY, redisAclPasswordKey } from "../../components/redis";
-import { WEAVIATE_SECRET_KEYS, WEAVIATE_USERS } from "../../components/weaviate";
+import { newStandInPasswords, standInSecretData } from "../../scripts/local/stand-in";
 import type { DataServices } from "../support/servers";
 import type { ClusterServers } from "./cluster";
 import type { KubeObject } from "./kube";
@@ -38,50 +33,17 @@ const SECRET = {
   weaviate: "e2e-weaviate-credentials",
 };
 
-/** Passwords of users the initialisers create (the servers do not have them yet): one per process. */
-const made = {
-  postgresApp: randomBytes(16).toString("hex"),
-  mongodbApp: randomBytes(16).toString("hex"),
-  mongodbMetrics: randomBytes(16).toString("hex"),
-  mongodbReplicaSetKey: randomBytes(24).toString("hex"),
-  redisAcl: randomBytes(16).toString("hex"),
-  kafkaApp: randomBytes(16).toString("hex"),
-  kafkaInterBroker: randomBytes(16).toString("hex"),
-  kafkaController: randomBytes(16).toString("hex"),
-  weaviateApp: randomBytes(16).toString("hex"),
-};
+/** Passwords of users the initialisers create (the servers do not have them yet): one set per process. */
+const made = newStandInPasswords();
 
 function secretData(
   s: DataServices,
   c: ClusterServers,
   run: string,
 ): Record<keyof typeof SECRET, Record<string, string>> {
-  const n = helmNames(run);
-  return {
-    postgres: {
-      [POSTGRES_SECRET_KEYS.admin]: s.postgres.password,
-      [POSTGRES_SECRET_KEYS.user]: made.postgresApp,
-    },
-    mongodb: {
-      [MONGODB_SECRET_KEYS.root]: s.mongodb.password,
-      [MONGODB_SECRET_KEYS.users]: made.mongodbApp,
-      [MONGODB_SECRET_KEYS.metrics]: made.mongodbMetrics,
-      [MONGODB_SECRET_KEYS.replicaSetKey]: made.mongodbReplicaSetKey,
-    },
-    redis: { [REDIS_PASSWORD_KEY]: c.redis.password, [redisAclPasswordKey(n.aclUser)]: made.redisAcl },
-    kafka: {
-      [KAFKA_SECRET_KEYS.clientPasswords]: `${c.kafka.password},${made.kafkaApp}`,
-      [KAFKA_SECRET_KEYS.systemUser]: c.kafka.password,
-      [KAFKA_SECRET_KEYS.interBroker]: made.kafkaInterBroker,
-      [KAFKA_SECRET_KEYS.controller]: made.kafkaController,
-    },
-    weaviate: {
-      [WEAVIATE_SECRET_KEYS.allowedKeys]: `${s.weaviate.apiKey},${made.weaviateApp}`,
-      [WEAVIATE_SECRET_KEYS.users]: `${WEAVIATE_USERS.admin},${WEAVIATE_USERS.app}`,
-      [WEAVIATE_SECRET_KEYS.adminKey]: s.weaviate.apiKey,
-      [WEAVIATE_SECRET_KEYS.appKey]: made.weaviateApp,
-    },
-  };
+  // Kafka and Redis are the cluster-shaped servers, with their own admin passwords.
+  const servers = { ...s, kafka: { password: c.kafka.password }, redis: { password: c.redis.password } };
+  return standInSecretData(servers, made, helmNames(run).aclUser);
 }
 
 /** The Secrets the user keeps, as Kubernetes objects (created before `pulumi up`). */
