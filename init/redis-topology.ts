@@ -108,6 +108,10 @@ async function connectOnce(
     host: at.host,
     port: at.port,
     password: password || undefined,
+    // ioredis 6 defaults to RESP3 (HELLO 3 AUTH ... as the first command). Kept on RESP2, the wire
+    // protocol these initialisers are tested with: a Sentinel user's ACL and Sentinels of other
+    // makers need not allow HELLO, and replies keep the shapes the parsers here read.
+    protocol: 2,
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,

@@ -243,6 +243,7 @@ export async function onRedis<T>(
     password,
     // The ready check sends INFO, which an ACL user without @dangerous may not run.
     enableReadyCheck: false,
+    protocol: 2, // like init/redis-topology.ts
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,

@@ -43,7 +43,7 @@ function runJob(c: JobContainer, env: NodeJS.ProcessEnv) {
 }
 
 async function connect(node: HostPort, password?: string, db = 0): Promise<Client> {
-  const c = new Redis({ ...node, password, db, lazyConnect: true, retryStrategy: () => null });
+  const c = new Redis({ ...node, password, db, protocol: 2, lazyConnect: true, retryStrategy: () => null });
   c.on("error", () => undefined);
   await c.connect();
   return c;

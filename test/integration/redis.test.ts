@@ -49,6 +49,7 @@ async function onNode<T>(
     ...node,
     username,
     password,
+    protocol: 2, // like init/redis-topology.ts
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
