@@ -19,6 +19,18 @@ export const imageSchema = z
   .strict();
 export type ImageConfig = z.infer<typeof imageSchema>;
 
+/**
+ * A service's `images` object: one {@link imageSchema} per key, each defaulting to `{}` (the chart's own
+ * image), unknown keys refused, and the whole object optional.
+ */
+export function imagesSchema<K extends string>(...keys: K[]) {
+  const image = imageSchema.default({});
+  const shape = Object.fromEntries(keys.map((k) => [k, image])) as { [P in K]: typeof image };
+  const images = z.object(shape).strict();
+  // Every key has a default, so `{}` is a valid input; TypeScript cannot see that for a generic K.
+  return images.prefault({} as z.input<typeof images>);
+}
+
 const resourceAmounts = z
   .object({
     /** CPU, Kubernetes quantity (`500m`, `2`). */

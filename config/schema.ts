@@ -6,7 +6,14 @@
  */
 import { z } from "zod";
 import { binaryQuantity, k8sLabelMap, k8sName } from "./quantities";
-import { hostPort, identifier, imageSchema, resourcesSchema, serviceBase } from "./common-schema";
+import {
+  hostPort,
+  identifier,
+  imageSchema,
+  imagesSchema,
+  resourcesSchema,
+  serviceBase,
+} from "./common-schema";
 import { aclUserSchema, kafkaTopicSchema, mongoCollectionSchema, weaviateClassSchema } from "./data-schema";
 
 export { backupSchema, imageSchema, resourcesSchema } from "./common-schema";
@@ -48,20 +55,12 @@ export const postgresSchema = z
      * image that already ships it.
      */
     pgvectorSource: z.enum(["initContainer", "postgresqlImage"]).default("initContainer"),
-    /** Images: the server, pgvector's (see `pgvectorSource`) and the chart's helpers. */
-    images: z
-      .object({
-        postgresql: imageSchema.default({}),
-        /**
-         * Image the extension files are copied from: official PostgreSQL layout, built for the server's
-         * major version. Unset parts keep `docker.io`, `pgvector/pgvector`, `0.8.0-pg16`.
-         */
-        pgvector: imageSchema.default({}),
-        metrics: imageSchema.default({}),
-        volumePermissions: imageSchema.default({}),
-      })
-      .strict()
-      .prefault({}),
+    /**
+     * Images: the server, pgvector's (see `pgvectorSource`) and the chart's helpers. `pgvector` is the
+     * image the extension files are copied from: official PostgreSQL layout, built for the server's
+     * major version. Unset parts keep `docker.io`, `pgvector/pgvector`, `0.8.0-pg16`.
+     */
+    images: imagesSchema("postgresql", "pgvector", "metrics", "volumePermissions"),
   })
   .strict();
 
@@ -98,14 +97,7 @@ const mongodbSchema = z
     collections: z.array(mongoCollectionSchema).default([]),
     /** Let the initialiser drop collections that are removed from config (data loss). */
     dropRemovedCollections: z.boolean().default(false),
-    images: z
-      .object({
-        mongodb: imageSchema.default({}),
-        metrics: imageSchema.default({}),
-        volumePermissions: imageSchema.default({}),
-      })
-      .strict()
-      .prefault({}),
+    images: imagesSchema("mongodb", "metrics", "volumePermissions"),
   })
   .strict();
 
@@ -221,16 +213,7 @@ const redisSchema = z
     maxmemoryPolicy: z.enum(REDIS_EVICTION_POLICIES).default("allkeys-lru"),
     /** ACL users the initialiser puts on every node; passwords are generated. */
     aclUsers: z.array(aclUserSchema).default([]),
-    images: z
-      .object({
-        redis: imageSchema.default({}),
-        sentinel: imageSchema.default({}),
-        metrics: imageSchema.default({}),
-        volumePermissions: imageSchema.default({}),
-        sysctl: imageSchema.default({}),
-      })
-      .strict()
-      .prefault({}),
+    images: imagesSchema("redis", "sentinel", "metrics", "volumePermissions", "sysctl"),
   })
   .strict();
 
@@ -276,15 +259,7 @@ const kafkaSchema = z
     topics: z.array(kafkaTopicSchema).default([]),
     /** Let the initialiser delete topics removed from config (data loss). */
     deleteRemovedTopics: z.boolean().default(false),
-    images: z
-      .object({
-        kafka: imageSchema.default({}),
-        jmx: imageSchema.default({}),
-        kafkaExporter: imageSchema.default({}),
-        volumePermissions: imageSchema.default({}),
-      })
-      .strict()
-      .prefault({}),
+    images: imagesSchema("kafka", "jmx", "kafkaExporter", "volumePermissions"),
   })
   .strict();
 

@@ -56,6 +56,19 @@ export function str(v: unknown): string | undefined {
   return typeof v === "string" && v.length > 0 ? v : undefined;
 }
 
+/** The entries of an object or array whose values are known (reading an unknown one throws). */
+function knownChildren(v: object): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const k of Object.keys(v)) {
+    try {
+      out.push([k, (v as JsonObject)[k]]);
+    } catch (e) {
+      if (!isUnknownValueError(e)) throw e;
+    }
+  }
+  return out;
+}
+
 /** One leaf of a JSON tree: its key path and value. */
 export interface Leaf {
   path: string[];
@@ -72,18 +85,8 @@ export function leaves(root: unknown, skip: (path: string[]) => boolean = () => 
   const walk = (v: unknown, path: string[]): void => {
     if (skip(path)) return;
     if (v !== null && typeof v === "object") {
-      const keys = Object.keys(v);
-      if (keys.length === 0) out.push({ path, value: v });
-      for (const k of keys) {
-        let child: unknown;
-        try {
-          child = (v as JsonObject)[k];
-        } catch (e) {
-          if (isUnknownValueError(e)) continue;
-          throw e;
-        }
-        walk(child, [...path, k]);
-      }
+      if (Object.keys(v).length === 0) out.push({ path, value: v });
+      for (const [k, child] of knownChildren(v)) walk(child, [...path, k]);
       return;
     }
     out.push({ path, value: v });
@@ -98,16 +101,7 @@ export function objects(root: unknown): Array<{ path: string[]; value: JsonObjec
   const walk = (v: unknown, path: string[]): void => {
     if (v === null || typeof v !== "object") return;
     if (!Array.isArray(v)) out.push({ path, value: v as JsonObject });
-    for (const k of Object.keys(v)) {
-      let child: unknown;
-      try {
-        child = (v as JsonObject)[k];
-      } catch (e) {
-        if (isUnknownValueError(e)) continue;
-        throw e;
-      }
-      walk(child, [...path, k]);
-    }
+    for (const [k, child] of knownChildren(v)) walk(child, [...path, k]);
   };
   walk(root, []);
   return out;

@@ -158,18 +158,6 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
     await p.delete!(first.id, moved.outs as KafkaScramUsersOutputs);
   });
 
-  it("refuses bad input in check, naming the property", async (t) => {
-    const svc = await requireServer(t, "kafka");
-    if (!svc) return;
-    const p = await provider();
-    const u: ScramUserSpec = { name: `it-${run}-x`, mechanism: "SCRAM-SHA-512" };
-    const res = await p.check!({}, inputs(svc, [u, u], {}, { iterations: 100 }));
-    assert.deepEqual(
-      res.failures?.map((f) => f.property),
-      ["userPasswords", "users[1].name", "userPasswords", "iterations"],
-    );
-  });
-
   it("waits for a broker that starts late, and fails clearly past the deadline", async (t) => {
     const svc = await requireServer(t, "kafka");
     if (!svc) return;

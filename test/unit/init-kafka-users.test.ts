@@ -62,6 +62,16 @@ describe("Kafka SCRAM users initialiser (no server)", () => {
     assert.match((await provider.check!({}, missing)).failures![0].reason, /no password for user "app"/);
   });
 
+  it("check of the serialized provider refuses bad input, naming the property", async () => {
+    const { provider } = await viaSerialization(new KafkaScramUsersProvider());
+    const u = { name: "x", mechanism: "SCRAM-SHA-512" as const };
+    const res = await provider.check!({}, { ...base, users: [u, u], userPasswords: {}, iterations: 100 });
+    assert.deepEqual(
+      res.failures?.map((f) => f.property),
+      ["userPasswords", "users[1].name", "userPasswords", "iterations"],
+    );
+  });
+
   it("diff is pure and exact: a rotated password or a new user is a change, the log is not", async () => {
     const { provider } = await viaSerialization(new KafkaScramUsersProvider());
     const olds = { ...base, log: ["created SCRAM user app"] };

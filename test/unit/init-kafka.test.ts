@@ -83,6 +83,22 @@ describe("Kafka topics initialiser (no server)", () => {
     assert.equal((await p.diff("id", olds, { ...base, deleteRemovedTopics: true })).changes, true);
   });
 
+  it("check of the serialized provider refuses fewer partitions and another replication factor", async () => {
+    const { provider } = await viaSerialization(new KafkaTopicsProvider());
+    const c = t("c", 3);
+    const check = await provider.check!(
+      { ...base, topics: [c] },
+      { ...base, topics: [{ ...c, partitions: 2 }, t("d")] },
+    );
+    assert.equal(check.failures!.length, 1);
+    assert.match(check.failures![0].reason, /has 3 partitions and Kafka cannot remove partitions/);
+    const rf = await provider.check!(
+      { ...base, topics: [c] },
+      { ...base, topics: [{ ...c, replicationFactor: 2 }] },
+    );
+    assert.match(rf.failures![0].reason, /replication factor 1; this program does not reassign/);
+  });
+
   it("check refuses a replication factor above the node count", async () => {
     const r = await new KafkaTopicsProvider().check({}, { ...base, nodes: 1, topics: [t("a", 3, 2)] });
     assert.match(r.failures![0].reason, /replication factor 2 on 1 Kafka node\(s\); use at most 1/);

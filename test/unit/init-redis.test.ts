@@ -1,5 +1,4 @@
 import * as assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import {
   aclRules,
@@ -21,10 +20,13 @@ const base: RedisAclUsersInputs = {
   timeoutSeconds: 60,
 };
 
+const SECRET_SHA256 = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+
 describe("Redis ACL users initialiser (no server)", () => {
   it("renders exact rules: reset first, the password only as its SHA-256", () => {
     const rules = aclRules(base.users[0], "secret");
-    const hash = createHash("sha256").update("secret").digest("hex");
+    // SHA-256 of "secret" (sha256sum), as Redis's `#<hash>` rule takes it.
+    const hash = SECRET_SHA256;
     assert.deepEqual(rules, [
       "reset",
       "on",
@@ -39,12 +41,7 @@ describe("Redis ACL users initialiser (no server)", () => {
 
   it("gives a user on a Sentinel discovery and events only, never failover, config or ACL", () => {
     const rules = sentinelRules("secret");
-    assert.deepEqual(rules.slice(0, 4), [
-      "reset",
-      "on",
-      `#${createHash("sha256").update("secret").digest("hex")}`,
-      "&*",
-    ]);
+    assert.deepEqual(rules.slice(0, 4), ["reset", "on", `#${SECRET_SHA256}`, "&*"]);
     assert.equal(rules[4], "-@all");
     const allowed = rules.filter((r) => r.startsWith("+"));
     for (const r of allowed)
