@@ -6,10 +6,9 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
-import { RUN_DIR, type DataServices } from "../support/servers";
+import { portOpen, RUN_DIR, type DataServices } from "../support/servers";
 import type { KubeObject } from "./kube";
 
 /** cluster.json of scripts/cluster-servers.sh. */
@@ -42,22 +41,6 @@ export interface ClusterServers {
 }
 
 export const CLUSTER_RUN = process.env.AIPD_CLUSTER_RUN ?? path.join(RUN_DIR, "cluster");
-
-function portOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.setTimeout(2000);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-    s.once("timeout", () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
-}
 
 /** cluster.json when its servers answer; otherwise fails (CI=true) or skips the test. */
 export async function requireCluster(t: TestContext): Promise<ClusterServers | undefined> {

@@ -336,17 +336,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
     await step(
       "policies: the CrossGuard pack passes with dev.json and fails on kafka-replication with prod.json",
       async () => {
-        const good = timed(
-          "policy-preview-dev",
-          ws.pulumi([
-            "preview",
-            "--suppress-progress",
-            "--policy-pack",
-            "policies",
-            "--policy-pack-config",
-            "policies/config/dev.json",
-          ]),
-        );
+        const good = timed("policy-preview-dev", ws.policyPreview("dev"));
         assert.equal(good.code, 0, `dev policies should pass:\n${good.out.slice(-4000)}`);
         assert.match(
           good.out,
@@ -354,17 +344,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
           `the policy pack did not run or did not pass:\n${good.out.slice(-4000)}`,
         );
 
-        const bad = timed(
-          "policy-preview-prod",
-          ws.pulumi([
-            "preview",
-            "--suppress-progress",
-            "--policy-pack",
-            "policies",
-            "--policy-pack-config",
-            "policies/config/prod.json",
-          ]),
-        );
+        const bad = timed("policy-preview-prod", ws.policyPreview("prod"));
         assert.notEqual(bad.code, 0, `prod policies should fail on RF 1 topics:\n${bad.out.slice(-4000)}`);
         const named = linesWith(bad.out, "kafka-replication");
         assert.ok(named.length > 0, `no kafka-replication violation named:\n${bad.out.slice(-4000)}`);

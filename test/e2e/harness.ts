@@ -218,6 +218,18 @@ export class Workspace {
     });
   }
 
+  /** `pulumi preview` with the project's policy pack and its config policies/config/<name>.json. */
+  policyPreview(name: string): CommandResult {
+    return this.pulumi([
+      "preview",
+      "--suppress-progress",
+      "--policy-pack",
+      "policies",
+      "--policy-pack-config",
+      `policies/config/${name}.json`,
+    ]);
+  }
+
   /** Like {@link pulumi}, and fails with the command's output unless it exits 0. */
   pulumiOk(args: string[], opts: { secretOutput?: boolean } = {}): CommandResult {
     const r = this.pulumi(args, opts);

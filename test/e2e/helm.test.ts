@@ -227,17 +227,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
         ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress", "--diff"]),
       );
       assert.equal(r.code, 0, `a no-op preview found changes:\n${r.out.slice(-6000)}`);
-      const good = timed(
-        "helm-2-policy-dev",
-        ws.pulumi([
-          "preview",
-          "--suppress-progress",
-          "--policy-pack",
-          "policies",
-          "--policy-pack-config",
-          "policies/config/dev.json",
-        ]),
-      );
+      const good = timed("helm-2-policy-dev", ws.policyPreview("dev"));
       assert.equal(good.code, 0, `dev policies should pass:\n${good.out.slice(-4000)}`);
       assert.match(good.out, POLICY_RAN, good.out.slice(-4000));
       assert.doesNotMatch(good.out, /\[mandatory\]/, good.out.slice(-4000));
@@ -304,17 +294,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
     );
 
     await step("4. a mandatory policy fails the preview of a stack that breaks it", async () => {
-      const bad = timed(
-        "helm-4-policy-prod",
-        ws.pulumi([
-          "preview",
-          "--suppress-progress",
-          "--policy-pack",
-          "policies",
-          "--policy-pack-config",
-          "policies/config/prod.json",
-        ]),
-      );
+      const bad = timed("helm-4-policy-prod", ws.policyPreview("prod"));
       assert.notEqual(bad.code, 0, `prod policies should fail:\n${bad.out.slice(-4000)}`);
       assert.match(bad.out, /mandatory/);
       assert.ok(linesWith(bad.out, "kafka-replication").length > 0, bad.out.slice(-4000));

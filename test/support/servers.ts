@@ -56,7 +56,8 @@ export interface Services {
 /** The five database services, without the Kubernetes API. */
 export type DataServices = Omit<Services, "kube">;
 
-function portOpen(host: string, port: number): Promise<boolean> {
+/** True when something accepts a TCP connection on host:port within 2 s. */
+export function portOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port });
     s.setTimeout(2000);
