@@ -67,35 +67,47 @@ export type BackupConfig = z.infer<typeof backupSchema>;
 /** How the program reaches a service's server, and whether it deploys it. */
 const modeSchema = z.enum(["helm", "external"]);
 
-/** Fields every service has. */
-export const serviceBase = {
-  /** Deploy and initialise this service at all. */
-  enabled: z.boolean().default(true),
-  /**
-   * `helm` deploys the chart in the cluster; `external` deploys nothing and initialises a server you run
-   * elsewhere (a managed database), reached through `endpoint` with credentials from secret config.
-   */
-  mode: modeSchema.default("helm"),
-  /** Seconds the initialiser keeps retrying to reach the server before it fails. */
-  initTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
-  /**
-   * How the initialiser reaches the release from where `pulumi up` runs (`helm` mode without `endpoint`):
-   * `auto` uses the in-cluster names when they resolve there and port-forwards through the Kubernetes API
-   * otherwise, `in-cluster` always the names, `port-forward` always port-forwards (README "Reaching the
-   * servers").
-   */
-  connect: z.enum(["auto", "in-cluster", "port-forward"]).default("auto"),
-  /** Size of each data volume. */
-  storageSize: binaryQuantity,
-  /** Requests and limits of the database container. */
-  resources: resourcesSchema,
-  /** The backup CronJob. */
-  backup: backupSchema.prefault({}),
-  /** Where the Helm chart comes from (`helm` mode): a mirror or a local folder; unset: the pinned chart. */
-  chart: chartSourceSchema.optional(),
-  /** A Secret you keep with the service's credentials (`helm` mode); unset: generated passwords. */
-  credentials: credentialsSchema.optional(),
-};
+/** A service's sizing defaults: the data volume and the database container's requests and limits. */
+export interface ServiceSizing {
+  /** Default size of each data volume. */
+  storage: string;
+  /** Default requests (CPU and memory). */
+  requests: { cpu: string; memory: string };
+  /** Default limits (CPU and memory). */
+  limits: { cpu: string; memory: string };
+}
+
+/** Fields every service has, with that service's sizing defaults. */
+export function serviceBase(sizing: ServiceSizing) {
+  return {
+    /** Deploy and initialise this service at all. */
+    enabled: z.boolean().default(true),
+    /**
+     * `helm` deploys the chart in the cluster; `external` deploys nothing and initialises a server you run
+     * elsewhere (a managed database), reached through `endpoint` with credentials from secret config.
+     */
+    mode: modeSchema.default("helm"),
+    /** Seconds the initialiser keeps retrying to reach the server before it fails. */
+    initTimeoutSeconds: z.number().int().min(1).max(3600).default(600),
+    /**
+     * How the initialiser reaches the release from where `pulumi up` runs (`helm` mode without `endpoint`):
+     * `auto` uses the in-cluster names when they resolve there and port-forwards through the Kubernetes API
+     * otherwise, `in-cluster` always the names, `port-forward` always port-forwards (README "Reaching the
+     * servers").
+     */
+    connect: z.enum(["auto", "in-cluster", "port-forward"]).default("auto"),
+    /** Size of each data volume. */
+    storageSize: binaryQuantity.default(sizing.storage),
+    /** Requests and limits of the database container. */
+    resources: resourcesSchema.default({ requests: sizing.requests, limits: sizing.limits }),
+    /** The backup CronJob. */
+    backup: backupSchema.prefault({}),
+    /** Where the Helm chart comes from (`helm` mode): a mirror or a local folder; unset: the pinned chart. */
+    chart: chartSourceSchema.optional(),
+    /** A Secret you keep with the service's credentials (`helm` mode); unset: generated passwords. */
+    credentials: credentialsSchema.optional(),
+  };
+}
 
 export const hostPort = z
   .object({

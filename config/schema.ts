@@ -5,15 +5,8 @@
  * (a unit test keeps the two in step), `Pulumi.dev.yaml` and `Pulumi.prod.yaml` override them.
  */
 import { z } from "zod";
-import { binaryQuantity, k8sLabelMap, k8sName } from "./quantities";
-import {
-  hostPort,
-  identifier,
-  imageSchema,
-  imagesSchema,
-  resourcesSchema,
-  serviceBase,
-} from "./common-schema";
+import { k8sLabelMap, k8sName } from "./quantities";
+import { hostPort, identifier, imageSchema, imagesSchema, serviceBase } from "./common-schema";
 import { aclUserSchema, kafkaTopicSchema, mongoCollectionSchema, weaviateClassSchema } from "./data-schema";
 
 export { backupSchema, imageSchema, resourcesSchema } from "./common-schema";
@@ -28,9 +21,8 @@ export {
 
 export const postgresSchema = z
   .object({
-    ...serviceBase,
-    storageSize: binaryQuantity.default("8Gi"),
-    resources: resourcesSchema.default({
+    ...serviceBase({
+      storage: "8Gi",
       requests: { cpu: "250m", memory: "512Mi" },
       limits: { cpu: "1", memory: "1Gi" },
     }),
@@ -66,9 +58,8 @@ export const postgresSchema = z
 
 const mongodbSchema = z
   .object({
-    ...serviceBase,
-    storageSize: binaryQuantity.default("8Gi"),
-    resources: resourcesSchema.default({
+    ...serviceBase({
+      storage: "8Gi",
       requests: { cpu: "250m", memory: "512Mi" },
       limits: { cpu: "1", memory: "1Gi" },
     }),
@@ -119,9 +110,8 @@ const weaviateModule = z
 
 export const weaviateSchema = z
   .object({
-    ...serviceBase,
-    storageSize: binaryQuantity.default("8Gi"),
-    resources: resourcesSchema.default({
+    ...serviceBase({
+      storage: "8Gi",
       requests: { cpu: "500m", memory: "1Gi" },
       limits: { cpu: "1", memory: "2Gi" },
     }),
@@ -171,9 +161,8 @@ const REDIS_EVICTION_POLICIES = [
 
 const redisSchema = z
   .object({
-    ...serviceBase,
-    storageSize: binaryQuantity.default("2Gi"),
-    resources: resourcesSchema.default({
+    ...serviceBase({
+      storage: "2Gi",
       requests: { cpu: "100m", memory: "256Mi" },
       limits: { cpu: "500m", memory: "512Mi" },
     }),
@@ -221,9 +210,8 @@ export const KAFKA_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as c
 
 const kafkaSchema = z
   .object({
-    ...serviceBase,
-    storageSize: binaryQuantity.default("8Gi"),
-    resources: resourcesSchema.default({
+    ...serviceBase({
+      storage: "8Gi",
       requests: { cpu: "250m", memory: "1Gi" },
       limits: { cpu: "1", memory: "2Gi" },
     }),
