@@ -13,8 +13,9 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import type * as Pg from "pg";
 import { KafkaTopicsInputs, KafkaTopicsProvider, TopicSpec } from "../init/kafka";
-import { CollectionSpec, MongoCollectionsInputs, MongoCollectionsProvider } from "../init/mongodb";
+import { CollectionSpec, MongoCollectionsProvider } from "../init/mongodb";
 import { Migration, PostgresSchemaInputs, PostgresSchemaProvider } from "../init/postgres";
+import { collectionsInputs } from "../test/support/mongo-fixtures";
 import type { Services } from "../test/support/servers";
 import { RUN_DIR } from "../test/support/servers";
 
@@ -176,16 +177,7 @@ async function mongodb(svc: Services["mongodb"]): Promise<Timed> {
       async () => {
         const database = `bench_${tag}_i${round}`;
         databases.push(database);
-        const inputs: MongoCollectionsInputs = {
-          hosts: [`${svc.host}:${svc.port}`],
-          username: svc.username,
-          password: svc.password,
-          authSource: svc.authSource,
-          database,
-          collections,
-          dropRemovedCollections: false,
-          timeoutSeconds: 300,
-        };
+        const inputs = collectionsInputs(svc, database, collections, { timeoutSeconds: 300 });
         let created: Awaited<ReturnType<typeof provider.create>> | undefined;
         t.init.push(await time(async () => (created = await provider.create(inputs))));
         t.noop.push(await time(() => provider.update(created!.id, created!.outs, inputs)));
