@@ -9,7 +9,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { redisAclUserNameProblem } from "../policies/lib/data-rules";
-import { inPlaceDiff } from "./shared/diff";
+import { inPlaceDiff, removedNames } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { Forwarder, ForwardSpec, withForwarder } from "./shared/port-forward";
 import { progress } from "./shared/progress";
@@ -163,9 +163,7 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     olds: RedisAclUsersOutputs,
     news: RedisAclUsersInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    const removed = (olds.users ?? [])
-      .map((u) => u.name)
-      .filter((n) => !news.users.some((u) => u.name === n));
+    const removed = removedNames(olds.users, news.users);
     return { outs: await this.converge(news, removed) };
   }
 

@@ -7,7 +7,7 @@
  * and never again while the server still differs from a definition already applied (`applied`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { inPlaceDiff, stableJson } from "./shared/diff";
+import { inPlaceDiff, removedNames, stableJson } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
 import { partialFailure } from "./shared/partial";
 import { Forwarder, ForwardSpec, isForwardRefusal, withForwarder } from "./shared/port-forward";
@@ -213,9 +213,7 @@ export class WeaviateClassesProvider implements pulumi.dynamic.ResourceProvider 
     olds: WeaviateClassesOutputs,
     news: WeaviateClassesInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    const removed = (olds.classes ?? [])
-      .map((c) => c.name)
-      .filter((n) => !news.classes.some((c) => c.name === n));
+    const removed = removedNames(olds.classes, news.classes);
     return { outs: await this.converge(id, news, removed, appliedFingerprints(olds)) };
   }
 

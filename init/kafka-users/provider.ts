@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "../shared/diff";
 import { progress } from "../shared/progress";
-import { isUnknown } from "../shared/unknown";
+import { endpointListFailures } from "../shared/unknown";
 import { alterUsers, describeUsers, hasCredential, Upsertion, withScramAdmin } from "./operations";
 import {
   KafkaScramUsersInputs,
@@ -19,9 +19,7 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     news: KafkaScramUsersInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
     const failures = userFailures(news);
-    if (!isUnknown(news.brokers) && (!Array.isArray(news.brokers) || news.brokers.length === 0)) {
-      failures.push({ property: "brokers", reason: "at least one host:port is needed" });
-    }
+    failures.push(...endpointListFailures("brokers", news.brokers));
     return { inputs: news, failures };
   }
 

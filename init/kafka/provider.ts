@@ -1,7 +1,7 @@
 /** The Kafka topics provider: missing topics created, partitions grown, configs converged. */
 import * as pulumi from "@pulumi/pulumi";
 import { topicReplicationProblem } from "../../policies/lib/data-rules";
-import { inPlaceDiff } from "../shared/diff";
+import { inPlaceDiff, removedNames } from "../shared/diff";
 import { progress } from "../shared/progress";
 import { known } from "../shared/unknown";
 import { observeTopics, waitForLeaders, withAdmin } from "./admin";
@@ -51,9 +51,7 @@ export class KafkaTopicsProvider implements pulumi.dynamic.ResourceProvider {
     olds: KafkaTopicsOutputs,
     news: KafkaTopicsInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    const removed = (olds.topics ?? [])
-      .map((t) => t.name)
-      .filter((n) => !news.topics.some((t) => t.name === n));
+    const removed = removedNames(olds.topics, news.topics);
     return { outs: await this.converge(news, removed) };
   }
 

@@ -10,7 +10,7 @@ import { partialFailure } from "../shared/partial";
 import { isForwardRefusal, openForwarder } from "../shared/port-forward";
 import { progress } from "../shared/progress";
 import { mayRetry, withSession } from "../shared/retry";
-import { containsUnknown, isUnknown, known } from "../shared/unknown";
+import { containsUnknown, endpointListFailures, known } from "../shared/unknown";
 import { AppliedOps, applyOps, CommandDb, OpsFailed, partialOwned } from "./apply";
 import { convergeAppUser, defaultAppRoles, missingRoles, observeAppUser } from "./app-user";
 import { mongoTarget } from "./forward";
@@ -46,9 +46,7 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     const failures = [...specFailures(collections)];
     // Only compare with the old config when both are well formed (a malformed one is reported above).
     if (failures.length === 0) failures.push(...refusedIndexChanges(known(olds.collections), collections));
-    if (!isUnknown(news.hosts) && (!Array.isArray(news.hosts) || news.hosts.length === 0)) {
-      failures.push({ property: "hosts", reason: "at least one host:port is needed" });
-    }
+    failures.push(...endpointListFailures("hosts", news.hosts));
     return { inputs: news, failures };
   }
 

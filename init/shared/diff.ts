@@ -45,3 +45,15 @@ export function inPlaceDiff(
   const changes = changedKeys(olds as Record<string, unknown>, news as Record<string, unknown>, ignore);
   return { changes: changes.length > 0 || extraChange, replaces: [], deleteBeforeReplace: false };
 }
+
+/**
+ * The names an update no longer declares (what `olds` held and `news` does not): the candidates for
+ * removal, which each initialiser keeps or removes by its own data-safety rule.
+ */
+export function removedNames(
+  olds: readonly { name: string }[] | undefined,
+  news: readonly { name: string }[],
+): string[] {
+  const kept = new Set(news.map((n) => n.name));
+  return (olds ?? []).map((o) => o.name).filter((n) => !kept.has(n));
+}

@@ -26,3 +26,15 @@ export function containsUnknown(value: unknown): boolean {
 export function known<T>(value: T): T | undefined {
   return containsUnknown(value) ? undefined : value;
 }
+
+/**
+ * `check`'s failure for a server list (`hosts`, `brokers`) that is known and empty or not a list; an
+ * unknown list is left to the real run.
+ */
+export function endpointListFailures(
+  property: string,
+  value: unknown,
+): { property: string; reason: string }[] {
+  if (isUnknown(value) || (Array.isArray(value) && value.length > 0)) return [];
+  return [{ property, reason: "at least one host:port is needed" }];
+}
