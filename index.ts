@@ -8,7 +8,7 @@ import { loadConfig } from "./config";
 import { DbCredentials } from "./components/credentials";
 import { Kafka } from "./components/kafka";
 import { MongoDB } from "./components/mongodb";
-import { PostgreSQL } from "./components/postgresql";
+import { PostgreSQL } from "./components/postgres";
 import { Redis } from "./components/redis";
 import { Weaviate } from "./components/weaviate";
 import { PlatformContext } from "./components/shared/context";

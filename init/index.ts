@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import type { Kafka } from "../components/kafka";
 import type { MongoDB } from "../components/mongodb";
-import type { PostgreSQL } from "../components/postgresql";
+import type { PostgreSQL } from "../components/postgres";
 import type { Redis } from "../components/redis";
 import type { Weaviate } from "../components/weaviate";
 import { forwardInput, KubeAccess, kubernetesProviderAccess } from "./connect";

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { KAFKA_SECRET_KEYS } from "../../components/kafka";
 import { MONGODB_SECRET_KEYS } from "../../components/mongodb";
-import { POSTGRES_SECRET_KEYS } from "../../components/postgresql";
+import { POSTGRES_SECRET_KEYS } from "../../components/postgres";
 import { REDIS_PASSWORD_KEY, redisAclPasswordKey } from "../../components/redis";
 import { WEAVIATE_SECRET_KEYS, WEAVIATE_USERS } from "../../components/weaviate";
 

@@ -9,7 +9,7 @@ import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MONGODB_EXISTING_SECRET_KEYS, mongodbExistingSecretCheck } from "../../components/mongodb";
 import { KAFKA_EXISTING_SECRET_KEYS, kafkaExistingSecretCheck } from "../../components/kafka";
-import { postgresExistingSecretKeys } from "../../components/postgresql";
+import { postgresExistingSecretKeys } from "../../components/postgres";
 import { redisExistingSecretKeys } from "../../components/redis";
 import { weaviateExistingSecretCheck, weaviateExistingSecretKeys } from "../../components/weaviate";
 import { decodeSecretData, existingSecretProblem } from "../../components/shared/existing-secret";

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
-import { postgresSettings, renderPostgresConf } from "../../components/postgresql";
+import { postgresSettings, renderPostgresConf } from "../../components/postgres";
 import { assertKnownKeys, isSecretInput } from "../support/assert-helpers";
 import { byType, releaseValues, runOk } from "../support/program";
 import { POSTGRESQL_KEYS, POSTGRESQL_MAP_KEYS } from "./chart-keys";
