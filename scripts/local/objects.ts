@@ -10,13 +10,16 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
-import { clusterPortForwards, type ClusterServers } from "../../test/e2e/cluster";
-import { newStandInPasswords, standInSecretData, type StandInPasswords } from "./stand-in";
+import { clusterPortForwards, type LoopbackPorts } from "./stand-in-forwards";
+import { clusterServers, localStack, loopbackServers } from "./stack";
+import {
+  newStandInPasswords,
+  standInSecretData,
+  type StandInPasswords,
+  type StandInServers,
+} from "./stand-in";
 
-const RUN = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
 const LOCAL = process.env.AIPD_LOCAL ?? "/tmp/ai-platform-data/local";
-const ROOT = path.resolve(__dirname, "..", "..");
 
 /** Passwords of the users the initialisers create: made at the first `up`, kept (0600). */
 function keptPasswords(): StandInPasswords {
@@ -29,20 +32,17 @@ function keptPasswords(): StandInPasswords {
 
 /** The stack's settings that name the objects: namespace, Secrets, Redis ACL user. */
 function stackSettings() {
-  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as {
-    config: Record<string, Record<string, unknown> & { credentials?: { existingSecret: string } }>;
-  };
-  const c = (k: string) => doc.config[`ai-platform-data:${k}`];
-  const secret = (svc: string) => {
-    const name = c(svc)?.credentials?.existingSecret;
+  const c = localStack();
+  const secret = (svc: "postgres" | "mongodb" | "redis" | "kafka" | "weaviate") => {
+    const name = c[svc].credentials?.existingSecret;
     if (!name)
       throw new Error(`Pulumi.local.yaml: ai-platform-data:${svc}.credentials.existingSecret is not set`);
     return name;
   };
-  const acl = (c("redis").aclUsers as { name: string }[] | undefined)?.[0]?.name;
+  const acl = c.redis.aclUsers[0]?.name;
   if (!acl) throw new Error("Pulumi.local.yaml: ai-platform-data:redis.aclUsers has no user");
   return {
-    namespace: c("namespace") as unknown as string,
+    namespace: c.namespace,
     secrets: {
       postgres: secret("postgres"),
       mongodb: secret("mongodb"),
@@ -55,13 +55,8 @@ function stackSettings() {
 }
 
 function main(): void {
-  const services = JSON.parse(fs.readFileSync(path.join(RUN, "services.json"), "utf8"));
-  const cluster = JSON.parse(
-    fs.readFileSync(
-      path.join(process.env.AIPD_CLUSTER_RUN ?? path.join(RUN, "cluster"), "cluster.json"),
-      "utf8",
-    ),
-  ) as ClusterServers;
+  const services = loopbackServers<StandInServers & LoopbackPorts>();
+  const cluster = clusterServers();
   const s = stackSettings();
   if (s.namespace !== cluster.namespace)
     throw new Error(

@@ -6,45 +6,7 @@
  * destroy removes logins. Each step says what it removed; a missing object is not an error.
  */
 import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { parse } from "yaml";
-
-const RUN = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
-const ROOT = path.resolve(__dirname, "..", "..");
-
-/** The settings of Pulumi.local.yaml this needs. */
-interface LocalStack {
-  namespace: string;
-  postgres: { database: string; appUser: string };
-  mongodb: { database: string; appUser: string };
-  weaviate: { classes?: { name: string }[] };
-  kafka: { topics?: { name: string }[] };
-}
-
-function stackConfig(): LocalStack {
-  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as {
-    config: Record<string, unknown>;
-  };
-  const get = (key: string) => {
-    const v = doc.config[`ai-platform-data:${key}`];
-    if (v === undefined) throw new Error(`Pulumi.local.yaml sets no ai-platform-data:${key}`);
-    return v;
-  };
-  const named = (svc: string) => {
-    const v = get(svc) as { database?: string; appUser?: string };
-    if (!v.database || !v.appUser)
-      throw new Error(`Pulumi.local.yaml: ai-platform-data:${svc} must name its database and appUser`);
-    return { database: v.database, appUser: v.appUser };
-  };
-  return {
-    namespace: get("namespace") as string,
-    postgres: named("postgres"),
-    mongodb: named("mongodb"),
-    weaviate: get("weaviate") as LocalStack["weaviate"],
-    kafka: get("kafka") as LocalStack["kafka"],
-  };
-}
+import { clusterServers, localStack, loopbackServers } from "./stack";
 
 const say = (what: string) => console.log(`  purge: ${what}`);
 
@@ -122,7 +84,7 @@ async function purgeKafka(brokers: string[], topics: string[]): Promise<void> {
 }
 
 function purgeNamespace(namespace: string): void {
-  const kube = JSON.parse(fs.readFileSync(path.join(RUN, "services.json"), "utf8")).kube as Services["kube"];
+  const kube = loopbackServers<Services>().kube;
   const r = spawnSync(
     "kubectl",
     [
@@ -148,24 +110,19 @@ interface Services {
 }
 
 async function main(): Promise<void> {
-  const s = JSON.parse(fs.readFileSync(path.join(RUN, "services.json"), "utf8")) as Services;
-  const cluster = JSON.parse(
-    fs.readFileSync(
-      path.join(process.env.AIPD_CLUSTER_RUN ?? path.join(RUN, "cluster"), "cluster.json"),
-      "utf8",
-    ),
-  ) as { kafka: { brokers: { internal: { host: string; port: number } }[] } };
-  const c = stackConfig();
+  const s = loopbackServers<Services>();
+  const cluster = clusterServers();
+  const c = localStack();
   purgeNamespace(c.namespace);
   await purgePostgres(s.postgres, c.postgres.database, c.postgres.appUser);
   await purgeMongo(s.mongodb, c.mongodb.database, c.mongodb.appUser);
   await purgeWeaviate(
     s.weaviate,
-    (c.weaviate.classes ?? []).map((x) => x.name),
+    c.weaviate.classes.map((x) => x.name),
   );
   await purgeKafka(
     cluster.kafka.brokers.map((b) => `${b.internal.host}:${b.internal.port}`),
-    (c.kafka.topics ?? []).map((x) => x.name),
+    c.kafka.topics.map((x) => x.name),
   );
 }
 

@@ -1,44 +1,16 @@
 /**
- * The cluster-shaped servers of scripts/cluster-servers.sh (Kafka brokers advertising in-cluster names,
- * Redis nodes and Sentinels in a network namespace), and the kwok PortForward objects that send each
- * stand-in pod's ports to them and to the loopback servers of scripts/services.sh. Shared by the
- * helm-mode e2e and the local stack: the namespace and release names are fixed (cluster.json).
+ * The e2e tests' view of the cluster-shaped servers of scripts/cluster-servers.sh: whether they answer,
+ * redis-cli inside their network namespace, a failover, what every broker and node holds. Where each pod's
+ * ports lead is scripts/local/stand-in-forwards.ts (the local stack uses it too).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
-import { portOpen, RUN_DIR, type DataServices } from "../support/servers";
-import type { KubeObject } from "./kube";
+import { portOpen, RUN_DIR } from "../support/servers";
+import type { ClusterServers } from "../../scripts/local/stand-in-forwards";
 
-/** cluster.json of scripts/cluster-servers.sh. */
-export interface ClusterServers {
-  /** The namespace the servers' names are in (the releases must be installed there). */
-  namespace: string;
-  kafka: {
-    release: string;
-    mechanism: string;
-    username: string;
-    password: string;
-    brokers: {
-      pod: string;
-      /** The address the broker hands back in metadata (resolves nowhere). */
-      advertised: string;
-      podPort: number;
-      /** Where its client listener really is. */
-      target: { host: string; port: number };
-      /** Its PLAINTEXT listener for the brokers' own traffic (and the test's direct reads). */
-      internal: { host: string; port: number };
-    }[];
-  };
-  redis: {
-    release: string;
-    netns: string;
-    masterName: string;
-    password: string;
-    nodes: { pod: string; name: string; ip: string; port: number; sentinelPort: number }[];
-  };
-}
+export { clusterPortForwards, type ClusterServers } from "../../scripts/local/stand-in-forwards";
 
 export const CLUSTER_RUN = process.env.AIPD_CLUSTER_RUN ?? path.join(RUN_DIR, "cluster");
 
@@ -79,47 +51,6 @@ export function redisMaster(c: ClusterServers): string {
   return redisCli(c, n.ip, n.sentinelPort, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", c.redis.masterName])
     .trim()
     .split("\n")[0];
-}
-
-/** A command kwok runs in the netns for one forwarded connection: its stdin/stdout to ip:port. */
-function netnsRelay(netns: string, ip: string, port: number): string[] {
-  return ["ip", "netns", "exec", netns, "bash", "-c", `exec 3<>/dev/tcp/${ip}/${port}; cat <&3 & cat >&3`];
-}
-
-/**
- * One kwok PortForward per stand-in pod the releases create: PostgreSQL, MongoDB and Weaviate to the
- * loopback servers of services.sh, each Kafka broker pod to its broker, each Redis pod (node and
- * Sentinel ports) into the network namespace. A pod without one answers "no forward found".
- */
-export function clusterPortForwards(
-  c: ClusterServers,
-  s: DataServices,
-  namespace = c.namespace,
-): KubeObject[] {
-  type Fwd = { ports: number[]; target?: { address: string; port: number }; command?: string[] };
-  const to = (port: number, target: number): Fwd => ({
-    ports: [port],
-    target: { address: "127.0.0.1", port: target },
-  });
-  const pods: Record<string, Fwd[]> = {
-    "postgresql-0": [to(5432, s.postgres.port)],
-    "weaviate-0": [to(8080, s.weaviate.port), to(50051, s.weaviate.grpcPort)],
-  };
-  // FerretDB is one server: every member pod (and the arbiter) leads to it.
-  for (const p of ["mongodb-0", "mongodb-1", "mongodb-2", "mongodb-arbiter-0"])
-    pods[p] = [to(27017, s.mongodb.port)];
-  for (const b of c.kafka.brokers) pods[b.pod] = [to(b.podPort, b.target.port)];
-  for (const n of c.redis.nodes)
-    pods[n.pod] = [
-      { ports: [n.port], command: netnsRelay(c.redis.netns, n.ip, n.port) },
-      { ports: [n.sentinelPort], command: netnsRelay(c.redis.netns, n.ip, n.sentinelPort) },
-    ];
-  return Object.entries(pods).map(([name, forwards]) => ({
-    apiVersion: "kwok.x-k8s.io/v1alpha1",
-    kind: "PortForward",
-    metadata: { name, namespace },
-    spec: { forwards },
-  }));
 }
 
 /** A topic as every broker holds it: partitions with their replicas and in-sync replicas, dynamic configs. */
