@@ -41,6 +41,23 @@ interface Forward {
   fatal?: Error;
 }
 
+/**
+ * The `message` of the API server's Status in an error body. @kubernetes/client-node's ApiException
+ * carries the body as the raw response text (1.x and 2.x), not as an object; it may also be empty or not JSON.
+ */
+export function apiStatusMessage(body: unknown): string | undefined {
+  let status = body;
+  if (typeof body === "string") {
+    try {
+      status = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  const message = (status as { message?: unknown } | null | undefined)?.message;
+  return typeof message === "string" && message.length > 0 ? message : undefined;
+}
+
 /** A forwarder that opens port-forwards through the API server of `spec`'s kubeconfig. */
 export function portForwarder(spec: ForwardSpec, log: (line: string) => void): Forwarder {
   const k8s = require("@kubernetes/client-node");
@@ -62,8 +79,8 @@ export function portForwarder(spec: ForwardSpec, log: (line: string) => void): F
   /** An API error as one of the forward errors; network errors are kept (transient by their code). */
   const apiError = (e: unknown, action: string, ns: string, pod?: string): Error => {
     const status = (e as { code?: unknown })?.code;
-    const body = (e as { body?: { message?: string } })?.body;
-    const reason = typeof body?.message === "string" ? `: ${body.message}` : "";
+    const message = apiStatusMessage((e as { body?: unknown })?.body);
+    const reason = message ? `: ${message}` : "";
     if (status === 401) {
       return forwardError(
         "EK8SFORBIDDEN",
