@@ -15,7 +15,7 @@ import { initialiserOptions } from "./shared/options";
 import { ForwardSpec } from "./shared/port-forward";
 import { codeVersion } from "./shared/version";
 
-export { applyOps, batchOps, commandFor, describeOp, formatKeys, partialOwned } from "./mongodb/apply";
+export { applyOps, batchOps, commandFor, partialOwned } from "./mongodb/apply";
 export type { AppliedOps, CommandDb, OpsFailed } from "./mongodb/apply";
 export * from "./mongodb/plan";
 export { MongoCollectionsProvider } from "./mongodb/provider";

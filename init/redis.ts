@@ -116,7 +116,7 @@ export function summariseGetUser(reply: unknown[] | null): string | undefined {
 }
 
 /** Hex SHA-256: ACL password hashes and the `applied` digests of GETUSER summaries. */
-export function sha256(text: string): string {
+function sha256(text: string): string {
   return crypto.createHash("sha256").update(text).digest("hex");
 }
 

@@ -76,7 +76,7 @@ export function batchOps(ops: MongoOp[]): MongoBatch[] {
 }
 
 /** The log line of a completed operation. */
-export function describeOp(op: MongoOp): string {
+function describeOp(op: MongoOp): string {
   switch (op.op) {
     case "createCollection":
       return `created collection ${op.collection}`;

@@ -141,7 +141,7 @@ export function podRunning(pod: PodLike): boolean {
 }
 
 /** Running and Ready: what a Service would send traffic to. */
-export function podReady(pod: PodLike): boolean {
+function podReady(pod: PodLike): boolean {
   return (
     podRunning(pod) && (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
   );

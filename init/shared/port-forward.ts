@@ -61,7 +61,7 @@ export function isForwardRefusal(e: unknown): boolean {
 }
 
 /** The forwarder that connects to every address as given (no `forward` input, or `in-cluster`). */
-export function directForwarder(): Forwarder {
+function directForwarder(): Forwarder {
   return {
     mode: "direct",
     resolve: async (addr) => addr,

@@ -22,7 +22,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** Relative module specifiers a TypeScript or CommonJS file imports (`./shared/diff`). */
-export function relativeImports(source: string): string[] {
+function relativeImports(source: string): string[] {
   const found = new Set<string>();
   const patterns = [
     /\bfrom\s+["'](\.{1,2}\/[^"']+)["']/g,

@@ -10,7 +10,7 @@ import { parseConfig, PROJECT } from "../../config";
 import type { PlatformConfig } from "../../config/schema";
 import type { ClusterServers } from "./stand-in-forwards";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 
 /** The local stack's configuration, validated and with defaults filled in. */
 export function localStack(file = path.join(ROOT, "Pulumi.local.yaml")): PlatformConfig {
@@ -25,7 +25,7 @@ export function localStack(file = path.join(ROOT, "Pulumi.local.yaml")): Platfor
 }
 
 /** The run folder of scripts/services.sh (services.json, and cluster/cluster.json). */
-export const RUN = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
+const RUN = process.env.AIPD_RUN ?? "/tmp/ai-platform-data/services";
 
 /** services.json of scripts/services.sh: the loopback servers' endpoints and admin credentials. */
 export function loopbackServers<T>(): T {
