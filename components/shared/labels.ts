@@ -1,7 +1,7 @@
 /** Labels shared by the objects this program creates, so NetworkPolicies and policies can select them. */
+import { BACKUP_LABEL, RELEASE_LABEL } from "../../policies/lib/labels";
 
-/** Label every backup pod carries, with the service it backs up as value. */
-export const BACKUP_LABEL = "ai-platform.io/backup-for";
+export { BACKUP_LABEL };
 
 /** Standard labels for an object that belongs to a service's release. */
 export function serviceLabels(service: string, releaseName: string): Record<string, string> {
@@ -9,6 +9,6 @@ export function serviceLabels(service: string, releaseName: string): Record<stri
     "app.kubernetes.io/part-of": "ai-platform-data",
     "app.kubernetes.io/managed-by": "pulumi",
     "ai-platform.io/service": service,
-    "ai-platform.io/release": releaseName,
+    [RELEASE_LABEL]: releaseName,
   };
 }

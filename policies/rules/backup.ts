@@ -6,12 +6,9 @@
 import type { PolicyConfigSchema, PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { CONFIG_KEY, HelmRelease, knownRelease, SERVICE_NAMES } from "../lib/charts";
 import { readConfig } from "../lib/config";
+import { BACKUP_LABEL, RELEASE_LABEL } from "../lib/labels";
 import { get, isObject, isUnknownValueError, JsonObject, num, str } from "../lib/values";
 
-/** Label every backup CronJob carries, with the service it backs up (components/shared/labels.ts). */
-export const BACKUP_LABEL = "ai-platform.io/backup-for";
-/** Label naming the Helm release an object belongs to. */
-const RELEASE_LABEL = "ai-platform.io/release";
 /** Env var of the backup container that says how many days backups are kept. */
 const RETENTION_ENV = "RETENTION_DAYS";
 
