@@ -192,13 +192,8 @@ stop_server() {
   fi
 }
 
-mode="${1:-backup}"
-[ $# -eq 0 ] || shift
-case "$mode" in
-  backup)
-    [ $# -eq 0 ] || usage
-    backup
-    ;;
-  restore) restore "$@" ;;
+case "${1:-backup}" in
+  backup) [ $# -le 1 ] || usage; backup ;;
+  restore) shift; restore "$@" ;;
   *) usage ;;
 esac

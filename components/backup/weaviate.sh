@@ -139,12 +139,8 @@ field_of() { printf '%s\n' "$2" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\
 classes_of() { printf '%s\n' "$1" | sed -n 's/.*"classes"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
 
 mode="${1:-backup}"
-[ $# -eq 0 ] || shift
 case "$mode" in
-  backup)
-    [ $# -eq 0 ] || usage
-    backup
-    ;;
-  restore) restore "$@" ;;
+  backup) [ $# -le 1 ] || usage; backup ;;
+  restore) shift; restore "$@" ;;
   *) usage ;;
 esac
