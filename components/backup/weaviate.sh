@@ -1,72 +1,146 @@
 #!/bin/sh
-# Weaviate backup through its backup API (module backup-filesystem): starts a backup of every class,
-# polls it until SUCCESS or FAILED, then writes the final status as a record into BACKUP_DIR (under a
-# temporary name, renamed once complete) and prunes old records.
+# Weaviate backup and restore through its backup API (module backup-filesystem): both start an
+# operation, poll it until SUCCESS or FAILED and report it. Needs only sh, curl, sed, find (the backup
+# job's image). The key reaches curl through a config file on stdin, so it never shows in a process
+# listing.
+#
+# backup (no argument: what the backup CronJob runs): starts a backup of every class, then writes the final
+# status as a record into BACKUP_DIR (under a temporary name, renamed once complete) and prunes old records.
 # The backup files themselves are written by Weaviate on its own volume (BACKUP_FILESYSTEM_PATH); Weaviate
 # 1.22 has no API to list or delete backups, so their retention runs inside the Weaviate container (see
-# weaviateStartScript in components/weaviate.ts). Needs only sh, curl, sed, find.
+# weaviateStartScript in components/weaviate.ts).
 # Environment: WEAVIATE_URL (http://host:port) WEAVIATE_API_KEY BACKUP_DIR RETENTION_DAYS;
 # optional BACKUP_ID (default ai-platform-<UTC stamp>), BACKUP_TIMEOUT_SECONDS (3600),
 # BACKUP_POLL_SECONDS (5).
+#
+# restore BACKUP_ID [CLASS...] (no CLASS: every class of the backup): says which classes came back. The
+# backup is read from the Weaviate's own BACKUP_FILESYSTEM_PATH: restore into the instance that made it,
+# or into a fresh one whose backup path holds the backup directory (and whose node name, CLUSTER_HOSTNAME,
+# is the one under that directory). Weaviate restores only classes that do not exist: delete a damaged
+# class first (DELETE /v1/schema/<Class>, which deletes its objects too).
+# Environment: WEAVIATE_URL WEAVIATE_API_KEY; optional RESTORE_TIMEOUT_SECONDS (3600),
+# RESTORE_POLL_SECONDS (5).
 set -eu
-id="${BACKUP_ID:-ai-platform-$(date -u +%Y%m%d-%H%M%S)}"
-case "$id" in
-  "" | *[!a-z0-9_-]*)
-    echo "weaviate backup: invalid id '$id' (lower-case letters, digits, _ and - only)" >&2
-    exit 2
-    ;;
-esac
-api="${WEAVIATE_URL%/}/v1/backups/filesystem"
-timeout="${BACKUP_TIMEOUT_SECONDS:-3600}"
-poll="${BACKUP_POLL_SECONDS:-5}"
 
-# call METHOD URL [BODY]: prints the response body, then the HTTP status on a last line of its own.
-# The key reaches curl through a config file on stdin, so it never shows in a process listing.
-call() {
-  key=$(printf '%s' "$WEAVIATE_API_KEY" | sed 's/[\\"]/\\&/g')
-  printf 'header = "Authorization: Bearer %s"\n' "$key" |
-    curl -sS -K - -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} -w '\n%{http_code}' "$2"
+usage() {
+  echo "usage: sh weaviate.sh [backup] | sh weaviate.sh restore BACKUP_ID [CLASS...]" >&2
+  exit 2
 }
-status_of() { printf '%s\n' "$1" | sed -n 's/.*"status"[[:space:]]*:[[:space:]]*"\([A-Z]*\)".*/\1/p'; }
-field_of() { printf '%s\n' "$2" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
 
-out=$(call POST "$api" "{\"id\":\"$id\"}")
-code=$(printf '%s\n' "$out" | sed -n '$p')
-body=$(printf '%s\n' "$out" | sed '$d')
-if [ "$code" != 200 ]; then
-  case "$body" in
-    *"no available classes to backup"*)
-      echo "weaviate backup skipped: the database has no classes yet"
-      exit 0
-      ;;
-  esac
-  echo "weaviate backup $id not started: HTTP $code $body" >&2
-  exit 1
-fi
+backup() {
+  id="${BACKUP_ID:-ai-platform-$(date -u +%Y%m%d-%H%M%S)}"
+  check_id
+  what="backup $id"
+  api="${WEAVIATE_URL%/}/v1/backups/filesystem"
+  timeout="${BACKUP_TIMEOUT_SECONDS:-3600}"
+  poll="${BACKUP_POLL_SECONDS:-5}"
 
-waited=0
-while :; do
-  out=$(call GET "$api/$id")
-  code=$(printf '%s\n' "$out" | sed -n '$p')
-  body=$(printf '%s\n' "$out" | sed '$d')
-  [ "$code" = 200 ] || { echo "weaviate backup $id: status check failed: HTTP $code $body" >&2; exit 1; }
-  case "$(status_of "$body")" in
-    SUCCESS) break ;;
-    FAILED)
-      echo "weaviate backup $id failed: $(field_of error "$body")" >&2
-      exit 1
-      ;;
-  esac
-  if [ "$waited" -ge "$timeout" ]; then
-    echo "weaviate backup $id still $(status_of "$body") after ${timeout}s; giving up" >&2
+  request POST "$api" "{\"id\":\"$id\"}"
+  if [ "$code" != 200 ]; then
+    case "$body" in
+      *"no available classes to backup"*)
+        echo "weaviate backup skipped: the database has no classes yet"
+        exit 0
+        ;;
+    esac
+    echo "weaviate $what not started: HTTP $code $body" >&2
     exit 1
   fi
-  sleep "$poll"
-  waited=$((waited + poll))
-done
+  wait_done "$api/$id"
 
-record="$BACKUP_DIR/weaviate-$id.json"
-printf '%s\n' "$body" >"$record.partial"
-mv "$record.partial" "$record"
-echo "backup written: weaviate $id at $(field_of path "$body") on the Weaviate volume (record $record)"
-find "$BACKUP_DIR" -maxdepth 1 -name 'weaviate-*.json' -mtime +"$RETENTION_DAYS" -print -delete
+  record="$BACKUP_DIR/weaviate-$id.json"
+  printf '%s\n' "$body" >"$record.partial"
+  mv "$record.partial" "$record"
+  echo "backup written: weaviate $id at $(field_of path "$body") on the Weaviate volume (record $record)"
+  find "$BACKUP_DIR" -maxdepth 1 -name 'weaviate-*.json' -mtime +"$RETENTION_DAYS" -print -delete
+}
+
+restore() {
+  [ $# -ge 1 ] || usage
+  id=$1
+  shift
+  check_id
+  what="restore of $id"
+  include=""
+  for class in "$@"; do
+    case "$class" in
+      [A-Z]*[!A-Za-z0-9_]* | [!A-Z]* | "")
+        echo "weaviate restore: invalid class name '$class' (a capital letter, then letters, digits, _)" >&2
+        exit 2
+        ;;
+    esac
+    include="$include${include:+,}\"$class\""
+  done
+  data="{}"
+  [ -z "$include" ] || data="{\"include\":[$include]}"
+  api="${WEAVIATE_URL%/}/v1/backups/filesystem/$id/restore"
+  timeout="${RESTORE_TIMEOUT_SECONDS:-3600}"
+  poll="${RESTORE_POLL_SECONDS:-5}"
+
+  request POST "$api" "$data"
+  if [ "$code" != 200 ]; then
+    echo "weaviate $what not started: HTTP $code $body" >&2
+    exit 1
+  fi
+  classes=$(classes_of "$body")
+  echo "weaviate $what started: ${classes:-no class}"
+  wait_done "$api"
+  echo "weaviate $what done: $classes"
+}
+
+# check_id: $id is a backup id Weaviate takes.
+check_id() {
+  case "$id" in
+    "" | *[!a-z0-9_-]*)
+      echo "weaviate $mode: invalid backup id '$id' (lower-case letters, digits, _ and - only)" >&2
+      exit 2
+      ;;
+  esac
+}
+
+# request METHOD URL [BODY]: sets $code to the HTTP status and $body to the response body.
+request() {
+  key=$(printf '%s' "$WEAVIATE_API_KEY" | sed 's/[\\"]/\\&/g')
+  out=$(printf 'header = "Authorization: Bearer %s"\n' "$key" |
+    curl -sS -K - -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} -w '\n%{http_code}' "$2")
+  code=$(printf '%s\n' "$out" | sed -n '$p')
+  body=$(printf '%s\n' "$out" | sed '$d')
+}
+
+# wait_done URL: polls the operation $what at URL every $poll seconds until SUCCESS ($body is then its
+# final status); exits 1 on FAILED or after $timeout seconds, saying why.
+wait_done() {
+  waited=0
+  while :; do
+    request GET "$1"
+    [ "$code" = 200 ] || { echo "weaviate $what: status check failed: HTTP $code $body" >&2; exit 1; }
+    case "$(status_of "$body")" in
+      SUCCESS) return 0 ;;
+      FAILED)
+        error=$(field_of error "$body")
+        echo "weaviate $what failed: $error" >&2
+        case "$mode $error" in
+          restore*"already exists"*) echo "(Weaviate restores only missing classes: delete the class first, or restore into a fresh instance)" >&2 ;;
+        esac
+        exit 1
+        ;;
+    esac
+    if [ "$waited" -ge "$timeout" ]; then
+      echo "weaviate $what still $(status_of "$body") after ${timeout}s; giving up (it goes on in Weaviate)" >&2
+      exit 1
+    fi
+    sleep "$poll"
+    waited=$((waited + poll))
+  done
+}
+
+status_of() { printf '%s\n' "$1" | sed -n 's/.*"status"[[:space:]]*:[[:space:]]*"\([A-Z]*\)".*/\1/p'; }
+field_of() { printf '%s\n' "$2" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
+classes_of() { printf '%s\n' "$1" | sed -n 's/.*"classes"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
+
+mode="${1:-backup}"
+case "$mode" in
+  backup) [ $# -le 1 ] || usage; backup ;;
+  restore) shift; restore "$@" ;;
+  *) usage ;;
+esac

@@ -1,6 +1,8 @@
 /**
  * The backup CronJob and its PersistentVolumeClaim, one pair per service. The job runs a script kept
- * in `components/backup/<service>.sh`; the integration tests run that same file against real servers.
+ * in `components/backup/<service>.sh` with no argument (its backup mode; the Redis, Weaviate and Kafka
+ * scripts also have the `restore` mode the README runs); the integration tests run that same file
+ * against real servers.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";

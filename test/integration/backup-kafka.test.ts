@@ -6,7 +6,7 @@
  * kafka-configs.sh are the Kafka 3.6.2 jars of the services cache behind two small wrappers (the image's
  * bin/ scripts do the same: `kafka-run-class.sh kafka.admin.TopicCommand|ConfigCommand`).
  * A Kafka backup is the topic layout and the topic configs, not the messages. Restore, the README's
- * way: components/backup/kafka-restore.sh re-creates the topics from the file. "A fresh cluster" here is
+ * way: `components/backup/kafka.sh restore` re-creates the topics from the file. "A fresh cluster" here is
  * the same broker after the topics were deleted (a second KRaft cluster would prove nothing more about
  * the file); the single broker allows replication factor 1 only.
  */
@@ -28,7 +28,8 @@ type Admin = any;
 type Svc = Services["kafka"];
 
 const run = randomBytes(3).toString("hex");
-const RESTORE = path.join(BACKUP_SCRIPTS_DIR, "kafka-restore.sh");
+/** The CronJob's script, whose `restore` mode the README runs. */
+const SCRIPT = path.join(BACKUP_SCRIPTS_DIR, "kafka.sh");
 const created = new Set<string>();
 let cleanupSvc: Svc | undefined;
 
@@ -140,7 +141,7 @@ after(async () => {
   });
 });
 
-describe("Kafka backup round trip (components/backup/kafka.sh, README restore with kafka-restore.sh)", () => {
+describe("Kafka backup round trip (components/backup/kafka.sh, README restore with kafka.sh restore)", () => {
   it("describes the topics with the CronJob's command, prunes, re-creates them from the file", async (t) => {
     const svc = await requireServer(t, "kafka");
     if (!svc) return;
@@ -211,7 +212,7 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
       assert.deepEqual(files, [path.basename(file), "notes.txt"], "the old backup was pruned, nothing else");
 
       // What the restore will do, read from the file alone (no broker contacted).
-      const dry = spawnSync("sh", [RESTORE, "--dry-run", file, ...names], { encoding: "utf8" });
+      const dry = spawnSync("sh", [SCRIPT, "restore", "--dry-run", file, ...names], { encoding: "utf8" });
       assert.equal(dry.status, 0, dry.stderr);
       assert.deepEqual(dry.stdout.trim().split("\n"), [
         `would create ${names[0]} (3 partitions, replication factor 1, configs: cleanup.policy=compact,delete max.message.bytes=2097152 min.insync.replicas=1 retention.ms=3600000)`,
@@ -225,8 +226,12 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
         await admin.deleteTopics({ topics: names });
         await waitUntilGone(admin, names);
       });
-      // ...README: kafka-restore.sh with the backup job's environment re-creates them.
-      const restore = spawnSync("sh", [RESTORE, file, ...names], { env, encoding: "utf8", timeout: 120_000 });
+      // ...README: `kafka.sh restore` with the backup job's environment re-creates them.
+      const restore = spawnSync("sh", [SCRIPT, "restore", file, ...names], {
+        env,
+        encoding: "utf8",
+        timeout: 120_000,
+      });
       assert.equal(restore.status, 0, `${restore.stdout}${restore.stderr}`);
       assert.ok(!`${restore.stdout}${restore.stderr}`.includes(svc.password), "no password in the output");
       assert.deepEqual(
@@ -244,15 +249,23 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
       );
 
       // A re-run leaves existing topics alone; a topic the file does not hold is an error.
-      const again = spawnSync("sh", [RESTORE, file, ...names], { env, encoding: "utf8", timeout: 120_000 });
+      const again = spawnSync("sh", [SCRIPT, "restore", file, ...names], {
+        env,
+        encoding: "utf8",
+        timeout: 120_000,
+      });
       assert.equal(again.status, 0, again.stderr);
       assert.deepEqual(again.stdout.trim().split("\n"), [
         ...names.map((n) => `exists, left as it is: ${n}`),
         `kafka restore from ${file}: 0 created, 3 already there, 0 internal skipped, 0 failed`,
       ]);
-      const missing = spawnSync("sh", [RESTORE, "--dry-run", file, names[0], `aipd-bak-${run}-nope`], {
-        encoding: "utf8",
-      });
+      const missing = spawnSync(
+        "sh",
+        [SCRIPT, "restore", "--dry-run", file, names[0], `aipd-bak-${run}-nope`],
+        {
+          encoding: "utf8",
+        },
+      );
       assert.equal(missing.status, 1);
       assert.equal(missing.stderr, `kafka restore: not in the backup file: aipd-bak-${run}-nope\n`);
 
@@ -265,7 +278,7 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
           "Topic: __consumer_offsets\tTopicId: x\tPartitionCount: 50\tReplicationFactor: 1\tConfigs: cleanup.policy=compact\n# kafka-configs.sh",
         ),
       );
-      const internal = spawnSync("sh", [RESTORE, "--dry-run", withInternal, "__consumer_offsets"], {
+      const internal = spawnSync("sh", [SCRIPT, "restore", "--dry-run", withInternal, "__consumer_offsets"], {
         encoding: "utf8",
       });
       assert.equal(internal.status, 0, internal.stderr);
@@ -307,7 +320,7 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
         file,
         `# kafka-topics.sh --describe\nTopic: aipd-bak-${run}-x\tTopicId: x\tPartitionCount: 1\tReplicationFactor: 1\tConfigs: \n# kafka-configs.sh --describe --entity-type topics --all\nAll configs for topic aipd-bak-${run}-x are:\n`,
       );
-      const restore = spawnSync("sh", [RESTORE, file], { env, encoding: "utf8", timeout: 120_000 });
+      const restore = spawnSync("sh", [SCRIPT, "restore", file], { env, encoding: "utf8", timeout: 120_000 });
       assert.equal(restore.status, 1);
       assert.match(restore.stderr, /^kafka restore: cannot list the topics of 127\.0\.0\.1:\d+:$/m);
       assert.match(restore.stderr, /invalid credentials with SASL mechanism SCRAM-SHA-512/);

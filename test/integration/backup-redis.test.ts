@@ -5,7 +5,7 @@
  * container does, the loopback servers in place of the in-cluster ones. The RDB it streams from the
  * master (`redis-cli --rdb`) is restored the README's way into fresh redis-server instances (Debian's
  * Redis 7.0, the services' version): as dump.rdb with appendonly off, and through
- * components/backup/redis-restore.sh into a data directory a node starts from with appendonly on (the
+ * `components/backup/redis.sh restore` into a data directory a node starts from with appendonly on (the
  * chart's default, redis.persistence.aof). A negative control shows why the helper exists: Redis 7
  * started with appendonly on ignores a lone dump.rdb and comes up empty.
  * Not covered here (no Kubernetes): the Bitnami image and chart themselves, Sentinel's in-cluster address.
@@ -26,6 +26,8 @@ const Redis = require("ioredis");
 type Client = any;
 type Svc = Services["redis"];
 
+/** The CronJob's script, whose `restore` mode the README runs. */
+const SCRIPT = path.join(BACKUP_SCRIPTS_DIR, "redis.sh");
 const run = randomBytes(3).toString("hex");
 const prefix = `aipd-bak:${run}:`;
 /** Database of the one key outside db 0 (every database is in the RDB). */
@@ -233,11 +235,11 @@ describe("Redis backup round trip (components/backup/redis.sh, README restore)",
         assert.equal(await c.dbsize(), 0, "Redis started with appendonly yes now loads a lone dump.rdb");
       });
 
-      // README, a node's data directory: redis-restore.sh, then a Redis with appendonly yes.
+      // README, a node's data directory: `redis.sh restore`, then a Redis with appendonly yes.
       const data = path.join(dir, "data");
       fs.mkdirSync(data);
       fs.writeFileSync(path.join(data, "users.acl"), "user default on nopass ~* &* +@all\n");
-      const restore = spawnSync("sh", [path.join(BACKUP_SCRIPTS_DIR, "redis-restore.sh"), rdb, data], {
+      const restore = spawnSync("sh", [SCRIPT, "restore", rdb, data], {
         // The caller's password in the environment must not get in the way (the pod has one).
         env: { PATH: process.env.PATH!, REDISCLI_AUTH: svc.password },
         encoding: "utf8",
@@ -252,7 +254,7 @@ describe("Redis backup round trip (components/backup/redis.sh, README restore)",
       );
       await withFreshRedis(data, "yes", checkKeys);
       // A second run refuses to overwrite the restored data.
-      const again = spawnSync("sh", [path.join(BACKUP_SCRIPTS_DIR, "redis-restore.sh"), rdb, data], {
+      const again = spawnSync("sh", [SCRIPT, "restore", rdb, data], {
         encoding: "utf8",
       });
       assert.equal(again.status, 2);

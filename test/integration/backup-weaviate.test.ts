@@ -4,7 +4,7 @@
  * (its command and its environment, read from a run of the dev stack under Pulumi mocks), run with
  * `/bin/sh -c` like the container does, the loopback Weaviate in place of the in-cluster one. Weaviate
  * writes the backup into its own BACKUP_FILESYSTEM_PATH; the job keeps a status record.
- * Restore, the README's way, with components/backup/weaviate-restore.sh: into a fresh Weaviate (a second
+ * Restore, the README's way, with `components/backup/weaviate.sh restore`: into a fresh Weaviate (a second
  * weaviate-server of the services cache, empty data directory, the same backup path and node name), and
  * into the instance that made the backup after the class was deleted.
  * Not covered here: busybox sh of the job's curl image (the scripts run under dash here).
@@ -29,7 +29,8 @@ interface Endpoint {
 }
 
 const run = randomBytes(3).toString("hex").toUpperCase();
-const RESTORE = path.join(BACKUP_SCRIPTS_DIR, "weaviate-restore.sh");
+/** The CronJob's script, whose `restore` mode the README runs. */
+const SCRIPT = path.join(BACKUP_SCRIPTS_DIR, "weaviate.sh");
 const className = `BakIt${run}`;
 let cleanup: { svc: Svc; classes: string[]; backupIds: string[] } | undefined;
 
@@ -43,9 +44,9 @@ async function rest(ep: Endpoint, method: string, p: string, body?: unknown) {
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
-/** weaviate-restore.sh against `ep`, polling every second. */
+/** `weaviate.sh restore` against `ep`, polling every second. */
 function restoreScript(ep: Endpoint, args: string[]) {
-  return spawnSync("sh", [RESTORE, ...args], {
+  return spawnSync("sh", [SCRIPT, "restore", ...args], {
     env: {
       PATH: process.env.PATH!,
       WEAVIATE_URL: ep.url,
@@ -239,7 +240,7 @@ after(async () => {
   for (const id of backupIds) fs.rmSync(path.join(svc.backupPath, id), { recursive: true, force: true });
 });
 
-describe("Weaviate backup round trip (components/backup/weaviate.sh, README restore with weaviate-restore.sh)", () => {
+describe("Weaviate backup round trip (components/backup/weaviate.sh, README restore with weaviate.sh restore)", () => {
   it("backs up with the CronJob's command, restores into a fresh Weaviate and after the class was lost", async (t) => {
     const svc = await requireServer(t, "weaviate");
     if (!svc) return;
@@ -317,7 +318,7 @@ describe("Weaviate backup round trip (components/backup/weaviate.sh, README rest
         "the class and its vector index are in the backup",
       );
 
-      // README, a fresh instance: an empty Weaviate reading the same backup path, weaviate-restore.sh.
+      // README, a fresh instance: an empty Weaviate reading the same backup path, `weaviate.sh restore`.
       await withFreshWeaviate(bin, dir, svc.backupPath, nodes[0], async (fresh) => {
         assert.deepEqual((await rest(fresh, "GET", "/v1/schema")).json, { classes: [] });
         const res = restoreScript(fresh, [id, className]);
