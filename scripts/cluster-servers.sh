@@ -23,11 +23,11 @@
 #
 # Run dir ${AIPD_CLUSTER_RUN:-${AIPD_RUN:-/tmp/ai-platform-data/services}/cluster}: configs, data,
 # logs, pids, secrets and cluster.json (what the tests read). Needs root (ip netns) and Kafka in
-# ${AIPD_CACHE:-$HOME/.cache/ai-platform-data}/kafka-3.6.2 (`scripts/services.sh install`).
+# ${AIPD_CACHE:-$HOME/.cache/ai-platform-data}/kafka-<version of scripts/lib/kafka.sh> (`scripts/services.sh
+# install`).
 set -euo pipefail
 umask 022
 
-KAFKA_VERSION=3.6.2
 NAMESPACE=${AIPD_CLUSTER_NAMESPACE:-aipd}
 NETNS=${AIPD_CLUSTER_NETNS:-aipd-redis}
 HOST=127.0.0.1
@@ -46,61 +46,13 @@ CACHE="${AIPD_CACHE:-$HOME/.cache/ai-platform-data}"
 RUN="${AIPD_CLUSTER_RUN:-${AIPD_RUN:-/tmp/ai-platform-data/services}/cluster}"
 PIDS="$RUN/pids"
 SECRETS="$RUN/secrets"
-KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
 
-log() { printf '%s\n' "cluster-servers: $*" >&2; }
-die() { printf '%s\n' "cluster-servers: ERROR: $*" >&2; exit 1; }
-
-proc_running() {
-  local st
-  kill -0 "$1" 2>/dev/null || return 1
-  st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
-  [[ -n $st && $st != Z && $st != X ]]
-}
-tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-wait_until() { # SECONDS DESCRIPTION CMD...
-  local deadline=$((SECONDS + $1)); shift 2
-  until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.5; done
-}
-# pid_alive NAME TOKEN: $PIDS/NAME.pid names a live process whose command line holds TOKEN.
-pid_alive() {
-  local f="$PIDS/$1.pid" pid
-  [[ -s $f ]] || return 1
-  pid=$(<"$f")
-  [[ $pid =~ ^[0-9]+$ ]] && proc_running "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "$2" >/dev/null
-}
-# spawn NAME LOGFILE CMD...: detached (own session, no inherited lock fd), pid into $PIDS/NAME.pid.
-spawn() {
-  local name=$1 logfile=$2 i; shift 2
-  rm -f "$PIDS/$name.pid"
-  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
-  for i in $(seq 50); do [[ -s $PIDS/$name.pid ]] && return 0; sleep 0.1; done
-  die "$name did not start (log: $logfile)"
-}
-stop_pid() { # NAME TOKEN
-  local pid
-  if pid_alive "$1" "$2"; then
-    pid=$(<"$PIDS/$1.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 60))
-    while proc_running "$pid"; do
-      ((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null || true; break; }
-      sleep 0.2
-    done
-    log "stopped $1 (pid $pid)"
-  fi
-  rm -f "$PIDS/$1.pid"
-}
-secret() {
-  local f="$SECRETS/$1"
-  if [[ ! -s $f ]]; then
-    mkdir -p "$SECRETS"; chmod 700 "$SECRETS"
-    (umask 077; od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$f.tmp")
-    mv "$f.tmp" "$f"
-  fi
-  cat "$f"
-}
+LOG_TAG=cluster-servers
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/proc.sh
+source "$here/lib/proc.sh"
+# shellcheck source=lib/kafka.sh
+source "$here/lib/kafka.sh"
 
 # ---------------------------------------------------------------- kafka
 kafka_name() { echo "kafka-controller-$1.kafka-controller-headless.$NAMESPACE.svc.cluster.local"; }
@@ -108,7 +60,7 @@ kafka_name() { echo "kafka-controller-$1.kafka-controller-headless.$NAMESPACE.sv
 write_kafka_config() { # NODE PASSWORD
   local i=$1 pw=$2 d="$RUN/kafka-$1" voters="" j
   for ((j = 0; j < KAFKA_NODES; j++)); do voters+="${voters:+,}$((j + 1))@$HOST:$((KAFKA_CONTROLLER_BASE + j))"; done
-  mkdir -p "$d/data" "$d/logs"
+  mkdir -p "$d/data" "$d/logs/tools"
   (umask 077; cat >"$d/server.properties" <<EOF
 # ai-platform-data cluster-shaped broker $i (scripts/cluster-servers.sh): KRaft, broker+controller.
 process.roles=broker,controller
@@ -134,25 +86,15 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 EOF
   )
-  cat >"$d/log4j.properties" <<'EOF'
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=${kafka.logs.dir}/server.log
-log4j.appender.file.MaxFileSize=20MB
-log4j.appender.file.MaxBackupIndex=2
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.state.change.logger=WARN
-EOF
+  kafka_log4j "$d"
 }
 
 # Every broker registered with the quorum, seen through broker 0's INTERNAL listener (no SASL there).
 kafka_listening() { pid_alive "kafka-$1" "kafka-$1/server.properties" && tcp_open "$HOST" $((KAFKA_CLIENT_BASE + $1)); }
 kafka_cluster_up() {
   local out
-  out=$(timeout 60 java -Xmx128m -Djava.awt.headless=true "-Dlog4j.configuration=file:$RUN/kafka-0/log4j.properties" \
-    "-Dkafka.logs.dir=$RUN/kafka-0/logs/tools" -cp "$KAFKA_HOME/libs/*" kafka.admin.BrokerApiVersionsCommand \
+  kafka_java "$RUN/kafka-0" "$RUN/kafka-0/logs/tools"
+  out=$(timeout 60 "${KAFKA_JAVA[@]}" -Xmx128m kafka.admin.BrokerApiVersionsCommand \
     --bootstrap-server "$HOST:$KAFKA_INTERNAL_BASE" 2>/dev/null) || return 1
   [[ $(grep -c '(id: ' <<<"$out") -ge $KAFKA_NODES ]]
 }
@@ -161,27 +103,18 @@ start_kafka() {
   local pw i d cid started=0
   [[ -f $KAFKA_HOME/.complete ]] || die "Kafka is not installed in $KAFKA_HOME (run: scripts/services.sh install)"
   pw=$(secret kafka)
-  [[ -s $RUN/kafka.cluster.id ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$RUN/kafka.cluster.id"
-  cid=$(<"$RUN/kafka.cluster.id")
+  cid=$(kafka_cluster_id "$RUN/kafka.cluster.id")
   for ((i = 0; i < KAFKA_NODES; i++)); do
     d="$RUN/kafka-$i"
     write_kafka_config "$i" "$pw"
     pid_alive "kafka-$i" "kafka-$i/server.properties" && continue
     for p in $((KAFKA_CLIENT_BASE + i)) $((KAFKA_INTERNAL_BASE + i)) $((KAFKA_CONTROLLER_BASE + i)); do
-      tcp_open "$HOST" "$p" && die "kafka-$i: port $p on $HOST is in use by a process this script does not know"
+      port_must_be_free "kafka-$i" "$p"
     done
-    if [[ ! -f $d/data/meta.properties ]]; then
-      mkdir -p "$d/logs/tools"
-      timeout 120 java -Xmx256m -Djava.awt.headless=true "-Dlog4j.configuration=file:$d/log4j.properties" \
-        "-Dkafka.logs.dir=$d/logs/tools" -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool format \
-        -t "$cid" -c "$d/server.properties" \
-        --add-scram "SCRAM-SHA-512=[name=admin,password=$pw]" \
-        --add-scram "SCRAM-SHA-256=[name=admin,password=$pw]" >"$d/format.log" 2>&1 ||
-        die "kafka-$i: formatting storage failed (log: $d/format.log)"
-    fi
-    spawn "kafka-$i" "$d/stdout.log" java -Xmx384m -Xms128m -XX:+UseG1GC -Djava.awt.headless=true \
-      "-Dlog4j.configuration=file:$d/log4j.properties" "-Dkafka.logs.dir=$d/logs" \
-      -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$d/server.properties"
+    [[ -f $d/data/meta.properties ]] || kafka_format "$d" "$cid" "$pw"
+    kafka_java "$d" "$d/logs"
+    spawn "kafka-$i" "$d/stdout.log" "${KAFKA_JAVA[@]}" -Xmx384m -Xms128m -XX:+UseG1GC \
+      kafka.Kafka "$d/server.properties"
     started=1
   done
   for ((i = 0; i < KAFKA_NODES; i++)); do
@@ -196,7 +129,7 @@ start_kafka() {
 
 stop_kafka() {
   local i
-  for ((i = KAFKA_NODES - 1; i >= 0; i--)); do stop_pid "kafka-$i" "kafka-$i/server.properties"; done
+  for ((i = KAFKA_NODES - 1; i >= 0; i--)); do stop_pid "kafka-$i" "kafka-$i/server.properties" TERM 60; done
 }
 
 # ---------------------------------------------------------------- redis (network namespace)
@@ -302,8 +235,8 @@ start_redis() {
 
 stop_redis() {
   local i
-  for ((i = 0; i < REDIS_NODES; i++)); do stop_pid "sentinel-$i" "$(redis_ip "$i"):$SENTINEL_PORT"; done
-  for ((i = REDIS_NODES - 1; i >= 0; i--)); do stop_pid "redis-$i" "$(redis_ip "$i"):$REDIS_PORT"; done
+  for ((i = 0; i < REDIS_NODES; i++)); do stop_pid "sentinel-$i" "$(redis_ip "$i"):$SENTINEL_PORT" TERM 60; done
+  for ((i = REDIS_NODES - 1; i >= 0; i--)); do stop_pid "redis-$i" "$(redis_ip "$i"):$REDIS_PORT" TERM 60; done
 }
 
 # ---------------------------------------------------------------- cluster.json
@@ -331,7 +264,7 @@ EOF
 with_lock() {
   mkdir -p "$RUN" "$PIDS"
   exec 9>"$RUN/.lock"
-  flock -w 900 9 || die "another cluster-servers.sh still holds $RUN/.lock"
+  wait_lock 9 "$RUN/.lock" 900 "another cluster-servers.sh"
 }
 
 cmd_start() {

@@ -78,7 +78,7 @@ KWOK_PORT=20250
 POD_CIDR=192.0.2.0/24
 SERVICE_CIDR=198.51.100.0/24
 SERVICE_IP=198.51.100.1 # first address of SERVICE_CIDR: the `kubernetes` Service
-NODE_NAME=kwok-node-0
+NODE_NAME="kwok-node-0"
 STORAGE_CLASS=standard
 PROVISIONER=ai-platform-data.local/pv-binder
 # The node's capacity: generous, so that every chart's requests fit (ephemeral-storage included).
@@ -98,38 +98,11 @@ KWOK_HOME="$CACHE/kube/kwok-$KWOK_VERSION"
 LAYOUT="ports api=$APISERVER_PORT etcd=$ETCD_PORT/$ETCD_PEER_PORT cm=$CM_PORT sched=$SCHED_PORT kwok=$KWOK_PORT cidr=$POD_CIDR svc=$SERVICE_CIDR node=$NODE_NAME"
 
 # ---------------------------------------------------------------- helpers
-log() { printf '%s\n' "kube: $*" >&2; }
-die() { printf '%s\n' "kube: ERROR: $*" >&2; exit 1; }
+LOG_TAG=kube
+# shellcheck source=lib/proc.sh
+source "$here/lib/proc.sh"
 
-proc_running() {
-  local st
-  kill -0 "$1" 2>/dev/null || return 1
-  st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
-  [[ -n $st && $st != Z && $st != X ]]
-}
-
-tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-
-# wait_until SECONDS CMD...: poll CMD every 0.5 s.
-wait_until() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS >= deadline)) && return 1
-    sleep 0.5
-  done
-}
-
-# pid_alive NAME: pid file names a live process whose command line contains our binary's path
-# (guards against a recycled pid).
-pid_alive() {
-  local f="$PIDS/$1.pid" pid
-  [[ -s $f ]] || return 1
-  pid=$(<"$f")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  proc_running "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "$(pid_token "$1")" >/dev/null
-}
-
+# The command-line token that proves a part's pid file names our process (see pid_alive).
 pid_token() {
   case $1 in
     etcd) echo "$ETCD_HOME/bin/etcd" ;;
@@ -138,44 +111,9 @@ pid_token() {
     *) echo "$K8S_HOME/bin/$1" ;;
   esac
 }
-
-# spawn NAME CMD...: start CMD detached (own session, no inherited lock fds), pid into $PIDS/NAME.pid,
-# output appended to $LOGS/NAME.log.
-spawn() {
-  local name=$1; shift
-  rm -f "$PIDS/$name.pid"
-  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" "$@" \
-    </dev/null >>"$LOGS/$name.log" 2>&1 8>&- 9>&- &
-  local i
-  for i in $(seq 50); do [[ -s "$PIDS/$name.pid" ]] && return 0; sleep 0.1; done
-  die "$name did not start (log: $LOGS/$name.log)"
-}
-
-stop_pid() { # NAME TIMEOUT
-  local name=$1 timeout=$2 pid
-  if pid_alive "$name"; then
-    pid=$(<"$PIDS/$name.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + timeout))
-    while proc_running "$pid"; do
-      if ((SECONDS >= deadline)); then
-        log "$name (pid $pid) did not stop in ${timeout}s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        sleep 0.5
-        break
-      fi
-      sleep 0.2
-    done
-    log "stopped $name (pid $pid)"
-  fi
-  rm -f "$PIDS/$name.pid"
-}
-
-port_must_be_free() {
-  if tcp_open "$HOST" "$2"; then
-    die "$1: port $2 on $HOST is already in use by a process this script does not know (no valid pid file in $PIDS)"
-  fi
-}
+part_alive() { pid_alive "$1" "$(pid_token "$1")"; }
+# part_spawn NAME CMD...: start a part, its output appended to $LOGS/NAME.log.
+part_spawn() { local name=$1; shift; spawn "$name" "$LOGS/$name.log" "$@"; }
 
 # fail_with_log NAME MESSAGE: show the tail of a part's log and stop.
 fail_with_log() {
@@ -194,12 +132,12 @@ source "$here/kube/pki.sh"
 etcd_healthy() { [[ $(curl -fsS -m 3 "http://$HOST:$ETCD_PORT/health") == *'"health":"true"'* ]]; }
 
 start_etcd() {
-  pid_alive etcd && return 0
+  part_alive etcd && return 0
   port_must_be_free etcd "$ETCD_PORT"
   port_must_be_free "etcd peer" "$ETCD_PEER_PORT"
   mkdir -p "$KDIR/etcd"
   chmod 0700 "$KDIR/etcd"
-  spawn etcd "$ETCD_HOME/bin/etcd" --name aipd --data-dir "$KDIR/etcd" \
+  part_spawn etcd "$ETCD_HOME/bin/etcd" --name aipd --data-dir "$KDIR/etcd" \
     --listen-client-urls "http://$HOST:$ETCD_PORT" --advertise-client-urls "http://$HOST:$ETCD_PORT" \
     --listen-peer-urls "http://$HOST:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://$HOST:$ETCD_PEER_PORT" \
     --initial-cluster "aipd=http://$HOST:$ETCD_PEER_PORT" \
@@ -210,9 +148,9 @@ start_etcd() {
 apiserver_ready() { [[ $(curl -fsS -m 3 --cacert "$PKI/ca.crt" "https://$HOST:$APISERVER_PORT/readyz") == ok ]]; }
 
 start_apiserver() {
-  pid_alive kube-apiserver && return 0
+  part_alive kube-apiserver && return 0
   port_must_be_free kube-apiserver "$APISERVER_PORT"
-  spawn kube-apiserver "$K8S_HOME/bin/kube-apiserver" \
+  part_spawn kube-apiserver "$K8S_HOME/bin/kube-apiserver" \
     --bind-address "$HOST" --secure-port "$APISERVER_PORT" --advertise-address "$HOST" \
     --endpoint-reconciler-type none \
     --etcd-servers "http://$HOST:$ETCD_PORT" \
@@ -233,12 +171,12 @@ start_apiserver() {
 }
 
 start_controller_manager() {
-  pid_alive kube-controller-manager && return 0
+  part_alive kube-controller-manager && return 0
   port_must_be_free kube-controller-manager "$CM_PORT"
   # Every default controller, nodelifecycle included: without it a new node keeps its not-ready taint.
   # Each controller acts as its own service account (RBAC's bootstrap policy grants the controllers'
   # roles to those, not to system:kube-controller-manager: without it the taint is never removed).
-  spawn kube-controller-manager "$K8S_HOME/bin/kube-controller-manager" \
+  part_spawn kube-controller-manager "$K8S_HOME/bin/kube-controller-manager" \
     --kubeconfig "$PKI/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$PKI/controller-manager.kubeconfig" \
     --authorization-kubeconfig "$PKI/controller-manager.kubeconfig" \
@@ -250,10 +188,10 @@ start_controller_manager() {
 }
 
 start_scheduler() {
-  pid_alive kube-scheduler && return 0
+  part_alive kube-scheduler && return 0
   port_must_be_free kube-scheduler "$SCHED_PORT"
   # A pod turned down for an unbound claim is retried 15 s later instead of after 5 min.
-  spawn kube-scheduler "$K8S_HOME/bin/kube-scheduler" \
+  part_spawn kube-scheduler "$K8S_HOME/bin/kube-scheduler" \
     --kubeconfig "$PKI/scheduler.kubeconfig" \
     --authentication-kubeconfig "$PKI/scheduler.kubeconfig" \
     --authorization-kubeconfig "$PKI/scheduler.kubeconfig" \
@@ -263,12 +201,12 @@ start_scheduler() {
 }
 
 start_kwok() {
-  pid_alive kwok && return 0
+  part_alive kwok && return 0
   port_must_be_free kwok "$KWOK_PORT"
   local configs="" f
   for f in "$KWOK_HOME"/bin/stages/*.yaml; do configs+="${configs:+,}$f"; done
   # HOME: kwok reads ~/.kwok/kwok.yaml when it exists; keep it to the files given here.
-  spawn kwok env HOME="$KDIR" "$KWOK_HOME/bin/kwok" \
+  part_spawn kwok env HOME="$KDIR" "$KWOK_HOME/bin/kwok" \
     --kubeconfig "$PKI/kwok.kubeconfig" --config "$configs" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --cidr "$POD_CIDR" --node-ip "$HOST" --node-port "$KWOK_PORT" \
@@ -280,8 +218,8 @@ start_kwok() {
 }
 
 start_pv_binder() {
-  pid_alive pv-binder && return 0
-  spawn pv-binder bash "$here/kube/pv-binder.sh" "$K8S_HOME/bin/kubectl" "$KUBECONFIG_ADMIN" "$NODE_NAME" \
+  part_alive pv-binder && return 0
+  part_spawn pv-binder bash "$here/kube/pv-binder.sh" "$K8S_HOME/bin/kubectl" "$KUBECONFIG_ADMIN" "$NODE_NAME" \
     "$PROVISIONER" "$KDIR/volumes"
   STARTED+=(pv-binder)
 }
@@ -337,10 +275,7 @@ objects_ready() {
 with_lock() {
   mkdir -p "$KDIR"
   exec 8>"$KDIR/.lock"
-  if ! flock -n 8; then
-    log "waiting for another kube.sh (lock $KDIR/.lock)"
-    flock -w 900 8 || die "another kube.sh still holds $KDIR/.lock"
-  fi
+  wait_lock 8 "$KDIR/.lock" 900 "another kube.sh"
 }
 
 PARTS=(pv-binder kwok kube-scheduler kube-controller-manager kube-apiserver etcd) # stop order
@@ -349,8 +284,8 @@ stop_all() {
   local p
   for p in "${PARTS[@]}"; do
     case $p in
-      etcd | kube-apiserver) stop_pid "$p" 60 ;;
-      *) stop_pid "$p" 30 ;;
+      etcd | kube-apiserver) stop_pid "$p" "$(pid_token "$p")" TERM 60 ;;
+      *) stop_pid "$p" "$(pid_token "$p")" TERM 30 ;;
     esac
   done
 }
@@ -378,9 +313,9 @@ cmd_start() {
   ensure_credentials
   STARTED=()
   start_etcd
-  wait_until 60 etcd_healthy || fail_with_log etcd "etcd does not answer on http://$HOST:$ETCD_PORT/health"
+  wait_until 60 etcd etcd_healthy || fail_with_log etcd "etcd does not answer on http://$HOST:$ETCD_PORT/health"
   start_apiserver
-  wait_until 180 apiserver_ready ||
+  wait_until 180 kube-apiserver apiserver_ready ||
     fail_with_log kube-apiserver "kube-apiserver is not ready on https://$HOST:$APISERVER_PORT/readyz"
   start_controller_manager
   start_scheduler
@@ -391,11 +326,11 @@ cmd_start() {
   start_pv_binder
   local p
   for p in kube-controller-manager kube-scheduler kwok pv-binder; do
-    pid_alive "$p" || fail_with_log "$p" "$p exited right after its start"
+    part_alive "$p" || fail_with_log "$p" "$p exited right after its start"
   done
-  if ! wait_until 120 objects_ready; then
+  if ! wait_until 120 "node and StorageClass" objects_ready; then
     for p in kwok kube-controller-manager; do
-      pid_alive "$p" || fail_with_log "$p" "$p is not running"
+      part_alive "$p" || fail_with_log "$p" "$p is not running"
     done
     kubectl_admin get node "$NODE_NAME" -o wide >&2 || true
     die "after 120 s, node $NODE_NAME is not Ready with no taint and InternalIP $HOST, or StorageClass $STORAGE_CLASS is not the default (got: ${OBJECTS//$'\n'/; }; logs: $LOGS/kwok.log, $LOGS/kube-controller-manager.log)"
@@ -416,7 +351,7 @@ cmd_status() {
   local p up=() down=()
   mkdir -p "$PIDS" 2>/dev/null || true
   for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-binder; do
-    if pid_alive "$p"; then up+=("$p"); else down+=("$p"); fi
+    if part_alive "$p"; then up+=("$p"); else down+=("$p"); fi
   done
   if ((${#down[@]} == 0)); then
     printf '%-9s running  %s\n' "kube:" "https://$HOST:$APISERVER_PORT, ${#up[@]}/6 processes, kubeconfig $KUBECONFIG_ADMIN"

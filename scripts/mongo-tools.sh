@@ -44,8 +44,9 @@ CACHE="${AIPD_CACHE:-$HOME/.cache/ai-platform-data}"
 DIR="$CACHE/mongo-tools-$MONGO_TOOLS_VERSION"
 BIN="$DIR/bin"
 
-log() { printf '%s\n' "mongo-tools: $*" >&2; }
-die() { printf '%s\n' "mongo-tools: ERROR: $*" >&2; exit 1; }
+LOG_TAG=mongo-tools
+# shellcheck source=lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
 
 installed() {
   local t
@@ -67,9 +68,9 @@ compile() {
 }
 
 build() {
-  command -v go >/dev/null || die "go is needed to build the MongoDB Database Tools"
-  export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" CGO_ENABLED=0
-  export GOFLAGS="-modcacherw -buildvcs=false" GONOSUMDB="$MONGO_TOOLS_MODULE"
+  # shellcheck disable=SC2119 # no extra GOFLAGS
+  go_env
+  export GONOSUMDB="$MONGO_TOOLS_MODULE"
   local tmp t
   mkdir -p "$DIR"
   tmp=$(mktemp -d "$DIR/build.XXXXXX")

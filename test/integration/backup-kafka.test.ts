@@ -38,8 +38,8 @@ let cleanupSvc: Svc | undefined;
  * scripts do (tool logging: warnings to stderr). Fails under CI=true when the jars are missing.
  */
 function kafkaBin(t: TestContext, dir: string): string | undefined {
-  const services = fs.readFileSync(path.join(ROOT, "scripts", "services.sh"), "utf8");
-  const version = services.match(/^KAFKA_VERSION=(\S+)/m)![1];
+  const kafkaLib = fs.readFileSync(path.join(ROOT, "scripts", "lib", "kafka.sh"), "utf8");
+  const version = kafkaLib.match(/^KAFKA_VERSION=(\S+)/m)![1];
   const cache = process.env.AIPD_CACHE ?? path.join(os.homedir(), ".cache", "ai-platform-data");
   const libs = path.join(cache, `kafka-${version}`, "libs");
   if (!fs.existsSync(path.join(libs, `kafka-clients-${version}.jar`))) {

@@ -131,10 +131,10 @@ function backupFiles(backupPath: string, id: string, cls: string): string[] {
     });
 }
 
-/** The services' weaviate-server binary (scripts/services.sh); fails under CI=true when missing. */
+/** The services' weaviate-server binary (scripts/services/weaviate.sh); fails under CI=true when missing. */
 function weaviateBinary(t: TestContext): string | undefined {
-  const services = fs.readFileSync(path.join(ROOT, "scripts", "services.sh"), "utf8");
-  const version = services.match(/^WEAVIATE_VERSION=(\S+)/m)![1];
+  const weaviateSh = fs.readFileSync(path.join(ROOT, "scripts", "services", "weaviate.sh"), "utf8");
+  const version = weaviateSh.match(/^WEAVIATE_VERSION=(\S+)/m)![1];
   const cache = process.env.AIPD_CACHE ?? path.join(os.homedir(), ".cache", "ai-platform-data");
   const bin = path.join(cache, `weaviate-${version}`, "bin", "weaviate-server");
   if (fs.existsSync(bin)) return bin;

@@ -1,0 +1,71 @@
+# scripts/services/weaviate.sh: Weaviate 1.22 for scripts/services.sh (sourced by it; uses its settings
+# and scripts/lib/proc.sh), built from the Go module proxy. REST on 28088 (API key auth), gRPC 28051,
+# cluster gossip/data 28946/28947, backup-filesystem module.
+# NOTE: Weaviate 1.22 binds gRPC, its cluster ports and a Go pprof endpoint (6060, hard-coded) on all
+# interfaces: 1.22 has no option to restrict them.
+WEAVIATE_VERSION=1.22.6   # newest 1.22.x the Go module proxy serves (1.22.7+ answer 403)
+WEAVIATE_PORT=28088
+WEAVIATE_GRPC_PORT=28051
+WEAVIATE_GOSSIP_PORT=28946            # data port must be gossip+1 (Weaviate rule)
+WEAVIATE_DATA_PORT=28947
+WEAVIATE_BIN="$CACHE/weaviate-$WEAVIATE_VERSION/bin/weaviate-server"
+
+install_weaviate() {
+  [[ -x $WEAVIATE_BIN ]] && return 0
+  log "weaviate: building v$WEAVIATE_VERSION from the Go module proxy (a few minutes)"
+  go_build_install "$WEAVIATE_BIN" build_weaviate
+}
+
+build_weaviate() { # DIR OUT
+  run_logged "$1/build.log" env GOBIN="$2" \
+    go install -trimpath -ldflags="-s -w" "github.com/weaviate/weaviate/cmd/weaviate-server@v$WEAVIATE_VERSION"
+}
+
+WEAVIATE_DIR="$RUN/weaviate"
+
+weaviate_ready() {
+  curl -fsS -m 3 -H "Authorization: Bearer $1" "http://$HOST:$WEAVIATE_PORT/v1/meta" | grep '"version"' >/dev/null
+}
+
+start_weaviate() {
+  local key state="already running"
+  key=$(secret weaviate)
+  [[ -x $WEAVIATE_BIN ]] || die "weaviate is not installed (run: $0 install)"
+  mkdir -p "$WEAVIATE_DIR/data" "$WEAVIATE_DIR/backups"
+  if ! pid_alive weaviate weaviate-server; then
+    state=started
+    port_must_be_free weaviate "$WEAVIATE_PORT"
+    port_must_be_free "weaviate grpc" "$WEAVIATE_GRPC_PORT"
+    spawn weaviate "$WEAVIATE_DIR/weaviate.log" env \
+      PERSISTENCE_DATA_PATH="$WEAVIATE_DIR/data" \
+      DEFAULT_VECTORIZER_MODULE=none \
+      ENABLE_MODULES=backup-filesystem \
+      BACKUP_FILESYSTEM_PATH="$WEAVIATE_DIR/backups" \
+      AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=false \
+      AUTHENTICATION_APIKEY_ENABLED=true \
+      AUTHENTICATION_APIKEY_ALLOWED_KEYS="$key" \
+      AUTHENTICATION_APIKEY_USERS=admin \
+      CLUSTER_HOSTNAME=node1 \
+      CLUSTER_GOSSIP_BIND_PORT="$WEAVIATE_GOSSIP_PORT" \
+      CLUSTER_DATA_BIND_PORT="$WEAVIATE_DATA_PORT" \
+      GRPC_PORT="$WEAVIATE_GRPC_PORT" \
+      QUERY_DEFAULTS_LIMIT=25 \
+      DISK_USE_READONLY_PERCENTAGE=99 \
+      PROMETHEUS_MONITORING_ENABLED=false \
+      LOG_LEVEL=info \
+      "$WEAVIATE_BIN" --host "$HOST" --port "$WEAVIATE_PORT" --scheme http
+  fi
+  wait_until 120 weaviate weaviate_ready "$key" ||
+    { tail -n 20 "$WEAVIATE_DIR/weaviate.log" >&2 || true; die "weaviate does not answer GET /v1/meta (log: $WEAVIATE_DIR/weaviate.log)"; }
+  local ver
+  ver=$(curl -fsS -m 3 -H "Authorization: Bearer $key" "http://$HOST:$WEAVIATE_PORT/v1/meta" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p')
+  echo "weaviate: $state, ready on http://$HOST:$WEAVIATE_PORT, grpc $WEAVIATE_GRPC_PORT (Weaviate $ver, API key auth, backup-filesystem)"
+}
+
+stop_weaviate() { stop_pid weaviate weaviate-server TERM 30; }
+
+status_weaviate() {
+  local rc
+  pid_alive weaviate weaviate-server && rc=0 || rc=1
+  status_line weaviate $rc "http://$HOST:$WEAVIATE_PORT pid $(cat "$PIDS/weaviate.pid" 2>/dev/null || echo -)"
+}
