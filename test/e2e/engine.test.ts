@@ -26,22 +26,30 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
-import { DataServices, kafkaCanLogin, requireServer } from "../support/servers";
+import { DataServices, requireServer } from "../support/servers";
+import {
+  assertDataKept,
+  assertGeneratedLogins,
+  assertStackOnServers,
+  assertUsersRemoved,
+} from "./engine-checks";
+import { engineNames, initialDesired, MIGRATION_SQL, stackConfig, stackSecrets } from "./engine-stack";
 import {
   engineBin,
   linesWith,
   operations,
+  PREVIEW_NO_CHANGES,
   Steps,
   summary,
   timed,
   timing,
   timingSummary,
+  UP,
   Workspace,
 } from "./harness";
+import { generatedPasswords, plainTextLeaks, workspacePlaces } from "./secret-scan";
 import {
-  aclOnNodes,
   alterTopicConfigs,
-  canLogin,
   cleanEarlierRuns,
   mongoState,
   pgState,
@@ -52,144 +60,12 @@ import {
 } from "./servers";
 
 const PROJECT = "ai-platform-data";
-const APP_SCHEMAS = ["iam", "model_registry", "system_config", "scheduler", "vector_store"];
-/** The program registers a RandomPassword per external service that needs one (app roles, ACL users). */
-const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
 
 /** The pack (policies/index.ts `new PolicyPack("ai-platform-data")`) ran and found nothing. */
 const POLICY_PASSED = /Policies:\s*\n\s*✅ ai-platform-data@v[\d.]+ \(local: policies\)/;
 
 const run = randomBytes(3).toString("hex");
-const N = {
-  db: `e2e_${run}`,
-  appUser: `e2e_${run}_app`,
-  mongoDb: `e2e_${run}`,
-  cls: `E2e${run.toUpperCase()}Doc`,
-  events: `e2e-${run}-events`,
-  logs: `e2e-${run}-logs`,
-  audit: `e2e-${run}-audit`,
-  aclUser: `e2e-${run}-app`,
-  kafkaUser: `e2e-${run}-app`,
-  migration: "0008_e2e_marker.sql",
-};
-
-type Json = Record<string, unknown>;
-interface Topic {
-  name: string;
-  partitions: number;
-  replicationFactor: number;
-  configs: Record<string, string>;
-}
-interface Collection {
-  name: string;
-  indexes: Array<{
-    name?: string;
-    keys: Record<string, 1 | -1>;
-    unique?: boolean;
-    expireAfterSeconds?: number;
-  }>;
-}
-
-/** The desired state the steps edit; written to Pulumi.e2e.yaml by {@link writeConfig}. */
-interface Desired {
-  topics: Topic[];
-  collections: Collection[];
-  vectorizer: string;
-  transformersEnabled: boolean;
-}
-
-function initialDesired(): Desired {
-  return {
-    topics: [
-      {
-        name: N.events,
-        partitions: 2,
-        replicationFactor: 1,
-        configs: { "retention.ms": "3600000", "cleanup.policy": "delete" },
-      },
-      { name: N.logs, partitions: 1, replicationFactor: 1, configs: { "retention.ms": "7200000" } },
-    ],
-    collections: [
-      {
-        name: "events",
-        indexes: [{ keys: { ts: 1 } }, { name: "kind_ts", keys: { kind: 1, ts: -1 } }],
-      },
-      { name: "docs", indexes: [{ name: "slug_unique", keys: { slug: 1 }, unique: true }] },
-    ],
-    vectorizer: "none",
-    transformersEnabled: false,
-  };
-}
-
-function stackConfig(s: DataServices, d: Desired): Json {
-  const mongo = s.mongodb;
-  return {
-    createNamespace: false,
-    credentialsSecret: { enabled: false },
-    postgres: {
-      mode: "external",
-      endpoint: { host: s.postgres.host, port: s.postgres.port },
-      adminUser: s.postgres.user,
-      database: N.db,
-      appUser: N.appUser,
-      initTimeoutSeconds: 60,
-    },
-    mongodb: {
-      mode: "external",
-      endpoint: { hosts: [`${mongo.host}:${mongo.port}`], directConnection: true },
-      adminUser: mongo.username,
-      database: N.mongoDb,
-      // FerretDB, the stand-in, refuses users with roles ("not implemented"); MongoDB's default role
-      // (readWrite) is covered by test/unit/init-mongodb-user.test.ts.
-      appRoles: [],
-      collections: d.collections,
-      initTimeoutSeconds: 60,
-    },
-    weaviate: {
-      mode: "external",
-      endpoint: { scheme: s.weaviate.scheme, host: s.weaviate.host, port: s.weaviate.port },
-      modules: { "text2vec-transformers": { enabled: d.transformersEnabled } },
-      classes: [
-        {
-          name: N.cls,
-          description: "e2e documents",
-          vectorizer: d.vectorizer,
-          properties: [
-            { name: "title", dataType: ["text"] },
-            { name: "body", dataType: ["text"] },
-          ],
-        },
-      ],
-      initTimeoutSeconds: 60,
-    },
-    redis: {
-      mode: "external",
-      endpoint: { sentinels: s.redis.sentinels, masterName: s.redis.masterName },
-      nodes: s.redis.nodes.length,
-      aclUsers: [{ name: N.aclUser, keys: ["e2e:*"], commands: "+@read +@write -@dangerous" }],
-      initTimeoutSeconds: 60,
-    },
-    kafka: {
-      mode: "external",
-      endpoint: { brokers: s.kafka.brokers },
-      nodes: 1,
-      // The first user is the configured admin; the initialiser creates the second (SCRAM users).
-      clientUsers: [s.kafka.username, N.kafkaUser],
-      topics: d.topics,
-      initTimeoutSeconds: 60,
-    },
-  };
-}
-
-/** A value of `stack export --show-secrets`: a secret is `{<sig>: ..., plaintext: "<JSON>"}`. */
-function revealed(v: unknown): string {
-  if (v && typeof v === "object" && "plaintext" in v) return String(JSON.parse(String(v.plaintext)));
-  return typeof v === "string" ? v : "";
-}
-
-const MIGRATION_SQL = `-- e2e: a migration added by the test (step 4)
-CREATE TABLE system_config.e2e_marker (id integer PRIMARY KEY, note text NOT NULL);
-`;
+const N = engineNames(run);
 
 test("real Pulumi engine: external-mode stack against the test servers", async (t: TestContext) => {
   const pg = await requireServer(t, "postgres");
@@ -208,88 +84,35 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
   console.log(`e2e: run ${run}, workspace ${ws.dir}`);
   const steps = new Steps(t);
   const step = steps.step;
-  const desired = initialDesired();
+  const desired = initialDesired(N);
   /** RandomPassword results and bcrypt hashes by resource name, from `stack export --show-secrets`. */
   const generated = new Map<string, { result: string; bcryptHash: string }>();
   let plainExport = "";
 
-  const writeConfig = () => ws.writeConfig(PROJECT, stackConfig(svc, desired));
+  const writeConfig = () => ws.writeConfig(PROJECT, stackConfig(svc, desired, N));
 
   try {
     timed("stack-init", ws.pulumiOk(["stack", "init", ws.stack]));
-    const secrets: Record<string, string> = {
-      postgresPassword: pg.password,
-      mongodbPassword: mongodb.password,
-      redisPassword: redis.password,
-      kafkaPassword: kafka.password,
-      weaviateApiKey: weaviate.apiKey,
-      redisSentinelPassword: redis.sentinelPassword,
-    };
-    // Values on stdin, not argv: nothing secret in a process list or in the transcript's command lines.
-    let secretsMs = 0;
-    for (const [k, v] of Object.entries(secrets)) {
-      const r = ws.run("pulumi", ["config", "set", "--secret", k, "--non-interactive"], { input: v });
-      if (r.code !== 0) throw new Error(`pulumi config set --secret ${k} exited ${r.code}:\n${r.out}`);
-      secretsMs += r.ms;
-    }
-    timing("config-set-secrets", secretsMs);
+    const secrets = stackSecrets(svc);
+    timing("config-set-secrets", ws.setSecrets(secrets));
     writeConfig();
 
     await step(
       "1. up creates everything (schema, collections, indexes, class, topics, ACL users)",
       async () => {
-        const r = timed("1-up-create", ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress"]));
+        const r = timed("1-up-create", ws.pulumiOk([...UP]));
         const s = summary(r.out);
         assert.ok(s.created >= 10, `expected the stack's resources to be created:\n${r.out.slice(-3000)}`);
         assert.equal(s.updated + s.deleted + s.replaced, 0, r.out.slice(-3000));
 
-        const p = await pgState(pg, N.db);
-        assert.ok(p.exists, `database ${N.db} was not created`);
-        for (const schema of APP_SCHEMAS)
-          assert.ok(
-            (p.tables[schema] ?? 0) > 0,
-            `schema ${schema} has no tables: ${JSON.stringify(p.tables)}`,
-          );
-        assert.ok(p.extensions.includes("vector"), `no vector extension: ${p.extensions.join(", ")}`);
-        assert.equal(p.migrations.length, 8, `tracking table: ${p.migrations.join(", ")}`); // 0 (library) + 7
-
-        const m = await mongoState(mongodb, N.mongoDb);
-        assert.deepEqual(m, { docs: ["_id_", "slug_unique"], events: ["_id_", "kind_ts", "ts_1"] });
-
-        const c = await weaviateClass(weaviate, N.cls);
-        assert.deepEqual(c, { vectorizer: "none", properties: ["body", "title"] });
-
-        const tp = await topics(kafka, [N.events, N.logs]);
-        assert.deepEqual(tp[N.events], {
-          partitions: 2,
-          replicationFactor: 1,
-          configs: { "retention.ms": "3600000", "cleanup.policy": "delete" },
-        });
-        assert.deepEqual(tp[N.logs], {
-          partitions: 1,
-          replicationFactor: 1,
-          configs: { "retention.ms": "7200000" },
-        });
-
-        const acl = await aclOnNodes(redis, N.aclUser);
-        assert.equal(acl.length, redis.nodes.length);
-        for (const a of acl) assert.ok(a.rules, `ACL user ${N.aclUser} missing on ${a.node}`);
+        await assertStackOnServers(svc, N);
 
         // The generated passwords, to log in with below and to search for in step 7.
         const full = timed(
           "stack-export-show-secrets",
           ws.pulumiOk(["stack", "export", "--show-secrets"], { secretOutput: true }),
         );
-        const state = JSON.parse(full.out) as {
-          deployment: { resources: { type: string; urn: string; outputs?: Json }[] };
-        };
-        for (const res of state.deployment.resources.filter((x) => x.type === RANDOM_PASSWORD)) {
-          const name = res.urn.split("::").pop()!;
-          generated.set(name, {
-            result: revealed(res.outputs?.result),
-            bcryptHash: revealed(res.outputs?.bcryptHash),
-          });
-        }
+        for (const [name, g] of generatedPasswords(full.out)) generated.set(name, g);
         assert.deepEqual(
           [...generated.keys()].sort(),
           [
@@ -301,34 +124,12 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         );
         for (const [name, g] of generated) assert.ok(g.result.length === 32, `${name}: no generated result`);
 
-        // The generated passwords really are the ones the servers got.
-        const aclPw = generated.get(`redis-acl-${N.aclUser}-password`)!.result;
-        for (const n of redis.nodes)
-          assert.ok(
-            await canLogin(n, N.aclUser, aclPw, "e2e:probe"),
-            `${N.aclUser} cannot log in on ${n.host}:${n.port}`,
-          );
-        const kafkaPw = generated.get(`kafka-client-password-${N.kafkaUser}`)!.result;
-        assert.ok(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), `${N.kafkaUser} cannot log in to Kafka`);
-        const appPw = generated.get("postgres-app-password")!.result;
-        const who = await withPg(
-          pg,
-          N.db,
-          async (cl) => (await cl.query("SELECT current_user AS u")).rows[0].u,
-          {
-            user: N.appUser,
-            password: appPw,
-          },
-        );
-        assert.equal(who, N.appUser);
+        await assertGeneratedLogins(svc, N, generated);
       },
     );
 
     await step("2. preview --expect-no-changes passes right after up", async () => {
-      const r = timed(
-        "2-preview-no-change",
-        ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress", "--diff"]),
-      );
+      const r = timed("2-preview-no-change", ws.pulumiOk([...PREVIEW_NO_CHANGES, "--diff"]));
       const s = summary(r.out);
       assert.equal(s.created + s.updated + s.deleted + s.replaced, 0, r.out.slice(-3000));
     });
@@ -395,10 +196,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
           drift.out.slice(-6000),
         );
 
-        const pv = timed(
-          "3-preview-after-drift",
-          ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress", "--diff"]),
-        );
+        const pv = timed("3-preview-after-drift", ws.pulumi([...PREVIEW_NO_CHANGES, "--diff"]));
         assert.notEqual(pv.code, 0, `preview should see the drift:\n${pv.out.slice(-4000)}`);
         assert.deepEqual(
           operations(pv.out),
@@ -406,10 +204,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
           pv.out.slice(-6000),
         );
 
-        const up = timed(
-          "3-up-repair",
-          ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
-        );
+        const up = timed("3-up-repair", ws.pulumiOk([...UP, "--diff"]));
         assert.deepEqual(
           operations(up.out),
           { "mongodb-collections": "update", "kafka-topics": "update" },
@@ -422,10 +217,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
           "retention.ms": "3600000",
           "cleanup.policy": "delete",
         });
-        timed(
-          "3-preview-after-repair",
-          ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress"]),
-        );
+        timed("3-preview-after-repair", ws.pulumiOk([...PREVIEW_NO_CHANGES]));
       },
     );
 
@@ -438,10 +230,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         writeConfig();
         fs.writeFileSync(path.join(ws.project, "init", "postgres", "migrations", N.migration), MIGRATION_SQL);
 
-        const r = timed(
-          "4-up-update",
-          ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
-        );
+        const r = timed("4-up-update", ws.pulumiOk([...UP, "--diff"]));
         const s = summary(r.out);
         assert.deepEqual(
           { updated: s.updated, created: s.created, deleted: s.deleted, replaced: s.replaced },
@@ -465,10 +254,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
           c.query("SELECT to_regclass('system_config.e2e_marker') AS t"),
         );
         assert.equal(marker.rows[0].t, "system_config.e2e_marker");
-        timed(
-          "4-preview-after-update",
-          ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress"]),
-        );
+        timed("4-preview-after-update", ws.pulumiOk([...PREVIEW_NO_CHANGES]));
       },
     );
 
@@ -478,10 +264,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         // Fewer partitions.
         desired.topics[0].partitions = 2;
         writeConfig();
-        const shrink = timed(
-          "5-up-fewer-partitions",
-          ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]),
-        );
+        const shrink = timed("5-up-fewer-partitions", ws.pulumi([...UP]));
         assert.notEqual(shrink.code, 0, `fewer partitions should be refused:\n${shrink.out.slice(-4000)}`);
         assert.match(
           shrink.out,
@@ -494,10 +277,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         desired.vectorizer = "text2vec-transformers";
         desired.transformersEnabled = true;
         writeConfig();
-        const vec = timed(
-          "5-up-vectorizer-change",
-          ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]),
-        );
+        const vec = timed("5-up-vectorizer-change", ws.pulumi([...UP]));
         assert.notEqual(vec.code, 0, `a vectorizer change should be refused:\n${vec.out.slice(-4000)}`);
         assert.match(
           vec.out,
@@ -512,10 +292,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         desired.transformersEnabled = false;
         writeConfig();
 
-        const after = timed(
-          "5-preview-after-refusals",
-          ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress"]),
-        );
+        const after = timed("5-preview-after-refusals", ws.pulumi([...PREVIEW_NO_CHANGES]));
         assert.equal(after.code, 0, `the refused runs changed the stack:\n${after.out.slice(-4000)}`);
       },
     );
@@ -533,10 +310,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         events.indexes.push({ name: "tag_1", keys: { tag: 1 } });
         docs.indexes.push({ name: "expires_ttl", keys: { expires: 1 }, expireAfterSeconds: 3600 });
         writeConfig();
-        const failedUp = timed(
-          "5b-up-fails-half-way",
-          ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]),
-        );
+        const failedUp = timed("5b-up-fails-half-way", ws.pulumi([...UP]));
         assert.notEqual(failedUp.code, 0, failedUp.out.slice(-4000));
         assert.match(failedUp.out, /creating index docs\.expires_ttl failed/);
         const half = await mongoState(mongodb, N.mongoDb);
@@ -545,10 +319,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
           half.events.includes("tag_1"),
           `events.tag_1 was not created: ${JSON.stringify(half.events)}`,
         );
-        const exported = JSON.parse(ws.pulumiOk(["stack", "export"]).out) as {
-          deployment: { resources: { urn: string; outputs?: Json; initErrors?: string[] }[] };
-        };
-        const res = exported.deployment.resources.find((r) => r.urn.endsWith("::mongodb-collections"));
+        const res = ws.exportedResource("mongodb-collections");
         assert.ok(res, "mongodb-collections is in the state");
         assert.ok(
           (res.outputs?.ownedIndexes as { collection: string; name: string }[]).some(
@@ -562,19 +333,13 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         docs.indexes = before;
         events.indexes = beforeEvents;
         writeConfig();
-        const r = timed(
-          "5b-up-after-failure",
-          ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
-        );
+        const r = timed("5b-up-after-failure", ws.pulumiOk([...UP, "--diff"]));
         assert.deepEqual(operations(r.out), { "mongodb-collections": "update" }, r.out.slice(-4000));
         assert.match(r.out, /dropped index events\.tag_1 \(removed from config; this resource created it\)/);
         const repaired = await mongoState(mongodb, N.mongoDb);
         assert.deepEqual(repaired.docs, ["_id_", "owner_1", "slug_unique"]);
         assert.ok(!repaired.events.includes("tag_1"), JSON.stringify(repaired.events));
-        timed(
-          "5b-preview-after-repair",
-          ws.pulumiOk(["preview", "--expect-no-changes", "--suppress-progress"]),
-        );
+        timed("5b-preview-after-repair", ws.pulumiOk([...PREVIEW_NO_CHANGES]));
       },
     );
 
@@ -585,10 +350,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
       desired.topics = desired.topics.filter((x) => x.name !== N.logs);
       desired.collections = desired.collections.filter((c) => c.name !== "docs");
       writeConfig();
-      const r = timed(
-        "6-up-remove",
-        ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
-      );
+      const r = timed("6-up-remove", ws.pulumiOk([...UP, "--diff"]));
       assert.deepEqual(
         operations(r.out),
         { "mongodb-collections": "update", "kafka-topics": "update" },
@@ -610,38 +372,8 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         /\[mongodb-collections\] kept collections .*\(mongodb\.dropRemovedCollections is false\)/,
       );
 
-      const p = await pgState(pg, N.db);
-      assert.ok(p.exists, `database ${N.db} was dropped`);
-      for (const schema of APP_SCHEMAS)
-        assert.ok((p.tables[schema] ?? 0) > 0, `schema ${schema} lost its tables`);
-      assert.equal(p.migrations.length, 9);
-      const m = await mongoState(mongodb, N.mongoDb);
-      assert.deepEqual(m, {
-        docs: ["_id_", "owner_1", "slug_unique"],
-        events: ["_id_", "kind_ts", "ts_1"],
-      });
-      const kept = await withMongo(mongodb, (client) =>
-        client.db(N.mongoDb).collection("docs").countDocuments(),
-      );
-      assert.equal(kept, 1);
-      assert.deepEqual(await weaviateClass(weaviate, N.cls), {
-        vectorizer: "none",
-        properties: ["body", "title"],
-      });
-      const tp = await topics(kafka, [N.events, N.logs, N.audit]);
-      assert.deepEqual(Object.keys(tp).sort(), [N.audit, N.events, N.logs].sort());
-      assert.equal(tp[N.events].partitions, 3);
-      // ACL users hold no data: destroy removes them, from every node (init/redis.ts).
-      for (const a of await aclOnNodes(redis, N.aclUser))
-        assert.equal(a.rules, undefined, `ACL user still on ${a.node}`);
-      // So do SCRAM users (init/kafka-users.ts); the admin the stack connects as stays.
-      const kafkaPw = generated.get(`kafka-client-password-${N.kafkaUser}`)!.result;
-      assert.equal(
-        await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw),
-        false,
-        "the SCRAM user survived destroy",
-      );
-      assert.ok(await kafkaCanLogin(kafka, kafka.username, kafka.password));
+      await assertDataKept(svc, N);
+      await assertUsersRemoved(svc, N, generated);
     });
 
     await step(
@@ -649,12 +381,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
       async () => {
         assert.ok(plainExport.length > 0, "no plain export taken (step 6 did not run)");
         const secrets: Array<[string, string]> = [
-          ["postgresPassword", pg.password],
-          ["mongodbPassword", mongodb.password],
-          ["redisPassword", redis.password],
-          ["redisSentinelPassword", redis.sentinelPassword],
-          ["kafkaPassword", kafka.password],
-          ["weaviateApiKey", weaviate.apiKey],
+          ...Object.entries(stackSecrets(svc)),
           ["PULUMI_CONFIG_PASSPHRASE", ws.env.PULUMI_CONFIG_PASSPHRASE!],
         ];
         for (const [name, g] of generated) {
@@ -665,22 +392,9 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
         const places: Array<[string, string]> = [
           ["pulumi stack export", plainExport],
           [path.basename(ws.stackFile()), fs.readFileSync(ws.stackFile(), "utf8")],
-          ...ws
-            .backendFiles()
-            .map((f): [string, string] => [
-              `state ${path.relative(ws.stateDir, f)}`,
-              fs.readFileSync(f, "utf8"),
-            ]),
-          ...ws.transcript.map((o, i): [string, string] => [
-            `output #${i} (${o.split("\n")[0].slice(0, 100)})`,
-            o,
-          ]),
+          ...workspacePlaces(ws),
         ];
-        const leaks: string[] = [];
-        for (const [where, text] of places)
-          for (const [name, value] of secrets)
-            if (value && text.includes(value)) leaks.push(`${name} in ${where}`);
-        assert.deepEqual(leaks, [], `plain-text secrets found`);
+        assert.deepEqual(plainTextLeaks(places, secrets), [], `plain-text secrets found`);
         console.log(
           `e2e: searched ${secrets.length} secrets in ${places.length} places (${ws.transcript.length} command outputs, ${places.length - ws.transcript.length - 2} state files)`,
         );

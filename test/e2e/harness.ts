@@ -106,6 +106,11 @@ export interface CommandResult {
   ms: number;
 }
 
+/** `pulumi up` without a preview or progress lines (add "--diff" for the operations' details). */
+export const UP = ["up", "--yes", "--skip-preview", "--suppress-progress"];
+/** `pulumi preview` that fails on any change. */
+export const PREVIEW_NO_CHANGES = ["preview", "--expect-no-changes", "--suppress-progress"];
+
 /** A Pulumi workspace: temp project copy, PULUMI_HOME, file backend, stack `e2e`. */
 export class Workspace {
   readonly dir: string;
@@ -235,6 +240,30 @@ export class Workspace {
     const r = this.pulumi(args, opts);
     if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code}:\n${r.out.slice(-8000)}`);
     return r;
+  }
+
+  /**
+   * `pulumi config set --secret` for every key, each value on stdin (never in argv: nothing secret in a
+   * process list or in the transcript's command lines); the wall time of all of them.
+   */
+  setSecrets(secrets: Record<string, string>): number {
+    let ms = 0;
+    for (const [k, v] of Object.entries(secrets)) {
+      const r = this.run("pulumi", ["config", "set", "--secret", k, "--non-interactive"], { input: v });
+      if (r.code !== 0) throw new Error(`pulumi config set --secret ${k} exited ${r.code}:\n${r.out}`);
+      ms += r.ms;
+    }
+    return ms;
+  }
+
+  /** One resource of `pulumi stack export` (secrets not shown), by its name (the end of its URN). */
+  exportedResource(
+    name: string,
+  ): { urn: string; outputs?: Record<string, unknown>; initErrors?: string[] } | undefined {
+    const exported = JSON.parse(this.pulumiOk(["stack", "export"]).out) as {
+      deployment: { resources: { urn: string; outputs?: Record<string, unknown>; initErrors?: string[] }[] };
+    };
+    return exported.deployment.resources.find((r) => r.urn.endsWith(`::${name}`));
   }
 
   stackFile(): string {

@@ -44,7 +44,6 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
-import { isClusterIp } from "../support/kube-fixture";
 import { DataServices, requireServer } from "../support/servers";
 import {
   aclClientOnANode,
@@ -60,15 +59,19 @@ import {
   engineBin,
   linesWith,
   operations,
+  PREVIEW_NO_CHANGES,
   ROOT,
   Steps,
   summary,
   timed,
   timing,
   timingSummary,
+  UP,
   Workspace,
 } from "./harness";
+import { dialled, helmReleases, names, offForwards } from "./helm-checks";
 import { Kube, KubeObject, prometheusOperatorCrds } from "./kube";
+import { generatedPasswords, plainTextLeaks, workspacePlaces } from "./secret-scan";
 import { HelmStackKnobs, helmNames, helmStackConfig, userSecrets, userSecretValues } from "./helm-stack";
 
 const PROJECT = "ai-platform-data";
@@ -79,7 +82,6 @@ const NS_PREFIX = "aipd-e2e-";
 const POLICY_RAN = /Policies:\s*\n\s*(✅|⚠️) ai-platform-data@v[\d.]+ \(local: policies\)/;
 const RELEASES = ["postgresql", "mongodb", "redis", "kafka", "weaviate"];
 
-type Json = Record<string, unknown>;
 const DIAL_HOOK = path.join(__dirname, "dial-log.cjs");
 
 test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", async (t: TestContext) => {
@@ -146,7 +148,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
     });
 
     await step("1. up deploys the five releases and every object, and initialises the servers", async () => {
-      const r = timed("helm-1-up", ws.pulumi(["up", "--yes", "--skip-preview", "--suppress-progress"]));
+      const r = timed("helm-1-up", ws.pulumi([...UP]));
       assert.equal(r.code, 0, `up failed:\n${r.out.slice(-8000)}`);
       assert.deepEqual(helmReleases(kube, ns), [...RELEASES].sort());
       // Pods Ready and every data PVC bound (the releases waited for both; read back all the same).
@@ -198,19 +200,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
         assert.match(rules ?? "", /~e2e:\*/, `ACL user on ${pod}: ${rules}`);
 
       const full = ws.pulumiOk(["stack", "export", "--show-secrets"], { secretOutput: true });
-      const state = JSON.parse(full.out) as {
-        deployment: { resources: { type: string; urn: string; outputs?: Json }[] };
-      };
-      for (const res of state.deployment.resources.filter(
-        (x) => x.type === "random:index/randomPassword:RandomPassword",
-      )) {
-        const result = res.outputs?.result as { plaintext?: string } | string | undefined;
-        const value =
-          typeof result === "object" && result?.plaintext
-            ? String(JSON.parse(result.plaintext))
-            : String(result ?? "");
-        generated.set(res.urn.split("::").pop()!, value);
-      }
+      for (const [name, g] of generatedPasswords(full.out)) generated.set(name, g.result);
       objectsDump = kube.run([
         "get",
         "configmaps,statefulsets,deployments,cronjobs,jobs,pods,services,networkpolicies,persistentvolumeclaims,prometheusrules.monitoring.coreos.com",
@@ -222,10 +212,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
     });
 
     await step("2. preview --expect-no-changes passes; the policy pack passes with dev.json", async () => {
-      const r = timed(
-        "helm-2-preview-no-change",
-        ws.pulumi(["preview", "--expect-no-changes", "--suppress-progress", "--diff"]),
-      );
+      const r = timed("helm-2-preview-no-change", ws.pulumi([...PREVIEW_NO_CHANGES, "--diff"]));
       assert.equal(r.code, 0, `a no-op preview found changes:\n${r.out.slice(-6000)}`);
       const good = timed("helm-2-policy-dev", ws.policyPreview("dev"));
       assert.equal(good.code, 0, `dev policies should pass:\n${good.out.slice(-4000)}`);
@@ -238,10 +225,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
       writeConfig();
       const p = timed("helm-3-preview-sizing", ws.pulumiOk(["preview", "--suppress-progress", "--diff"]));
       assert.deepEqual(changes(p.out), { "redis-release": "update" }, p.out.slice(-4000));
-      const r = timed(
-        "helm-3-up-sizing",
-        ws.pulumiOk(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]),
-      );
+      const r = timed("helm-3-up-sizing", ws.pulumiOk([...UP, "--diff"]));
       assert.deepEqual(changes(r.out), { "redis-release": "update" }, r.out.slice(-4000));
       const sts = kube
         .list("statefulsets", ns)
@@ -260,7 +244,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
         knobs.aclKeys = ["e2e:*", "e2e2:*"];
         writeConfig();
         let finished = false;
-        const up = ws.pulumiAsync(["up", "--yes", "--skip-preview", "--suppress-progress", "--diff"]);
+        const up = ws.pulumiAsync([...UP, "--diff"]);
         void up.then(() => (finished = true));
         // The failover starts once the Redis initialiser is connected to a node: Sentinel then kills the
         // normal clients of the nodes it reconfigures, and the initialiser must find the new master itself.
@@ -326,51 +310,21 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
       const places: Array<[string, string]> = [
         ["objects read back from the API server (all but Secrets)", objectsDump],
         ["pulumi stack export", plainExport],
-        ...ws
-          .backendFiles()
-          .map((f): [string, string] => [
-            `state ${path.relative(ws.stateDir, f)}`,
-            fs.readFileSync(f, "utf8"),
-          ]),
-        ...ws.transcript.map((o, i): [string, string] => [`output #${i}`, o]),
+        ...workspacePlaces(ws),
       ];
-      const leaks: string[] = [];
-      for (const [where, text] of places)
-        for (const [name, value] of secrets)
-          if (value && text.includes(value)) leaks.push(`${name} in ${where}`);
-      assert.deepEqual(leaks, []);
+      assert.deepEqual(plainTextLeaks(places, secrets), []);
     });
 
     await step(
       "7. no connection to a pod or Service IP, an in-cluster name or a server's own port",
       async () => {
-        const dials = fs
-          .readFileSync(dialLog, "utf8")
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => ({ host: l.split(" ")[0], port: Number(l.split(" ")[1]) }));
+        const dials = dialled(dialLog);
         const api = Number(new URL(kubeInfo.server).port);
-        const serverPorts = new Set([
-          svc.postgres.port,
-          svc.mongodb.port,
-          svc.weaviate.port,
-          svc.weaviate.grpcPort,
-          ...svc.kafka.brokers.map((b) => Number(b.split(":")[1])),
-          ...svc.redis.nodes.map((n) => n.port),
-          ...svc.redis.sentinels.map((n) => n.port),
-          ...cluster.kafka.brokers.flatMap((b) => [b.target.port, b.internal.port]),
-        ]);
         assert.ok(
           dials.some((d) => d.port === api),
           "the API server was never dialled: no forward was made",
         );
-        const bad = dials.filter(
-          (d) =>
-            isClusterIp(d.host) ||
-            /\.svc(\.|$)/.test(d.host) ||
-            !["127.0.0.1", "localhost", "::1"].includes(d.host) ||
-            serverPorts.has(d.port),
-        );
+        const bad = offForwards(dials, svc, cluster);
         assert.deepEqual(bad, [], `of ${dials.length} connections`);
       },
     );
@@ -387,15 +341,3 @@ const CHARTS = path.join(ROOT, "test", "fixtures", "charts");
 
 /** The operations of a `--diff` output other than the reads of the user's Secrets. */
 const changes = (out: string) => operations(out, { changesOnly: true });
-
-function names(objects: KubeObject[]): string[] {
-  return objects.map((o) => o.metadata.name as string).sort();
-}
-
-/** Releases Helm records in the namespace (its release Secrets, `owner=helm`). */
-function helmReleases(kube: Kube, namespace: string): string[] {
-  const out = kube.run(["get", "secrets", "-n", namespace, "-l", "owner=helm", "-o", "json"]).out;
-  return [
-    ...new Set((JSON.parse(out).items as KubeObject[]).map((s) => s.metadata.labels.name as string)),
-  ].sort();
-}

@@ -3,11 +3,11 @@
  * the test makes behind Pulumi's back, and the clean-up of earlier e2e runs' objects.
  */
 import { Client } from "pg";
+import { onRedis } from "../support/redis-fixtures";
 import { DataServices, Services, withKafkaAdmin as withAdmin } from "../support/servers";
 
 const { MongoClient } = require("mongodb");
 const { ConfigResourceTypes } = require("kafkajs");
-const Redis = require("ioredis");
 
 /** Prefixes of every object the e2e creates (clean-up at start matches on them). */
 export const PREFIX = { sql: "e2e_", mongo: "e2e_", kafka: "e2e-", weaviate: "E2e", redis: "e2e-" };
@@ -227,35 +227,6 @@ async function cleanKafka(svc: Services["kafka"]): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------- Redis
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis is required untyped here
-type RedisClient = any;
-
-export async function onRedis<T>(
-  node: { host: string; port: number },
-  password: string,
-  fn: (c: RedisClient) => Promise<T>,
-  username?: string,
-): Promise<T> {
-  const c = new Redis({
-    ...node,
-    username,
-    password,
-    // The ready check sends INFO, which an ACL user without @dangerous may not run.
-    enableReadyCheck: false,
-    protocol: 2, // like init/redis-topology.ts
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  c.on("error", () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    c.disconnect();
-  }
-}
 
 /** ACL GETUSER of `user` on every node of services.json (undefined where the node lacks it). */
 export async function aclOnNodes(

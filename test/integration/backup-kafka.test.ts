@@ -106,30 +106,27 @@ async function waitUntilGone(admin: Admin, names: string[]) {
   throw new Error(`topics not deleted: ${names.join(", ")}`);
 }
 
+/** A topic of the backup: replication factor 1, its topic-level configs as the admin API takes them. */
+const topic = (suffix: string, numPartitions: number, configs: Record<string, string> = {}) => ({
+  topic: `aipd-bak-${run}-${suffix}`,
+  numPartitions,
+  replicationFactor: 1,
+  configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+});
 const topics = [
-  {
-    topic: `aipd-bak-${run}-events`,
-    numPartitions: 3,
-    replicationFactor: 1,
-    configEntries: [
-      { name: "cleanup.policy", value: "compact,delete" },
-      { name: "retention.ms", value: "3600000" },
-      // Equal to the broker's own setting: still a topic-level config, so it must come back as one.
-      { name: "min.insync.replicas", value: "1" },
-      { name: "max.message.bytes", value: "2097152" },
-    ],
-  },
-  {
-    topic: `aipd-bak-${run}-logs`,
-    numPartitions: 2,
-    replicationFactor: 1,
-    configEntries: [
-      { name: "retention.bytes", value: "1048576" },
-      { name: "segment.ms", value: "600000" },
-      { name: "message.timestamp.type", value: "LogAppendTime" },
-    ],
-  },
-  { topic: `aipd-bak-${run}-plain`, numPartitions: 1, replicationFactor: 1, configEntries: [] },
+  topic("events", 3, {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": "3600000",
+    // Equal to the broker's own setting: still a topic-level config, so it must come back as one.
+    "min.insync.replicas": "1",
+    "max.message.bytes": "2097152",
+  }),
+  topic("logs", 2, {
+    "retention.bytes": "1048576",
+    "segment.ms": "600000",
+    "message.timestamp.type": "LogAppendTime",
+  }),
+  topic("plain", 1),
 ];
 const names = topics.map((t) => t.topic);
 
@@ -141,15 +138,36 @@ after(async () => {
   });
 });
 
+/**
+ * Runs `fn` with the test broker, the backup CronJob's container and the Kafka tools in a scratch
+ * directory (removed after); nothing when the broker or the tools are missing (a skip, or a failure
+ * under CI=true).
+ */
+async function withBackupKit(
+  t: TestContext,
+  fn: (kit: {
+    svc: Services["kafka"];
+    job: ReturnType<typeof backupContainer>;
+    dir: string;
+    bin: string;
+  }) => Promise<void>,
+): Promise<void> {
+  const svc = await requireServer(t, "kafka");
+  if (!svc) return;
+  const job = backupContainer("kafka");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-kafka-backup-"));
+  try {
+    const bin = kafkaBin(t, dir);
+    if (!bin) return;
+    await fn({ svc, job, dir, bin });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("Kafka backup round trip (components/backup/kafka.sh, README restore with kafka.sh restore)", () => {
-  it("describes the topics with the CronJob's command, prunes, re-creates them from the file", async (t) => {
-    const svc = await requireServer(t, "kafka");
-    if (!svc) return;
-    const job = backupContainer("kafka");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-kafka-backup-"));
-    try {
-      const bin = kafkaBin(t, dir);
-      if (!bin) return;
+  it("describes the topics with the CronJob's command, prunes, re-creates them from the file", (t) =>
+    withBackupKit(t, async ({ svc, job, dir, bin }) => {
       cleanupSvc = svc;
       names.forEach((n) => created.add(n));
       const before = await withAdmin(svc, async (admin) => {
@@ -283,19 +301,10 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
       });
       assert.equal(internal.status, 0, internal.stderr);
       assert.match(internal.stdout, /^skipped internal topic __consumer_offsets \(made by the brokers\)$/m);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("fails clearly, without the password in its output, on wrong credentials", async (t) => {
-    const svc = await requireServer(t, "kafka");
-    if (!svc) return;
-    const job = backupContainer("kafka");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-kafka-backup-"));
-    try {
-      const bin = kafkaBin(t, dir);
-      if (!bin) return;
+  it("fails clearly, without the password in its output, on wrong credentials", (t) =>
+    withBackupKit(t, async ({ svc, job, dir, bin }) => {
       const wrong = `wrong-${randomBytes(8).toString("hex")}`;
       const backups = path.join(dir, "backup");
       fs.mkdirSync(backups);
@@ -325,8 +334,5 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
       assert.match(restore.stderr, /^kafka restore: cannot list the topics of 127\.0\.0\.1:\d+:$/m);
       assert.match(restore.stderr, /invalid credentials with SASL mechanism SCRAM-SHA-512/);
       assert.ok(!`${restore.stdout}${restore.stderr}`.includes(wrong));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });

@@ -13,6 +13,7 @@ import {
   ScramUserSpec,
 } from "../../init/kafka-users";
 import { viaSerialization } from "../support/dynamic";
+import { brokerLogin } from "../support/kafka-fixtures";
 import {
   closedPort,
   kafkaCanLogin as canLogin,
@@ -31,10 +32,7 @@ function inputs(
   extra: Partial<KafkaScramUsersInputs> = {},
 ): KafkaScramUsersInputs {
   return {
-    brokers: svc.brokers,
-    mechanism: svc.mechanism,
-    username: svc.username,
-    password: svc.password,
+    ...brokerLogin(svc),
     users,
     userPasswords: passwords,
     iterations: 4096,

@@ -5,30 +5,16 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { KafkaTopicsInputs, KafkaTopicsOutputs, KafkaTopicsProvider, TopicSpec } from "../../init/kafka";
+import { KafkaTopicsOutputs, KafkaTopicsProvider } from "../../init/kafka";
 import { viaSerialization } from "../support/dynamic";
+import { topicsInputs } from "../support/kafka-fixtures";
 import { closedPort, lateProxy, requireServer, Services, withKafkaAdmin } from "../support/servers";
 
 const { ConfigResourceTypes } = require("kafkajs");
 
 const run = randomBytes(3).toString("hex");
 
-function inputs(
-  svc: Services["kafka"],
-  topics: TopicSpec[],
-  extra: Partial<KafkaTopicsInputs> = {},
-): KafkaTopicsInputs {
-  return {
-    brokers: svc.brokers,
-    mechanism: svc.mechanism,
-    username: svc.username,
-    password: svc.password,
-    topics,
-    deleteRemovedTopics: false,
-    timeoutSeconds: 30,
-    ...extra,
-  };
-}
+const inputs = topicsInputs;
 
 const withAdmin = withKafkaAdmin;
 

@@ -12,7 +12,6 @@
  */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
 import { after, describe, it } from "node:test";
 import {
   MongoCollectionsInputs,
@@ -20,8 +19,8 @@ import {
   MongoCollectionsProvider,
 } from "../../init/mongodb";
 import { viaSerialization } from "../support/dynamic";
-import { collectionsInputs } from "../support/mongo-fixtures";
-import { requireServer, RUN_DIR, Services } from "../support/servers";
+import { collectionsInputs, Db, withDb } from "../support/mongo-fixtures";
+import { recordedService, requireServer, Services } from "../support/servers";
 
 const { MongoClient } = require("mongodb");
 
@@ -38,16 +37,8 @@ function inputs(svc: Services["mongodb"], extra: Partial<MongoCollectionsInputs>
   });
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- driver Db from an untyped require
-async function asAdmin<T>(svc: Services["mongodb"], fn: (db: any) => Promise<T>): Promise<T> {
-  const client = new MongoClient(svc.uri, { serverSelectionTimeoutMS: 5000 });
-  await client.connect();
-  try {
-    return await fn(client.db(database));
-  } finally {
-    await client.close();
-  }
-}
+/** Runs `fn` with the application database, as the test server's administrator. */
+const asAdmin = <T>(svc: Services["mongodb"], fn: (db: Db) => Promise<T>) => withDb(svc, database, fn);
 
 /** Whether the application user logs in with `password` (its authSource is the application database). */
 async function canLogin(svc: Services["mongodb"], password: string): Promise<boolean> {
@@ -70,9 +61,8 @@ async function canLogin(svc: Services["mongodb"], password: string): Promise<boo
 }
 
 after(async () => {
-  const file = `${RUN_DIR}/services.json`;
-  if (!fs.existsSync(file)) return;
-  const svc = (JSON.parse(fs.readFileSync(file, "utf8")) as Services).mongodb;
+  const svc = recordedService("mongodb");
+  if (!svc) return;
   await asAdmin(svc, async (db) => {
     await db.command({ dropUser: appUser }).catch(() => undefined);
     await db.dropDatabase();

@@ -9,9 +9,7 @@
  */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
 import { after, describe, it } from "node:test";
-import type * as Pg from "pg";
 import {
   loadMigrations,
   Migration,
@@ -21,9 +19,9 @@ import {
 } from "../../init/postgres";
 import { isPartialFailure } from "../../init/shared/partial";
 import { viaSerialization } from "../support/dynamic";
-import { requireServer, RUN_DIR, Services } from "../support/servers";
+import { dropCreated, schemaInputs, sql } from "../support/postgres-fixtures";
+import { recordedService, requireServer, Services } from "../support/servers";
 
-const { Client } = require("pg") as typeof Pg;
 type Svc = Services["postgres"];
 
 const run = randomBytes(3).toString("hex");
@@ -33,25 +31,9 @@ const appUser = `aipd_${run}_adm_app`;
 const pw = () => randomBytes(16).toString("hex");
 const repo = loadMigrations().slice(0, 3);
 
-async function sql(svc: Svc, text: string, as?: { user: string; password: string }, db = svc.database) {
-  const c = new Client({
-    host: svc.host,
-    port: svc.port,
-    user: as?.user ?? svc.user,
-    password: as?.password ?? svc.password,
-    database: db,
-  });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
 async function adminLogsIn(svc: Svc, password: string): Promise<boolean> {
   try {
-    await sql(svc, "SELECT 1", { user: admin, password });
+    await sql(svc, svc.database, "SELECT 1", [], { user: admin, password });
     return true;
   } catch (e) {
     if ((e as { code?: string }).code === "28P01") return false;
@@ -60,41 +42,25 @@ async function adminLogsIn(svc: Svc, password: string): Promise<boolean> {
 }
 
 function inputs(svc: Svc, password: string, migrations: Migration[] = repo): PostgresSchemaInputs {
-  return {
-    host: svc.host,
-    port: svc.port,
+  return schemaInputs(svc, {
     adminUser: admin,
     password,
-    maintenanceDatabase: svc.database,
     database,
     appUser,
     appPassword: `app-${run}-pw`,
     appSchemas: ["iam"],
     migrations,
-    timeoutSeconds: 30,
-    appPasswordRevision: 0,
-  };
+  });
 }
 
-after(async () => {
-  const file = `${RUN_DIR}/services.json`;
-  if (!fs.existsSync(file)) return;
-  const svc = (JSON.parse(fs.readFileSync(file, "utf8")) as Services).postgres;
-  for (const statement of [
-    `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`,
-    `DROP ROLE IF EXISTS "${appUser}"`,
-    `DROP ROLE IF EXISTS "${admin}"`,
-  ]) {
-    await sql(svc, statement).catch(() => undefined);
-  }
-});
+after(() => dropCreated(recordedService("postgres"), [database], [appUser, admin]));
 
 describe("PostgreSQL administrator password rotation (real server)", () => {
   it("sets a rotated admin password on the server, and state follows even when the run fails later", async (t) => {
     const svc = await requireServer(t, "postgres");
     if (!svc) return;
     const first = pw();
-    await sql(svc, `CREATE ROLE "${admin}" SUPERUSER LOGIN PASSWORD '${first}'`);
+    await sql(svc, svc.database, `CREATE ROLE "${admin}" SUPERUSER LOGIN PASSWORD '${first}'`);
     const { provider } = await viaSerialization(new PostgresSchemaProvider());
 
     const news0 = (await provider.check!({}, inputs(svc, first))).inputs as PostgresSchemaInputs;

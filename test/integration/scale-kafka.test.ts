@@ -19,6 +19,7 @@ import { after, describe, it } from "node:test";
 import type { dynamic } from "@pulumi/pulumi";
 import { KafkaTopicsInputs, KafkaTopicsOutputs, KafkaTopicsProvider, TopicSpec } from "../../init/kafka";
 import { viaSerialization } from "../support/dynamic";
+import { topicsInputs } from "../support/kafka-fixtures";
 import { requireServer, Services, withKafkaAdmin } from "../support/servers";
 
 const kafkajs = require("kafkajs");
@@ -81,15 +82,7 @@ function assertBatched(sessions: [string, unknown][][]): void {
 }
 
 function inputs(svc: Services["kafka"], topics: TopicSpec[]): KafkaTopicsInputs {
-  return {
-    brokers: svc.brokers,
-    mechanism: svc.mechanism,
-    username: svc.username,
-    password: svc.password,
-    topics,
-    deleteRemovedTopics: false,
-    timeoutSeconds: 120,
-  };
+  return topicsInputs(svc, topics, { timeoutSeconds: 120 });
 }
 
 /** Partitions with a leader, and topic-level configs, of the named topics as the broker has them. */

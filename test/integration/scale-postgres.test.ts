@@ -17,6 +17,8 @@ import {
   PostgresSchemaProvider,
 } from "../../init/postgres";
 import { viaSerialization } from "../support/dynamic";
+import { dropCreated, schemaInputs, withPgClient } from "../support/postgres-fixtures";
+import { stderrLine } from "../support/stderr";
 import { requireServer, Services } from "../support/servers";
 
 const { Client } = require("pg") as typeof Pg;
@@ -44,42 +46,19 @@ function migration(n: number): Migration {
 }
 
 function inputs(svc: Svc, migrations: Migration[]): PostgresSchemaInputs {
-  return {
-    host: svc.host,
-    port: svc.port,
-    adminUser: svc.user,
-    password: svc.password,
-    maintenanceDatabase: svc.database,
+  return schemaInputs(svc, {
     database,
     appUser,
     appPassword: `app-${tag}-pw`,
     appSchemas: ["scale"],
     migrations,
     timeoutSeconds: 60,
-    appPasswordRevision: 0,
-  };
-}
-
-async function withClient<T>(svc: Svc, db: string, fn: (c: Pg.Client) => Promise<T>): Promise<T> {
-  const c = new Client({
-    host: svc.host,
-    port: svc.port,
-    user: svc.user,
-    password: svc.password,
-    database: db,
   });
-  c.on("error", () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
 }
 
 /** Per applied migration: the xmin of its tracking row and of the row it wrote itself. */
 async function transactions(svc: Svc): Promise<{ id: number; tracking: string; own: string }[]> {
-  return withClient(svc, database, async (c) => {
+  return withPgClient(svc, database, async (c) => {
     const r = await c.query<{ id: number; tracking: string; own: string }>(
       `SELECT m.id, m.xmin::text AS tracking, t.xmin::text AS own
          FROM public.migrations m JOIN scale.tx t ON t.migration = m.id
@@ -89,27 +68,7 @@ async function transactions(svc: Svc): Promise<{ id: number; tracking: string; o
   });
 }
 
-/** Resolves when this process writes a line to stderr that matches `re` (the providers' progress). */
-function stderrLine(re: RegExp): { seen: Promise<string>; stop: () => void } {
-  const original = process.stderr.write.bind(process.stderr);
-  let resolve: (line: string) => void = () => undefined;
-  const seen = new Promise<string>((r) => (resolve = r));
-  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
-    const text = String(chunk);
-    if (re.test(text)) resolve(text);
-    return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stderr.write;
-  return { seen, stop: () => (process.stderr.write = original) };
-}
-
-after(async () => {
-  const svc = svcForCleanup;
-  if (!svc) return;
-  await withClient(svc, svc.database, async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await c.query(`DROP ROLE IF EXISTS "${appUser}"`);
-  }).catch(() => undefined);
-});
+after(() => dropCreated(svcForCleanup, [database], [appUser]));
 
 describe(`PostgreSQL schema initialiser with ${MIGRATIONS} migrations (real server)`, () => {
   it("one transaction per migration with its tracking row; a no-op converge; a lock timeout retried", async (t) => {

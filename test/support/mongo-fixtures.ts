@@ -1,10 +1,16 @@
 /**
- * What the MongoDB tests share: the seed's `system_logs` collection (§3.4) as unit and integration tests
- * declare it, the collections initialiser's inputs for the test server, a driver `Db` for checking the
- * server's side, and dropping the databases a file made.
+ * What the MongoDB tests share: the seed's collections (§3.4) as unit and integration tests declare
+ * them, the collections initialiser's inputs for the test server and its serialized provider, a driver
+ * `Db` for checking the server's side, and dropping the databases a file made.
  */
-import type { CollectionSpec, MongoCollectionsInputs } from "../../init/mongodb";
-import type { Services } from "./servers";
+import { randomBytes } from "node:crypto";
+import {
+  type CollectionSpec,
+  type MongoCollectionsInputs,
+  MongoCollectionsProvider,
+} from "../../init/mongodb";
+import { viaSerialization } from "./dynamic";
+import { recordedService, type Services } from "./servers";
 
 export const systemLogs: CollectionSpec = {
   name: "system_logs",
@@ -67,4 +73,60 @@ export async function dropDatabases(svc: Services["mongodb"] | undefined, databa
   } catch {
     // The server is down (a failing test says so already).
   }
+}
+
+export const taskCache: CollectionSpec = {
+  name: "task_status_cache",
+  indexes: [
+    { keys: [["task_id", 1]], unique: true },
+    {
+      // Order matters: {status, last_updated}, not the alphabetical {last_updated, status}.
+      keys: [
+        ["status", 1],
+        ["last_updated", -1],
+      ],
+    },
+  ],
+};
+export const configurations: CollectionSpec = { name: "configurations", indexes: [] };
+
+/** The collections initialiser as the engine's host runs it, from its serialized text. */
+export async function collectionsProvider() {
+  return (await viaSerialization(new MongoCollectionsProvider())).provider;
+}
+
+/** Collection → its indexes (`_id_` left out) as `name: {keys} [unique]`, straight from the server. */
+export async function serverState(
+  svc: Services["mongodb"],
+  database: string,
+): Promise<Record<string, string[]>> {
+  return withDb(svc, database, async (db) => {
+    const out: Record<string, string[]> = {};
+    const cols: { name: string }[] = await db.listCollections({}, { nameOnly: true }).toArray();
+    for (const { name } of cols.sort((a, b) => a.name.localeCompare(b.name))) {
+      const idx: { name: string; key: Record<string, number>; unique?: boolean }[] = await db
+        .collection(name)
+        .listIndexes()
+        .toArray();
+      out[name] = idx
+        .filter((i) => i.name !== "_id_")
+        .map((i) => `${i.name}: ${JSON.stringify(i.key)}${i.unique ? " unique" : ""}`)
+        .sort();
+    }
+    return out;
+  });
+}
+
+/** One file's databases: unique names per tag (the file's run id in them), dropped by `cleanup`. */
+export function scenarioDatabases() {
+  const run = randomBytes(3).toString("hex");
+  const databases = new Set<string>();
+  return {
+    dbName(tag: string): string {
+      const name = `aipd_it_${run}_${tag}`;
+      databases.add(name);
+      return name;
+    },
+    cleanup: () => dropDatabases(recordedService("mongodb"), databases),
+  };
 }

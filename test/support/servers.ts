@@ -74,6 +74,16 @@ export function portOpen(host: string, port: number): Promise<boolean> {
 }
 
 /**
+ * The service's description as services.json records it, without asking the server (for an `after`
+ * hook's clean-up); undefined when there is no services.json.
+ */
+export function recordedService<K extends keyof Services>(name: K): Services[K] | undefined {
+  const file = `${RUN_DIR}/services.json`;
+  if (!fs.existsSync(file)) return undefined;
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as Services)[name];
+}
+
+/**
  * The service's description when its server answers; otherwise fails (CI) or skips (local).
  * Returns undefined when skipped: the caller returns.
  */

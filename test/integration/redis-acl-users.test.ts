@@ -1,97 +1,22 @@
 /**
  * Redis ACL users initialiser against the real master, two replicas and three Sentinels of
- * scripts/services.sh, driven through its serialized form as Pulumi's dynamic-provider host runs it.
+ * scripts/services.sh, driven through its serialized form as Pulumi's dynamic-provider host runs it:
+ * the users' life cycle, refresh, a half-done run, a failover, and an application's own login.
  */
 import * as assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import {
-  AclUserSpec,
-  RedisAclUsersInputs,
-  RedisAclUsersOutputs,
-  RedisAclUsersProvider,
-} from "../../init/redis";
+import { RedisAclUsersOutputs, RedisAclUsersProvider } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
-import { laggingSentinel } from "../support/fake-sentinel";
-import { closedPort, lateProxy, requireServer, RUN_DIR, Services } from "../support/servers";
+import { aclScenarios, aclWrites, currentMaster, onRedis } from "../support/redis-fixtures";
+import { requireServer, RUN_DIR } from "../support/servers";
 
 const Redis = require("ioredis");
-
-const run = randomBytes(3).toString("hex");
-
-function inputs(
-  svc: Services["redis"],
-  users: AclUserSpec[],
-  extra: Partial<RedisAclUsersInputs> = {},
-): RedisAclUsersInputs {
-  return {
-    sentinels: svc.sentinels,
-    masterName: svc.masterName,
-    password: svc.password,
-    sentinelPassword: svc.sentinelPassword,
-    users,
-    userPasswords: Object.fromEntries(users.map((u) => [u.name, `pw-${u.name}-${run}`])),
-    expectedNodes: svc.nodes.length,
-    timeoutSeconds: 30,
-    ...extra,
-  };
-}
-
-async function onNode<T>(
-  node: { host: string; port: number },
-  password: string,
-  fn: (c: typeof Redis) => Promise<T>,
-  username?: string,
-) {
-  const c = new Redis({
-    ...node,
-    username,
-    password,
-    protocol: 2, // like init/redis-topology.ts
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  c.on("error", () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    c.disconnect();
-  }
-}
-
-const user = (suffix: string, commands = "+@read +@write -@dangerous"): AclUserSpec => ({
-  name: `it-${run}-${suffix}`,
-  keys: ["cache:*"],
-  channels: [],
-  commands,
-});
-
-/** Calls of the ACL and CONFIG subcommands that write, summed over every node (INFO commandstats). */
-async function aclWrites(svc: Services["redis"]): Promise<number> {
-  let total = 0;
-  for (const node of svc.nodes) {
-    const stats = await onNode<string>(node, svc.password, (c) => c.call("INFO", "commandstats"));
-    for (const m of stats.matchAll(
-      /^cmdstat_(acl\|setuser|acl\|deluser|acl\|save|config\|rewrite):calls=(\d+)/gm,
-    ))
-      total += Number(m[2]);
-  }
-  return total;
-}
+const { user, inputs } = aclScenarios();
 
 const onSentinels = (log: string[]) => log.filter((l) => / on Sentinel /.test(l));
 const onNodes = (log: string[]) => log.filter((l) => / on [^S]/.test(l));
-
-async function currentMaster(svc: Services["redis"]): Promise<{ host: string; port: number }> {
-  const [host, port] = await onNode<string[]>(svc.sentinels[0], svc.sentinelPassword, (c) =>
-    c.call("SENTINEL", "get-master-addr-by-name", svc.masterName),
-  );
-  return { host, port: Number(port) };
-}
 
 describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () => {
   it("puts users on every node, persists them, is idempotent, repairs drift, removes dropped users", async (t) => {
@@ -109,7 +34,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
 
     // On every node: the user can write its keys and nothing else.
     for (const node of svc.nodes) {
-      await onNode(
+      await onRedis(
         node,
         inp.userPasswords[app.name],
         async (c) => {
@@ -122,7 +47,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
         if (!/READONLY/.test(e.message)) throw e;
       });
       // Saved in the node's aclfile: dropping it in memory and reloading the file brings it back.
-      await onNode(node, svc.password, async (c) => {
+      await onRedis(node, svc.password, async (c) => {
         await c.call("ACL", "DELUSER", app.name);
         await c.call("ACL", "LOAD");
         assert.ok(await c.call("ACL", "GETUSER", app.name), `user lost on ${node.port} after ACL LOAD`);
@@ -135,7 +60,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
 
     // Drift behind the program's back on one replica: refresh sees it, update repairs it.
     const replica = svc.nodes.find((n) => n.port !== 0)!;
-    await onNode(replica, svc.password, (c) => c.call("ACL", "DELUSER", app.name));
+    await onRedis(replica, svc.password, (c) => c.call("ACL", "DELUSER", app.name));
     const read = await provider.read!(created.id, outs);
     assert.equal((read.props as RedisAclUsersOutputs).drifted, true);
     assert.equal((await provider.diff!(created.id, read.props as RedisAclUsersOutputs, inp)).changes, true);
@@ -166,10 +91,10 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     );
     await provider.delete!(created.id, dropped.outs as RedisAclUsersOutputs);
     for (const node of svc.nodes) {
-      assert.equal(await onNode(node, svc.password, (c) => c.call("ACL", "GETUSER", ro.name)), null);
+      assert.equal(await onRedis(node, svc.password, (c) => c.call("ACL", "GETUSER", ro.name)), null);
     }
     for (const s of svc.sentinels) {
-      assert.equal(await onNode(s, svc.sentinelPassword, (c) => c.call("ACL", "GETUSER", ro.name)), null);
+      assert.equal(await onRedis(s, svc.sentinelPassword, (c) => c.call("ACL", "GETUSER", ro.name)), null);
     }
   });
 
@@ -181,7 +106,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     const inp = inputs(svc, [fo]);
     const created = await provider.create!(inp);
     const before = await currentMaster(svc);
-    await onNode(svc.sentinels[0], svc.sentinelPassword, (c) =>
+    await onRedis(svc.sentinels[0], svc.sentinelPassword, (c) =>
       c.call("SENTINEL", "failover", svc.masterName),
     );
     let after = before;
@@ -192,7 +117,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     assert.notEqual(after.port, before.port, "Sentinel did not fail over within 30 s");
     // Let the topology settle: every replica linked to the new master again.
     for (let i = 0; i < 60; i++) {
-      const replicas = await onNode<string[][]>(svc.sentinels[0], svc.sentinelPassword, (c) =>
+      const replicas = await onRedis<string[][]>(svc.sentinels[0], svc.sentinelPassword, (c) =>
         c.call("SENTINEL", "replicas", svc.masterName),
       );
       if (
@@ -205,7 +130,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     // The new master accepts the user's writes without the initialiser running again.
     let ok = false;
     for (let i = 0; i < 20 && !ok; i++) {
-      ok = await onNode(after, inp.userPasswords[fo.name], (c) => c.set("cache:failover", "1"), fo.name)
+      ok = await onRedis(after, inp.userPasswords[fo.name], (c) => c.set("cache:failover", "1"), fo.name)
         .then(() => true)
         .catch(() => new Promise((r) => setTimeout(() => r(false), 500)) as Promise<boolean>);
     }
@@ -215,69 +140,13 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     await provider.delete!(created.id, again.outs as RedisAclUsersOutputs);
   });
 
-  it("waits for a Sentinel that starts late", async (t) => {
-    const svc = await requireServer(t, "redis");
-    if (!svc) return;
-    // Serialized first: on a busy machine that alone can outlast the proxy's delay.
-    const { provider } = await viaSerialization(new RedisAclUsersProvider());
-    const proxy = await lateProxy(svc.sentinels[0], 3000);
-    try {
-      const late = user("late");
-      const res = await provider.create!(
-        inputs(svc, [late], { sentinels: [{ host: "127.0.0.1", port: proxy.port }] }),
-      );
-      // The run went through the Sentinel that was not there when it started.
-      assert.ok(proxy.accepted() > 0, "the late Sentinel was never reached");
-      assert.equal((res.outs as RedisAclUsersOutputs).nodes.length, 3);
-      await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
-    } finally {
-      proxy.close();
-    }
-  });
-
-  it("fails clearly when no Sentinel answers before the deadline", async (t) => {
-    const svc = await requireServer(t, "redis");
-    if (!svc) return;
-    const port = await closedPort();
-    const { provider } = await viaSerialization(new RedisAclUsersProvider());
-    await assert.rejects(
-      provider.create!(
-        inputs(svc, [user("down")], { sentinels: [{ host: "127.0.0.1", port }], timeoutSeconds: 3 }),
-      ),
-      (e: Error) => {
-        assert.match(
-          e.message,
-          new RegExp(`Redis Sentinels 127.0.0.1:${port} .* not reachable after \\d+ attempts`),
-        );
-        assert.ok(!e.message.includes(svc.password) && !e.message.includes(svc.sentinelPassword));
-        return true;
-      },
-    );
-  });
-
-  it("fails at once on a wrong password, without it in the error", async (t) => {
-    const svc = await requireServer(t, "redis");
-    if (!svc) return;
-    const wrong = `wrong-${randomBytes(8).toString("hex")}`;
-    const { provider } = await viaSerialization(new RedisAclUsersProvider());
-    for (const bad of [{ sentinelPassword: wrong }, { password: wrong }]) {
-      const started = Date.now();
-      await assert.rejects(provider.create!(inputs(svc, [user("auth")], bad)), (e: Error) => {
-        assert.match(e.message, /WRONGPASS|invalid password|NOAUTH/);
-        assert.ok(!e.message.includes(wrong));
-        return true;
-      });
-      assert.ok(Date.now() - started < 10000);
-    }
-  });
-
   it("converges after a run that stopped half way", async (t) => {
     const svc = await requireServer(t, "redis");
     if (!svc) return;
     const half = user("half");
     const inp = inputs(svc, [half]);
     // Half way: the user exists on the master only, with other rules.
-    await onNode(await currentMaster(svc), svc.password, (c) =>
+    await onRedis(await currentMaster(svc), svc.password, (c) =>
       c.call("ACL", "SETUSER", half.name, "on", ">x", "~*", "+@all"),
     );
     const { provider } = await viaSerialization(new RedisAclUsersProvider());
@@ -310,51 +179,6 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     await provider.delete!(created.id, outs);
   });
 
-  it("reaches a replica that a Sentinel does not list yet, through the master's INFO", async (t) => {
-    const svc = await requireServer(t, "redis");
-    if (!svc) return;
-    const master = await currentMaster(svc);
-    const replicas = svc.nodes.filter((n) => n.port !== master.port);
-    const fake = await laggingSentinel({
-      password: svc.sentinelPassword,
-      masterName: svc.masterName,
-      master,
-      listedReplicas: replicas.slice(0, 1),
-    });
-    try {
-      const { provider } = await viaSerialization(new RedisAclUsersProvider());
-      const lag = user("lag");
-      const res = await provider.create!(
-        inputs(svc, [lag], { sentinels: [{ host: "127.0.0.1", port: fake.port }] }),
-      );
-      const outs = res.outs as RedisAclUsersOutputs;
-      assert.deepEqual([...outs.nodes].sort(), svc.nodes.map((n) => `${n.host}:${n.port}`).sort());
-      for (const node of svc.nodes)
-        assert.ok(
-          await onNode(node, svc.password, (c) => c.call("ACL", "GETUSER", lag.name)),
-          `user missing on ${node.port}`,
-        );
-      await provider.delete!(res.id, outs);
-    } finally {
-      fake.close();
-    }
-  });
-
-  it("waits for the declared node count, then fails naming what it found", async (t) => {
-    const svc = await requireServer(t, "redis");
-    if (!svc) return;
-    const { provider } = await viaSerialization(new RedisAclUsersProvider());
-    const want = svc.nodes.length + 1;
-    await assert.rejects(
-      provider.create!(inputs(svc, [user("count")], { expectedNodes: want, timeoutSeconds: 3 })),
-      (e: Error) => {
-        assert.match(e.message, new RegExp(`name ${svc.nodes.length} of the ${want} nodes`));
-        assert.ok(!e.message.includes(svc.password));
-        return true;
-      },
-    );
-  });
-
   it("lets an application find the master through Sentinel with its own user, and nothing more", async (t) => {
     const svc = await requireServer(t, "redis");
     if (!svc) return;
@@ -379,7 +203,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     } finally {
       client.disconnect();
     }
-    await onNode(
+    await onRedis(
       svc.sentinels[0],
       password,
       async (c) => {

@@ -1,0 +1,109 @@
+/**
+ * What the engine e2e asserts on the servers of scripts/services.sh through their own clients: the
+ * stack's objects right after the first `up`, and the data `pulumi destroy` must leave in place.
+ */
+import * as assert from "node:assert/strict";
+import type { DataServices } from "../support/servers";
+import { APP_SCHEMAS, EngineNames } from "./engine-stack";
+import { kafkaCanLogin } from "../support/servers";
+import {
+  aclOnNodes,
+  canLogin,
+  mongoState,
+  pgState,
+  topics,
+  weaviateClass,
+  withMongo,
+  withPg,
+} from "./servers";
+
+/** Step 1: schema + pgvector, collections + indexes, the class, the topics, the ACL user on every node. */
+export async function assertStackOnServers(svc: DataServices, N: EngineNames): Promise<void> {
+  const { postgres: pg, mongodb, weaviate, kafka, redis } = svc;
+  const p = await pgState(pg, N.db);
+  assert.ok(p.exists, `database ${N.db} was not created`);
+  for (const schema of APP_SCHEMAS)
+    assert.ok((p.tables[schema] ?? 0) > 0, `schema ${schema} has no tables: ${JSON.stringify(p.tables)}`);
+  assert.ok(p.extensions.includes("vector"), `no vector extension: ${p.extensions.join(", ")}`);
+  assert.equal(p.migrations.length, 8, `tracking table: ${p.migrations.join(", ")}`); // 0 (library) + 7
+
+  const m = await mongoState(mongodb, N.mongoDb);
+  assert.deepEqual(m, { docs: ["_id_", "slug_unique"], events: ["_id_", "kind_ts", "ts_1"] });
+
+  const c = await weaviateClass(weaviate, N.cls);
+  assert.deepEqual(c, { vectorizer: "none", properties: ["body", "title"] });
+
+  const tp = await topics(kafka, [N.events, N.logs]);
+  assert.deepEqual(tp[N.events], {
+    partitions: 2,
+    replicationFactor: 1,
+    configs: { "retention.ms": "3600000", "cleanup.policy": "delete" },
+  });
+  assert.deepEqual(tp[N.logs], {
+    partitions: 1,
+    replicationFactor: 1,
+    configs: { "retention.ms": "7200000" },
+  });
+
+  const acl = await aclOnNodes(redis, N.aclUser);
+  assert.equal(acl.length, redis.nodes.length);
+  for (const a of acl) assert.ok(a.rules, `ACL user ${N.aclUser} missing on ${a.node}`);
+}
+
+/** Step 6: after `destroy`, every database, collection, document, class and topic is still there. */
+export async function assertDataKept(svc: DataServices, N: EngineNames): Promise<void> {
+  const { postgres: pg, mongodb, weaviate, kafka } = svc;
+  const p = await pgState(pg, N.db);
+  assert.ok(p.exists, `database ${N.db} was dropped`);
+  for (const schema of APP_SCHEMAS)
+    assert.ok((p.tables[schema] ?? 0) > 0, `schema ${schema} lost its tables`);
+  assert.equal(p.migrations.length, 9);
+  const m = await mongoState(mongodb, N.mongoDb);
+  assert.deepEqual(m, {
+    docs: ["_id_", "owner_1", "slug_unique"],
+    events: ["_id_", "kind_ts", "ts_1"],
+  });
+  const kept = await withMongo(mongodb, (client) => client.db(N.mongoDb).collection("docs").countDocuments());
+  assert.equal(kept, 1);
+  assert.deepEqual(await weaviateClass(weaviate, N.cls), {
+    vectorizer: "none",
+    properties: ["body", "title"],
+  });
+  const tp = await topics(kafka, [N.events, N.logs, N.audit]);
+  assert.deepEqual(Object.keys(tp).sort(), [N.audit, N.events, N.logs].sort());
+  assert.equal(tp[N.events].partitions, 3);
+}
+
+/** Generated passwords by RandomPassword resource name, as `generatedPasswords` reads them. */
+type Generated = Map<string, { result: string }>;
+
+/** Step 1: the generated passwords really are the ones the servers got. */
+export async function assertGeneratedLogins(svc: DataServices, N: EngineNames, generated: Generated) {
+  const { postgres: pg, kafka, redis } = svc;
+  const aclPw = generated.get(`redis-acl-${N.aclUser}-password`)!.result;
+  for (const n of redis.nodes)
+    assert.ok(
+      await canLogin(n, N.aclUser, aclPw, "e2e:probe"),
+      `${N.aclUser} cannot log in on ${n.host}:${n.port}`,
+    );
+  const kafkaPw = generated.get(`kafka-client-password-${N.kafkaUser}`)!.result;
+  assert.ok(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), `${N.kafkaUser} cannot log in to Kafka`);
+  const appPw = generated.get("postgres-app-password")!.result;
+  const who = await withPg(pg, N.db, async (cl) => (await cl.query("SELECT current_user AS u")).rows[0].u, {
+    user: N.appUser,
+    password: appPw,
+  });
+  assert.equal(who, N.appUser);
+}
+
+/** Step 6: destroy removes the users, which hold no data; the admin the stack connects as stays. */
+export async function assertUsersRemoved(svc: DataServices, N: EngineNames, generated: Generated) {
+  const { kafka, redis } = svc;
+  // ACL users hold no data: destroy removes them, from every node (init/redis.ts).
+  for (const a of await aclOnNodes(redis, N.aclUser))
+    assert.equal(a.rules, undefined, `ACL user still on ${a.node}`);
+  // So do SCRAM users (init/kafka-users.ts); the admin the stack connects as stays.
+  const kafkaPw = generated.get(`kafka-client-password-${N.kafkaUser}`)!.result;
+  assert.equal(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), false, "the SCRAM user survived destroy");
+  assert.ok(await kafkaCanLogin(kafka, kafka.username, kafka.password));
+}

@@ -1,0 +1,122 @@
+/**
+ * The PostgreSQL backup round trip against the real server of scripts/services.sh: the CronJob's own
+ * script (components/backup/postgres.sh) dumps and prunes, the README's restore procedure
+ * (createdb + pg_restore) brings the data, the HNSW index and the tracking table back.
+ */
+import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+import {
+  createSchema,
+  migrationLines,
+  schemaProvider,
+  seedScenarios,
+  sql,
+} from "../support/postgres-fixtures";
+import { requireServer } from "../support/servers";
+
+const S = seedScenarios();
+after(S.cleanup);
+
+describe("PostgreSQL backup round trip (components/backup/postgres.sh, README restore)", () => {
+  it("dumps with the CronJob's script, prunes old dumps, restores into a fresh database", async (t) => {
+    const svc = await requireServer(t, "postgres");
+    if (!svc) return;
+    const p = await schemaProvider();
+    const news = S.inputs(svc, "bak");
+    const first = await createSchema(p, news);
+    const app = { user: news.appUser, password: news.appPassword! };
+    await sql(svc, news.database, "INSERT INTO iam.users (username) VALUES ('bob'), ('carol')", [], app);
+    await sql(
+      svc,
+      news.database,
+      `WITH c AS (INSERT INTO vector_store.collections (name, embedding_model) VALUES ('imgs', 'clip') RETURNING id)
+       INSERT INTO vector_store.embeddings (collection_id, external_id, embedding, metadata)
+       SELECT c.id, 'img-' || i, (SELECT array_agg(((d * i) % 97)::real / 97) FROM generate_series(1, 768) d)::vector, jsonb_build_object('i', i)
+       FROM c, generate_series(1, 20) i`,
+      [],
+      app,
+    );
+    const original = await sql(
+      svc,
+      news.database,
+      "SELECT external_id, embedding::text AS e, metadata FROM vector_store.embeddings ORDER BY 1",
+    );
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-pg-backup-"));
+    const env = {
+      ...process.env,
+      PATH: `${svc.bin ?? "/usr/lib/postgresql/15/bin"}:${process.env.PATH}`,
+      PGHOST: svc.host,
+      PGPORT: String(svc.port),
+      PGUSER: svc.user,
+      PGPASSWORD: svc.password,
+      PGDATABASE: news.database,
+      BACKUP_DIR: dir,
+      RETENTION_DAYS: "7",
+    };
+    try {
+      // A dump from a month ago must be pruned; one of another database must stay.
+      const old = path.join(dir, `postgres-${news.database}-20000101T000000Z.dump`);
+      const foreign = path.join(dir, `postgres-otherdb-20000101T000000Z.dump`);
+      for (const f of [old, foreign]) {
+        fs.writeFileSync(f, "old");
+        const monthAgo = new Date(Date.now() - 30 * 86400_000);
+        fs.utimesSync(f, monthAgo, monthAgo);
+      }
+      const script = path.join(__dirname, "../../components/backup/postgres.sh");
+      const out = execFileSync("sh", [script], { env, encoding: "utf8" });
+      assert.match(out, /backup written: .*postgres-aipd_\w+-\d{8}T\d{6}Z\.dump \(\d+ bytes\)/);
+      const files = fs.readdirSync(dir).sort();
+      const dumps = files.filter((f) => f.startsWith(`postgres-${news.database}-`));
+      assert.equal(dumps.length, 1, files.join(", "));
+      assert.ok(!fs.existsSync(old), "the old dump was pruned");
+      assert.ok(fs.existsSync(foreign), "another database's dump was left alone");
+      assert.ok(!files.some((f) => f.endsWith(".partial")));
+
+      // README: createdb + pg_restore into a fresh database.
+      const restored = `${news.database}_restored`;
+      S.databases.add(restored);
+      const conn = ["-h", svc.host, "-p", String(svc.port), "-U", svc.user];
+      execFileSync("createdb", [...conn, restored], { env });
+      const r = spawnSync("pg_restore", [...conn, "-d", restored, path.join(dir, dumps[0])], {
+        env,
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 0, r.stderr);
+
+      assert.deepEqual(
+        await sql(
+          svc,
+          restored,
+          "SELECT external_id, embedding::text AS e, metadata FROM vector_store.embeddings ORDER BY 1",
+        ),
+        original,
+      );
+      assert.deepEqual(
+        (await sql<{ username: string }>(svc, restored, "SELECT username FROM iam.users ORDER BY 1")).map(
+          (u) => u.username,
+        ),
+        ["bob", "carol"],
+      );
+      const idx = await sql(
+        svc,
+        restored,
+        "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%'",
+      );
+      assert.deepEqual(idx, [{ indexname: "embeddings_embedding_hnsw_idx" }]);
+      // The tracking table came back too: the initialiser sees every migration applied there.
+      const again = await createSchema(p, { ...news, database: restored, appPasswordRevision: 0 });
+      assert.deepEqual(migrationLines(again.outs.log), []);
+      assert.deepEqual(
+        again.outs.applied.map((a) => a.checksum),
+        first.outs.applied.map((a) => a.checksum),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
