@@ -70,10 +70,48 @@ start_kafka() {
     # A real SASL/SCRAM-SHA-512 round trip (one extra JVM start, only after a fresh start); Kafka's
     # command-line tools log to logs/tools, not the broker's log.
     kafka_java "$KAFKA_DIR" "$KAFKA_DIR/logs/tools"
-    run_logged "$KAFKA_DIR/sasl-check.log" timeout 120 "${KAFKA_JAVA[@]}" -Xmx256m kafka.admin.TopicCommand \
-      --bootstrap-server "$HOST:$KAFKA_PORT" --command-config "$KAFKA_DIR/client.properties" --list
+    if ! kafka_admin_tool "$KAFKA_DIR/client.properties" kafka.admin.TopicCommand --list; then
+      # Seen on this machine, now and then, after a restart that follows the SCRAM users' integration
+      # tests: the restarted broker refuses admin's SCRAM login although its metadata log still holds
+      # admin's credentials (dumped: nothing removed or changed them), while the static PLAIN login
+      # works. Not understood (not reproducible at will); setting the credentials again through PLAIN
+      # repairs it, and a second refusal still fails the start.
+      log "kafka: admin's SCRAM-SHA-512 login was refused after the restart ($(tail -n 1 "$KAFKA_DIR/sasl-check.log")); setting admin's SCRAM credentials again through its PLAIN login"
+      kafka_reset_admin_scram "$pw"
+      kafka_admin_tool "$KAFKA_DIR/client.properties" kafka.admin.TopicCommand --list ||
+        { tail -n 20 "$KAFKA_DIR/sasl-check.log" >&2; die "kafka refuses admin's SCRAM-SHA-512 login (log: $KAFKA_DIR/sasl-check.log)"; }
+    fi
   fi
   echo "kafka: $state, ready on $HOST:$KAFKA_PORT (Kafka $KAFKA_VERSION KRaft, SASL_PLAINTEXT SCRAM-SHA-512/256 + PLAIN; controller $HOST:$KAFKA_CONTROLLER_PORT)"
+}
+
+# kafka_admin_tool CLIENT_PROPERTIES CLASS ARGS...: one of Kafka's admin tools against this broker, its
+# output in sasl-check.log; the command line is not echoed (an argument may name a secret file).
+kafka_admin_tool() {
+  local props=$1 cls=$2; shift 2
+  timeout 120 "${KAFKA_JAVA[@]}" -Xmx256m "$cls" --bootstrap-server "$HOST:$KAFKA_PORT" \
+    --command-config "$props" "$@" >"$KAFKA_DIR/sasl-check.log" 2>&1 7>&- 8>&- 9>&-
+}
+
+# kafka_reset_admin_scram PASSWORD: admin's SCRAM-SHA-512 and -256 credentials set again, logged in with
+# PLAIN (its JAAS user does not depend on the metadata log). ConfigCommand takes SCRAM passwords only on
+# its command line (its --add-config-file refuses them): the JVM runs for a second or two on this
+# root-only test machine, and the password is masked in the log it leaves.
+kafka_reset_admin_scram() {
+  local pw=$1 dir rc mech
+  dir=$(mktemp -d "$KAFKA_DIR/reset.XXXXXX")
+  (umask 077
+    printf 'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="%s";\n' "$pw" >"$dir/plain.properties")
+  rc=0
+  # One mechanism per request: the broker refuses two changes of one user's credentials in one.
+  for mech in SCRAM-SHA-512 SCRAM-SHA-256; do
+    timeout 120 "${KAFKA_JAVA[@]}" -Xmx256m kafka.admin.ConfigCommand --bootstrap-server "$HOST:$KAFKA_PORT" \
+      --command-config "$dir/plain.properties" --alter --entity-type users --entity-name admin \
+      --add-config "$mech=[iterations=4096,password=$pw]" >>"$dir/out" 2>&1 7>&- 8>&- 9>&- || rc=$?
+  done
+  sed "s/$pw/<password>/g" "$dir/out" >"$KAFKA_DIR/scram-reset.log"
+  rm -rf "$dir"
+  [[ $rc == 0 ]] || die "kafka: setting admin's SCRAM credentials through PLAIN failed (log: $KAFKA_DIR/scram-reset.log)"
 }
 
 stop_kafka() { stop_pid kafka kafka.Kafka TERM 60; }
