@@ -10,9 +10,7 @@ import type { TestContext } from "node:test";
 import { portOpen, RUN_DIR } from "../support/servers";
 import type { ClusterServers } from "../../scripts/local/stand-in-forwards";
 
-export { clusterPortForwards, type ClusterServers } from "../../scripts/local/stand-in-forwards";
-
-export const CLUSTER_RUN = process.env.AIPD_CLUSTER_RUN ?? path.join(RUN_DIR, "cluster");
+const CLUSTER_RUN = process.env.AIPD_CLUSTER_RUN ?? path.join(RUN_DIR, "cluster");
 
 /** cluster.json when its servers answer; otherwise fails (CI=true) or skips the test. */
 export async function requireCluster(t: TestContext): Promise<ClusterServers | undefined> {
@@ -35,7 +33,7 @@ export async function requireCluster(t: TestContext): Promise<ClusterServers | u
 }
 
 /** redis-cli inside the servers' network namespace (the only place their addresses reach). */
-export function redisCli(c: ClusterServers, ip: string, port: number, args: string[]): string {
+function redisCli(c: ClusterServers, ip: string, port: number, args: string[]): string {
   const r = spawnSync(
     "ip",
     ["netns", "exec", c.redis.netns, "redis-cli", "--no-auth-warning", "-h", ip, "-p", String(port), ...args],

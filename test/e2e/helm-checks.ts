@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import { isClusterIp } from "../support/kube-fixture";
 import type { DataServices } from "../support/servers";
-import type { ClusterServers } from "./cluster";
+import type { ClusterServers } from "../../scripts/local/stand-in-forwards";
 import type { Kube, KubeObject } from "./kube";
 
 /** The sorted names of `objects`. */

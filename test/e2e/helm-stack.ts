@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { newStandInPasswords, standInSecretData } from "../../scripts/local/stand-in";
 import type { DataServices } from "../support/servers";
-import type { ClusterServers } from "./cluster";
+import type { ClusterServers } from "../../scripts/local/stand-in-forwards";
 import type { KubeObject } from "./kube";
 
 type Json = Record<string, unknown>;

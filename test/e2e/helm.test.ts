@@ -48,12 +48,12 @@ import { DataServices, requireServer } from "../support/servers";
 import {
   aclClientOnANode,
   aclOnEveryNode,
-  clusterPortForwards,
   clusterTopic,
   redisFailover,
   redisMaster,
   requireCluster,
 } from "./cluster";
+import { clusterPortForwards } from "../../scripts/local/stand-in-forwards";
 import {
   emptyProgramPreview,
   engineBin,

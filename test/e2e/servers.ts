@@ -10,7 +10,7 @@ const { MongoClient } = require("mongodb");
 const { ConfigResourceTypes } = require("kafkajs");
 
 /** Prefixes of every object the e2e creates (clean-up at start matches on them). */
-export const PREFIX = { sql: "e2e_", mongo: "e2e_", kafka: "e2e-", weaviate: "E2e", redis: "e2e-" };
+const PREFIX = { sql: "e2e_", mongo: "e2e_", kafka: "e2e-", weaviate: "E2e", redis: "e2e-" };
 
 // ---------------------------------------------------------------------------------------------- PostgreSQL
 
@@ -119,7 +119,7 @@ async function cleanMongo(svc: Services["mongodb"]): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------- Weaviate
 
-export async function weaviate(
+async function weaviate(
   svc: Services["weaviate"],
   method: string,
   p: string,

@@ -49,7 +49,7 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
 }
 
 /** The API of the harness, as its admin. */
-export function adminApi(kube: Services["kube"]) {
+function adminApi(kube: Services["kube"]) {
   const k8s = require("@kubernetes/client-node");
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kube.kubeconfig);

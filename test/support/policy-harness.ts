@@ -46,7 +46,7 @@ export function urnOf(r: RegisteredResource): string {
   return `urn:pulumi:test::ai-platform-data::${r.type}::${r.name}`;
 }
 
-export const notApplicable = (reason?: string): never => {
+const notApplicable = (reason?: string): never => {
   throw new Error(`notApplicable: ${reason}`);
 };
 
@@ -69,7 +69,7 @@ function policyResource(r: RegisteredResource) {
   };
 }
 
-export function resourceArgs(r: RegisteredResource, config: Record<string, unknown>): ResourceValidationArgs {
+function resourceArgs(r: RegisteredResource, config: Record<string, unknown>): ResourceValidationArgs {
   return {
     ...policyResource(r),
     stackTags: new Map(),
@@ -78,7 +78,7 @@ export function resourceArgs(r: RegisteredResource, config: Record<string, unkno
   };
 }
 
-export function stackArgs(
+function stackArgs(
   resources: RegisteredResource[],
   config: Record<string, unknown>,
 ): StackValidationArgs {
@@ -102,7 +102,7 @@ export interface Violation {
 }
 
 /** Runs one policy over the resources with the given config entry, collecting its violations. */
-export async function violations(
+async function violations(
   policy: AnyPolicy,
   resources: RegisteredResource[],
   config: Record<string, unknown> = {},

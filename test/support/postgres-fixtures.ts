@@ -146,7 +146,7 @@ export async function dropCreated(
 }
 
 /** The seed's application schemas (§3.1), as the scenarios declare them. */
-export const SEED_SCHEMAS = ["iam", "model_registry", "system_config", "scheduler", "vector_store"];
+const SEED_SCHEMAS = ["iam", "model_registry", "system_config", "scheduler", "vector_store"];
 
 /**
  * One file's scenarios against the seed's migrations: unique database and role names per tag (the file's
