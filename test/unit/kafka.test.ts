@@ -7,6 +7,7 @@ import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import { byType, ProgramRun, RegisteredResource, releaseValues, runError, runOk } from "../support/program";
+import { ALL_EXTERNAL } from "../support/unit-runs";
 import { backupJob, releaseNamed, secretNamed } from "../support/unit-resources";
 import { KAFKA_KEYS } from "./chart-keys";
 
@@ -238,13 +239,8 @@ describe("Kafka component", () => {
   });
 
   it("deploys nothing in external mode and hands out the configured brokers", () => {
-    const run = runOk("dev", {
-      "ai-platform-data:kafka": {
-        mode: "external",
-        endpoint: { brokers: ["k1.example.com:9092", "k2.example.com:9092"] },
-      },
-      "ai-platform-data:kafkaPassword": "external-kafka-pw",
-    });
+    // Every service external in one run, shared with the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
     assert.equal(releaseNamed(run, "kafka"), undefined);
     assert.equal(secretNamed(run, "kafka-credentials"), undefined);
     assert.equal(

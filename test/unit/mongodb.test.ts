@@ -7,6 +7,7 @@ import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import { byType, releaseValues, runError, runOk } from "../support/program";
+import { ALL_EXTERNAL } from "../support/unit-runs";
 import { backupJob, releaseNamed, secretNamed } from "../support/unit-resources";
 import { MONGODB_KEYS } from "./chart-keys";
 
@@ -224,17 +225,8 @@ describe("MongoDB component", () => {
   });
 
   it("deploys nothing in external mode and initialises through the configured seed list", () => {
-    const run = runOk("dev", {
-      "ai-platform-data:mongodb": {
-        mode: "external",
-        endpoint: {
-          hosts: ["db1.example.com:27017", "db2.example.com:27017"],
-          replicaSet: "prod",
-          tls: true,
-        },
-      },
-      "ai-platform-data:mongodbPassword": "EXTERNALROOTPW",
-    });
+    // Every service external in one run, shared with the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
     assert.equal(releaseNamed(run, "mongodb"), undefined);
     assert.equal(secretNamed(run, "mongodb-credentials"), undefined);
     assert.equal(

@@ -14,6 +14,7 @@ import { postgresSchema } from "../../config";
 import { pgvectorConfigProblems, pgvectorPodValues } from "../../components/shared/pgvector";
 import { releaseValues, runError, runOk } from "../support/program";
 import { serviceOverride } from "../support/unit-config";
+import { ALL_EXTERNAL } from "../support/unit-runs";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- chart values are untyped JSON */
 
@@ -184,14 +185,9 @@ describe("pgvector for the Bitnami server", () => {
   });
 
   it("checks nothing of the kind for an external server", () => {
-    const run = runOk("dev", {
-      ...serviceOverride("dev", "postgres", {
-        mode: "external",
-        endpoint: { host: "db.example.com", port: 5432 },
-        pgvectorSource: "postgresqlImage",
-      }),
-      "ai-platform-data:postgresPassword": "external-pw",
-    });
+    // Every service external in one run (pgvectorSource "postgresqlImage" without an image), shared with
+    // the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
     assert.ok(
       run.resources.every((r) => r.inputs.name !== "postgresql"),
       "no release in external mode",

@@ -19,7 +19,7 @@ import {
 import { check, checkWith, Json, messages } from "../support/policy-harness";
 import { copy, resource, urnOf, valuesOf } from "../support/policy-harness";
 import { runOk } from "../support/program";
-import { serviceOverride } from "../support/unit-config";
+import { PROD_EXTERNAL_POSTGRES_KAFKA } from "../support/unit-runs";
 import { releaseNamed } from "../support/unit-resources";
 
 const RELEASES = ["postgresql", "mongodb", "redis", "kafka", "weaviate"];
@@ -117,13 +117,7 @@ describe("policy pack: production and advisory", () => {
     });
 
     it("checks topics of an external Kafka against the node count the initialiser declares, when it does", async () => {
-      const run = runOk("prod", {
-        ...serviceOverride("prod", "kafka", {
-          mode: "external",
-          endpoint: { brokers: ["k1.example.com:9092"] },
-        }),
-        "ai-platform-data:kafkaPassword": "external-pw",
-      });
+      const run = runOk("prod", PROD_EXTERNAL_POSTGRES_KAFKA);
       assert.equal(releaseNamed(run, "kafka"), undefined);
       assert.deepEqual(await check(kafkaReplication, run, "prod"), []);
       const holder = resource(run, "pulumi-nodejs:dynamic:Resource", "kafka-topics");

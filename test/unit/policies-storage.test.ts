@@ -12,7 +12,7 @@ import { backupCronJob, databaseResources, persistentStorage } from "../../polic
 import { check, checkWith, Json, messages } from "../support/policy-harness";
 import { copy, release, resource, urnOf, valuesOf, without, withUnknowns } from "../support/policy-harness";
 import { runOk } from "../support/program";
-import { serviceOverride } from "../support/unit-config";
+import { PROD_EXTERNAL_POSTGRES_KAFKA } from "../support/unit-runs";
 import { releaseNamed } from "../support/unit-resources";
 
 describe("policy pack: storage and backups", () => {
@@ -129,13 +129,7 @@ describe("policy pack: storage and backups", () => {
     });
 
     it("exempts a service in external mode: no release, no CronJob, no violation", async () => {
-      const run = runOk("prod", {
-        ...serviceOverride("prod", "postgres", {
-          mode: "external",
-          endpoint: { host: "db.example.com", port: 5432 },
-        }),
-        "ai-platform-data:postgresPassword": "external-pw",
-      });
+      const run = runOk("prod", PROD_EXTERNAL_POSTGRES_KAFKA);
       assert.equal(releaseNamed(run, "postgresql"), undefined);
       assert.deepEqual(await check(backupCronJob, run, "prod"), []);
     });

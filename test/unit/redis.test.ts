@@ -18,6 +18,7 @@ import {
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import { byType, ProgramRun, releaseValues, runError, runOk } from "../support/program";
 import { serviceOverride } from "../support/unit-config";
+import { ALL_EXTERNAL } from "../support/unit-runs";
 import { backupJob, named, releaseNamed } from "../support/unit-resources";
 import { REDIS_KEYS } from "./chart-keys";
 
@@ -195,22 +196,8 @@ describe("Redis component", () => {
   });
 
   it("deploys nothing in external mode and hands over the configured Sentinels", () => {
-    const ext = runOk("dev", {
-      "ai-platform-data:redis": {
-        mode: "external",
-        nodes: 3,
-        sentinel: { quorum: 2 },
-        endpoint: {
-          sentinels: [
-            { host: "s1.example", port: 26379 },
-            { host: "s2.example", port: 26380 },
-          ],
-          masterName: "cache",
-        },
-        aclUsers: [{ name: "app", keys: ["cache:*"] }],
-      },
-      "ai-platform-data:redisPassword": "external-redis-password",
-    });
+    // Every service external in one run, shared with the other components' files.
+    const ext = runOk("dev", ALL_EXTERNAL);
     const charts = byType(ext, "kubernetes:helm.sh/v3:Release").map((r) => String(r.inputs.chart));
     assert.ok(!charts.some((c) => c.endsWith("/redis")), "a Redis release was deployed");
     assert.equal(named(ext, "kubernetes:core/v1:Secret", "redis-credentials"), undefined);

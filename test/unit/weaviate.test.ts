@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { assertKnownKeys, isSecretInput, leakedPasswords, MOCK_SECRET } from "../support/assert-helpers";
 import { releaseValues, runError, runOk } from "../support/program";
 import { serviceOverride } from "../support/unit-config";
+import { ALL_EXTERNAL } from "../support/unit-runs";
 import { backupJob, named, releaseNamed } from "../support/unit-resources";
 import { WEAVIATE_KEYS, WEAVIATE_MAP_KEYS } from "./chart-keys";
 
@@ -202,13 +203,8 @@ describe("Weaviate component", () => {
   });
 
   it("deploys nothing in external mode and hands out the configured key", () => {
-    const run = runOk("dev", {
-      "ai-platform-data:weaviate": {
-        mode: "external",
-        endpoint: { scheme: "https", host: "vectors.example.com", port: 443 },
-      },
-      "ai-platform-data:weaviateApiKey": "external-weaviate-key",
-    });
+    // Every service external in one run, shared with the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
     assert.equal(releaseNamed(run, "weaviate"), undefined);
     assert.equal(named(run, "kubernetes:core/v1:Secret", "weaviate-credentials"), undefined);
     assert.equal(named(run, "kubernetes:batch/v1:CronJob", "weaviate-backup"), undefined);
