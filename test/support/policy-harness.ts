@@ -102,7 +102,7 @@ export interface Violation {
 }
 
 /** Runs one policy over the resources with the given config entry, collecting its violations. */
-async function violations(
+export async function violations(
   policy: AnyPolicy,
   resources: RegisteredResource[],
   config: Record<string, unknown> = {},

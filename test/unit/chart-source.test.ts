@@ -8,12 +8,11 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
-import type { ResourceValidationArgs } from "../../policies/rules";
+import { afterEach, describe, it } from "node:test";
 import { chartVersionPinned } from "../../policies/rules";
 import { CHARTS, chartSourceProblems, chartYamlMetadata } from "../../components/shared/charts";
 import { componentConfigProblems } from "../../components/validation";
-import { ConfigError, parseConfig } from "../../config";
+import { parseConfig } from "../../config";
 import {
   byType,
   ProgramRun,
@@ -23,6 +22,8 @@ import {
   runOk,
   stackConfig,
 } from "../support/program";
+import { configFor, packConfig, Stack, violations } from "../support/policy-harness";
+import { configProblems as problems, serviceOverride } from "../support/unit-config";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 /** Config key of each service, and the release (and stand-in folder) of its chart. */
@@ -34,17 +35,6 @@ const SERVICES = [
   ["weaviate", "weaviate"],
 ] as const;
 const FIXTURES = path.join(ROOT, "test", "fixtures", "charts");
-
-/** The message parseConfig throws for a raw config. */
-function problems(raw: Record<string, unknown>): string {
-  try {
-    parseConfig(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail("config was accepted");
-}
 
 /** A stack's own service objects with `extra` merged in, as whole-key overrides for runProgram. */
 function withServices(
@@ -66,40 +56,28 @@ function releaseOf(run: ProgramRun, name: string): RegisteredResource {
   return r;
 }
 
-/** A temporary chart folder with this Chart.yaml. */
+/** Chart folders made by {@link tempChart}, removed after each test. */
+const tempCharts: string[] = [];
+afterEach(() => {
+  for (const dir of tempCharts.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary chart folder with this Chart.yaml, removed after the test. */
 function tempChart(chartYaml: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-chart-"));
+  tempCharts.push(dir);
   fs.writeFileSync(path.join(dir, "Chart.yaml"), chartYaml);
   return dir;
 }
 
 /** The chart-version rule's violations for one release, with the pack config entry `config`. */
-function chartViolations(r: RegisteredResource, config: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  const args = {
-    type: r.type,
-    props: r.inputs,
-    urn: `urn:pulumi:test::ai-platform-data::${r.type}::${r.name}`,
-    name: r.name,
-    getConfig: <T extends object>() => config as T,
-  } as unknown as ResourceValidationArgs;
-  // A single function in this rule; the type allows a list.
-  const validate = chartVersionPinned.validateResource as (
-    a: ResourceValidationArgs,
-    report: (message: string) => void,
-  ) => void;
-  validate(args, (message) => out.push(message));
-  return out;
+async function chartViolations(r: RegisteredResource, config: Record<string, unknown>): Promise<string[]> {
+  return (await violations(chartVersionPinned, [r], config)).map((v) => v.message);
 }
 
 /** The chart-version rule's entry in a policy config file. */
-function packEntry(stack: "dev" | "prod"): Record<string, unknown> {
-  const file = JSON.parse(fs.readFileSync(path.join(ROOT, "policies", "config", `${stack}.json`), "utf8"));
-  const entry = file["chart-version-pinned"];
-  if (entry === undefined || typeof entry === "string") return {};
-  const props: Record<string, unknown> = { ...(entry as Record<string, unknown>) };
-  delete props.enforcementLevel;
-  return props;
+function packEntry(stack: Stack): Record<string, unknown> {
+  return configFor(packConfig(stack), chartVersionPinned);
 }
 
 describe("chart source (<service>.chart)", () => {
@@ -191,10 +169,9 @@ describe("chart source (<service>.chart)", () => {
     const config = parseConfig({ postgres: { chart: { source: wrong } }, mongodb: { enabled: false } });
     assert.equal(componentConfigProblems(config).filter((x) => x.includes("chart.source")).length, 2);
     const m = runError("dev", {
-      "ai-platform-data:postgres": {
-        ...(stackConfig("dev")["ai-platform-data:postgres"] as object),
+      ...serviceOverride("dev", "postgres", {
         chart: { source: wrong },
-      },
+      }),
     });
     assert.match(m, /ai-platform-data:postgres\.chart\.source: .* holds version "15\.5\.30"/);
   });
@@ -250,9 +227,9 @@ describe("chart source (<service>.chart)", () => {
       assert.deepEqual(releaseOf(plain, "weaviate").inputs.repositoryOpts, { repo: CHARTS.weaviate.repo });
     });
 
-    it("chart-version-pinned passes a mirror with the pinned version, in prod", () => {
+    it("chart-version-pinned passes a mirror with the pinned version, in prod", async () => {
       for (const [, chart] of SERVICES) {
-        assert.deepEqual(chartViolations(releaseOf(mirrored, chart), packEntry("prod")), [], chart);
+        assert.deepEqual(await chartViolations(releaseOf(mirrored, chart), packEntry("prod")), [], chart);
       }
     });
 
@@ -270,31 +247,31 @@ describe("chart source (<service>.chart)", () => {
       }
     });
 
-    it("chart-version-pinned refuses a local chart unless the pack's config allows it (dev.json does)", () => {
+    it("chart-version-pinned refuses a local chart unless the pack's config allows it (dev.json does)", async () => {
       for (const [, chart] of SERVICES) {
         const r = releaseOf(local, chart);
-        const refused = chartViolations(r, packEntry("prod"));
+        const refused = await chartViolations(r, packEntry("prod"));
         assert.deepEqual(refused, [
           `release "${chart}" installs the local chart ./test/fixtures/charts/${chart}; Helm ignores the version of a local chart, so nothing pins what is installed. Install it from a registry or repository, or allow local charts in the policy config (allowLocalCharts) for tests and chart development.`,
         ]);
-        assert.deepEqual(chartViolations(r, packEntry("dev")), [], chart);
+        assert.deepEqual(await chartViolations(r, packEntry("dev")), [], chart);
         assert.equal(packEntry("dev").allowLocalCharts, true);
       }
     });
 
-    it("chart-version-pinned still refuses a range for a mirror, and an archive or absolute path as local", () => {
+    it("chart-version-pinned still refuses a range for a mirror, and an archive or absolute path as local", async () => {
       const r = structuredClone(releaseOf(mirrored, "redis"));
       r.inputs.version = "^17";
-      assert.equal(chartViolations(r, {}).length, 1);
+      assert.equal((await chartViolations(r, {})).length, 1);
       for (const chart of ["/charts/redis", "../charts/redis", "redis-17.17.1.tgz"]) {
         const l = structuredClone(releaseOf(mirrored, "redis"));
         l.inputs.chart = chart;
-        assert.match(chartViolations(l, {})[0], /installs the local chart/, chart);
-        assert.deepEqual(chartViolations(l, { allowLocalCharts: true }), [], chart);
+        assert.match((await chartViolations(l, {}))[0], /installs the local chart/, chart);
+        assert.deepEqual(await chartViolations(l, { allowLocalCharts: true }), [], chart);
       }
       const aliased = structuredClone(releaseOf(mirrored, "redis"));
       aliased.inputs.chart = "bitnami/redis";
-      assert.deepEqual(chartViolations(aliased, {}), []);
+      assert.deepEqual(await chartViolations(aliased, {}), []);
     });
   });
 });

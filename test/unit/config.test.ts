@@ -1,19 +1,9 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
-import { ConfigError, parseBytes, parseConfig, parseMillicores } from "../../config";
+import { parseBytes, parseConfig, parseMillicores } from "../../config";
 import { runError, runOk, stackConfig } from "../support/program";
-
-/** The message parseConfig throws for a raw config. */
-function problems(raw: Record<string, unknown>): string {
-  try {
-    parseConfig(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail("config was accepted");
-}
+import { configProblems as problems } from "../support/unit-config";
 
 const dev = stackConfig("dev") as Record<string, unknown>;
 

@@ -13,7 +13,7 @@ import { postgresExistingSecretKeys } from "../../components/postgres";
 import { redisExistingSecretKeys } from "../../components/redis";
 import { weaviateExistingSecretCheck, weaviateExistingSecretKeys } from "../../components/weaviate";
 import { decodeSecretData, existingSecretProblem } from "../../components/shared/existing-secret";
-import { ConfigError, parseConfig } from "../../config";
+import { parseConfig } from "../../config";
 import { isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import {
   byType,
@@ -24,6 +24,7 @@ import {
   runProgram,
   stackConfig,
 } from "../support/program";
+import { configProblems as problems } from "../support/unit-config";
 
 const NS = "ai-platform-data"; // prod's namespace
 const KEPT = {
@@ -337,16 +338,6 @@ describe("what each service's kept Secret must hold", () => {
 });
 
 describe("credentials config", () => {
-  const problems = (raw: Record<string, unknown>): string => {
-    try {
-      parseConfig(raw);
-    } catch (e) {
-      assert.ok(e instanceof ConfigError);
-      return e.message;
-    }
-    assert.fail("config was accepted");
-  };
-
   it("takes a Secret name, and nothing else", () => {
     assert.equal(
       parseConfig({ redis: { credentials: { existingSecret: "redis.kept-1" } } }).redis.credentials

@@ -14,7 +14,7 @@ import {
   userFailures,
 } from "../../init/kafka-users/spec";
 import { UNKNOWN } from "../../init/shared/unknown";
-import { viaSerialization } from "../support/dynamic";
+import { serializedOnce } from "../support/unit-serialized";
 
 const base: KafkaScramUsersInputs = {
   brokers: ["k:9092"],
@@ -29,6 +29,9 @@ const base: KafkaScramUsersInputs = {
   iterations: 8192,
   timeoutSeconds: 5,
 };
+
+/** The provider as the engine's host loads it, serialized once for the whole file. */
+const serialized = serializedOnce(() => new KafkaScramUsersProvider());
 
 describe("Kafka SCRAM users initialiser (no server)", () => {
   it("names the property of every bad input", () => {
@@ -51,7 +54,7 @@ describe("Kafka SCRAM users initialiser (no server)", () => {
   });
 
   it("check defers what a preview does not know yet: generated passwords, brokers (issue 9)", async () => {
-    const { provider } = await viaSerialization(new KafkaScramUsersProvider());
+    const { provider } = await serialized();
     // As the engine passes them in a preview of a new stack: the whole map unknown, or one entry.
     const whole = { ...base, password: UNKNOWN, userPasswords: UNKNOWN as never, brokers: UNKNOWN as never };
     assert.deepEqual((await provider.check!({}, whole)).failures, []);
@@ -63,7 +66,7 @@ describe("Kafka SCRAM users initialiser (no server)", () => {
   });
 
   it("check of the serialized provider refuses bad input, naming the property", async () => {
-    const { provider } = await viaSerialization(new KafkaScramUsersProvider());
+    const { provider } = await serialized();
     const u = { name: "x", mechanism: "SCRAM-SHA-512" as const };
     const res = await provider.check!({}, { ...base, users: [u, u], userPasswords: {}, iterations: 100 });
     assert.deepEqual(
@@ -73,7 +76,7 @@ describe("Kafka SCRAM users initialiser (no server)", () => {
   });
 
   it("diff is pure and exact: a rotated password or a new user is a change, the log is not", async () => {
-    const { provider } = await viaSerialization(new KafkaScramUsersProvider());
+    const { provider } = await serialized();
     const olds = { ...base, log: ["created SCRAM user app"] };
     assert.equal((await provider.diff!("id", olds, base)).changes, false);
     const rotated = { ...base, userPasswords: { ...base.userPasswords, app: "pw-app-2" } };

@@ -8,7 +8,7 @@ import {
   TopicSpec,
 } from "../../init/kafka";
 import { UNKNOWN } from "../../init/shared/unknown";
-import { viaSerialization } from "../support/dynamic";
+import { serializedOnce } from "../support/unit-serialized";
 import { closedPort } from "../support/servers";
 
 const t = (
@@ -32,6 +32,9 @@ const base: KafkaTopicsInputs = {
   deleteRemovedTopics: false,
   timeoutSeconds: 60,
 };
+
+/** The provider as the engine's host loads it, serialized once for the whole file. */
+const serialized = serializedOnce(() => new KafkaTopicsProvider());
 
 describe("Kafka topics initialiser (no server)", () => {
   it("refuses fewer partitions and another replication factor, naming the topic and the way out", () => {
@@ -84,7 +87,7 @@ describe("Kafka topics initialiser (no server)", () => {
   });
 
   it("check of the serialized provider refuses fewer partitions and another replication factor", async () => {
-    const { provider } = await viaSerialization(new KafkaTopicsProvider());
+    const { provider } = await serialized();
     const c = t("c", 3);
     const check = await provider.check!(
       { ...base, topics: [c] },
@@ -114,7 +117,7 @@ describe("Kafka topics initialiser (no server)", () => {
   });
 
   it("survives Pulumi's closure serialization without capturing a client", async () => {
-    const { provider, text } = await viaSerialization(new KafkaTopicsProvider());
+    const { provider, text } = await serialized();
     assert.equal(typeof provider.create, "function");
     assert.ok(!/kafkajs\/src/.test(text), "the kafkajs module was captured into the provider");
     assert.equal((await provider.diff!("id", { ...base, log: [] }, base)).changes, false);
@@ -123,7 +126,7 @@ describe("Kafka topics initialiser (no server)", () => {
 
 describe("Kafka topics initialiser: delete keeps data (issue 8 item 3)", () => {
   it("delete drops no topic, even with deleteRemovedTopics: it also runs on destroy and on a rename", async () => {
-    const { provider } = await viaSerialization(new KafkaTopicsProvider());
+    const { provider } = await serialized();
     // A broker nobody listens on: a delete that tried to drop topics would fail after its deadline.
     const port = await closedPort();
     const outs = {
@@ -137,7 +140,7 @@ describe("Kafka topics initialiser: delete keeps data (issue 8 item 3)", () => {
   });
 
   it("check defers what a preview does not know yet (topics, node count)", async () => {
-    const { provider } = await viaSerialization(new KafkaTopicsProvider());
+    const { provider } = await serialized();
     const preview = { ...base, password: UNKNOWN, brokers: UNKNOWN, topics: UNKNOWN, nodes: UNKNOWN };
     assert.deepEqual((await provider.check!({}, preview as never)).failures, []);
     const unknownNodes = { ...base, topics: [t("a", 3, 3)], nodes: UNKNOWN as never };

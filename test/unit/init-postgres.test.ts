@@ -351,7 +351,7 @@ describe("PostgreSQL schema initialiser (no server)", () => {
     assert.equal(mayRetry(Object.assign(new Error("no database"), { code: "3D000" })), false);
   });
 
-  it("works from its serialized form; delete keeps everything without touching the server", async () => {
+  it("works from its serialized form; delete keeps everything without touching the server", async (t) => {
     const { provider, text } = await viaSerialization(new PostgresSchemaProvider());
     assert.ok(!text.includes("admin-secret-1"));
     const checked = await provider.check!(base, base);
@@ -363,17 +363,13 @@ describe("PostgreSQL schema initialiser (no server)", () => {
       /0001_vector/,
     );
     // delete opens no connection: the host does not exist and it still succeeds, saying what it kept.
-    const lines: string[] = [];
-    const write = process.stderr.write;
-    process.stderr.write = ((chunk: string) => {
-      lines.push(String(chunk));
-      return true;
-    }) as typeof process.stderr.write;
+    const stderr = t.mock.method(process.stderr, "write", () => true);
     try {
       await provider.delete!("id", { ...outputsOf(base), host: "no-such-host.invalid" });
     } finally {
-      process.stderr.write = write;
+      stderr.mock.restore();
     }
-    assert.match(lines.join(""), /kept database "ai_platform" .* deletes nothing on the server/);
+    const printed = stderr.mock.calls.map((c) => String(c.arguments[0])).join("");
+    assert.match(printed, /kept database "ai_platform" .* deletes nothing on the server/);
   });
 });

@@ -13,7 +13,7 @@ import {
   WeaviateClassesInputs,
   WeaviateClassesProvider,
 } from "../../init/weaviate";
-import { viaSerialization } from "../support/dynamic";
+import { serializedOnce } from "../support/unit-serialized";
 
 const doc: ClassSpec = {
   name: "Document",
@@ -30,6 +30,9 @@ const base: WeaviateClassesInputs = {
   allowRecreate: [],
   timeoutSeconds: 60,
 };
+
+/** The provider as the engine's host loads it, serialized once for the whole file. */
+const serialized = serializedOnce(() => new WeaviateClassesProvider());
 
 describe("Weaviate classes initialiser (no server)", () => {
   it("names the module to enable when a vectorizer is off", () => {
@@ -75,7 +78,7 @@ describe("Weaviate classes initialiser (no server)", () => {
   });
 
   it("diffs exactly and survives serialization", async () => {
-    const { provider } = await viaSerialization(new WeaviateClassesProvider());
+    const { provider } = await serialized();
     assert.equal((await provider.diff!("id", { ...base, log: ["x"] }, base)).changes, false);
     assert.equal(
       (await provider.diff!("id", { ...base, log: [] }, { ...base, allowRecreate: ["Document"] })).changes,
@@ -121,7 +124,7 @@ describe("Weaviate classes initialiser (no server)", () => {
   });
 
   it("check defers what a preview does not know yet, and checks the rest", async () => {
-    const { provider } = await viaSerialization(new WeaviateClassesProvider());
+    const { provider } = await serialized();
     const preview = {
       ...base,
       apiKey: UNKNOWN,

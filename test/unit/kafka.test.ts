@@ -1,50 +1,25 @@
+/**
+ * The Kafka component as the program registers it under mocks (dev and prod stacks, and config
+ * variants): chart, sizes, SASL, credentials, backup job, network policy, alerts and external mode.
+ * Derivations are in kafka-values.test.ts, the backup script in kafka-backup.test.ts.
+ */
 import * as assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { describe, it } from "node:test";
-import * as fc from "fast-check";
-import { kafkaAppUser, kafkaConfigProblems, kafkajsMechanism } from "../../components/kafka";
-import {
-  kafkaHeapOpts,
-  kafkaReplication,
-  kafkaSaslPlan,
-  kafkaServerSettings,
-  renderProperties,
-} from "../../components/kafka/values";
-import { BACKUP_SCRIPTS_DIR, backupScript } from "../../components/shared/backup";
-import { KAFKA_MECHANISMS } from "../../config";
+import { backupScript } from "../../components/shared/backup";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
 import { byType, ProgramRun, RegisteredResource, releaseValues, runError, runOk } from "../support/program";
+import { ALL_EXTERNAL } from "../support/unit-runs";
+import { backupJob, releaseNamed, secretNamed } from "../support/unit-resources";
 import { KAFKA_KEYS } from "./chart-keys";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- chart values and k8s objects are untyped here */
-
-type Mechanism = (typeof KAFKA_MECHANISMS)[number];
-
-function secretNamed(run: ProgramRun, name: string): RegisteredResource | undefined {
-  return byType(run, "kubernetes:core/v1:Secret").find(
-    (s) => (s.inputs.metadata as { name: string }).name === name,
-  );
-}
 
 function scramUsers(run: ProgramRun): RegisteredResource | undefined {
   return byType(run, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "kafka-scram-users");
 }
 
-function kafkaRelease(run: ProgramRun): RegisteredResource | undefined {
-  return byType(run, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "kafka");
-}
-
 function env(container: any, name: string): any {
   return container.env.find((e: { name: string }) => e.name === name);
-}
-
-/** The mechanism the chart's kafka-exporter picks (_helpers.tpl kafka.metrics.kafka.saslMechanism). */
-function exporterMechanism(chartList: string): string {
-  for (const m of ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]) if (chartList.includes(m)) return m;
-  return "";
 }
 
 describe("Kafka component", () => {
@@ -52,7 +27,7 @@ describe("Kafka component", () => {
   const dev = runOk("dev");
 
   it("pins bitnami/kafka 26.11.4 by OCI", () => {
-    const rel = kafkaRelease(prod)!;
+    const rel = releaseNamed(prod, "kafka")!;
     assert.equal(rel.inputs.chart, "oci://registry-1.docker.io/bitnamicharts/kafka");
     assert.equal(rel.inputs.version, "26.11.4");
     assert.equal(rel.inputs.atomic, true);
@@ -125,8 +100,7 @@ describe("Kafka component", () => {
     });
     const v = releaseValues(run, "/kafka") as any;
     assert.deepEqual(v.image, { registry: "mirror.example.com", repository: "vendor/kafka", tag: "3.6.1-x" });
-    const job = byType(run, "kubernetes:batch/v1:CronJob").find((j) => j.name === "kafka-backup-cronjob")!;
-    const c = (job.inputs.spec as any).jobTemplate.spec.template.spec.containers[0];
+    const c = backupJob(run, "kafka").container;
     assert.equal(c.image, "mirror.example.com/vendor/kafka:3.6.1-x");
   });
 
@@ -171,7 +145,7 @@ describe("Kafka component", () => {
     assert.equal(data["system-user-password"], data["client-password-admin"]);
     assert.notEqual(data["client-password-admin"], data["client-password-app"]);
     assert.notEqual(data["inter-broker-password"], data["controller-password"]);
-    const rel = kafkaRelease(prod)!;
+    const rel = releaseNamed(prod, "kafka")!;
     assert.deepEqual(leakedPasswords({ resources: [rel], outputs: {} }), []);
   });
 
@@ -189,10 +163,8 @@ describe("Kafka component", () => {
   });
 
   it("backs up topic layout and configs on the configured schedule, password by secretKeyRef", () => {
-    const job = byType(prod, "kubernetes:batch/v1:CronJob").find((j) => j.name === "kafka-backup-cronjob")!;
-    const spec = job.inputs.spec as any;
+    const { spec, container: c } = backupJob(prod, "kafka");
     assert.equal(spec.schedule, "45 2 * * *");
-    const c = spec.jobTemplate.spec.template.spec.containers[0];
     assert.equal(c.image, "docker.io/bitnamilegacy/kafka:3.6.1-debian-12-r12");
     // The backup mode of components/backup/kafka.sh (no argument); what it writes: "Kafka backup script".
     assert.deepEqual(c.command, ["/bin/sh", "-c", backupScript("kafka")]);
@@ -268,14 +240,9 @@ describe("Kafka component", () => {
   });
 
   it("deploys nothing in external mode and hands out the configured brokers", () => {
-    const run = runOk("dev", {
-      "ai-platform-data:kafka": {
-        mode: "external",
-        endpoint: { brokers: ["k1.example.com:9092", "k2.example.com:9092"] },
-      },
-      "ai-platform-data:kafkaPassword": "external-kafka-pw",
-    });
-    assert.equal(kafkaRelease(run), undefined);
+    // Every service external in one run, shared with the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
+    assert.equal(releaseNamed(run, "kafka"), undefined);
     assert.equal(secretNamed(run, "kafka-credentials"), undefined);
     assert.equal(
       byType(run, "kubernetes:batch/v1:CronJob").find((j) => j.name === "kafka-backup-cronjob"),
@@ -352,207 +319,5 @@ describe("Kafka component", () => {
       message,
       /kafka\.sasl\.interBrokerMechanism "SCRAM-SHA-512" is not in kafka\.sasl\.enabledMechanisms/,
     );
-  });
-});
-
-describe("Kafka derivations", () => {
-  it("derives the heap as half the memory limit unless heapOpts is set", () => {
-    const resources = (memory: string) => ({
-      requests: { cpu: "1", memory: "256Mi" },
-      limits: { cpu: "1", memory },
-    });
-    for (const [limit, heap] of [
-      ["1Gi", 512],
-      ["4Gi", 2048],
-      ["768Mi", 384],
-      ["1001Mi", 500],
-    ] as const) {
-      assert.equal(kafkaHeapOpts({ resources: resources(limit) }), `-Xmx${heap}m -Xms${heap}m`, limit);
-    }
-    assert.equal(kafkaHeapOpts({ heapOpts: "-Xmx3g -Xms1g", resources: resources("8Gi") }), "-Xmx3g -Xms1g");
-  });
-
-  it("replicates three times from three nodes and needs two in sync there", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 15 }), (nodes) => {
-        const r = kafkaReplication(nodes);
-        return (
-          r.replicationFactor <= nodes &&
-          r.minInsyncReplicas <= r.replicationFactor &&
-          // One node may fail and writes still meet min.insync.replicas.
-          (nodes < 3 || r.minInsyncReplicas < r.replicationFactor)
-        );
-      }),
-    );
-    assert.deepEqual(kafkaReplication(1), { replicationFactor: 1, minInsyncReplicas: 1 });
-    assert.deepEqual(kafkaReplication(2), { replicationFactor: 2, minInsyncReplicas: 1 });
-    assert.deepEqual(kafkaReplication(3), { replicationFactor: 3, minInsyncReplicas: 2 });
-    assert.deepEqual(kafkaReplication(7), { replicationFactor: 3, minInsyncReplicas: 2 });
-  });
-
-  it("adds PLAIN for the controller without offering it to clients, and the exporter's pick stays allowed", () => {
-    const mechanisms = fc.uniqueArray(fc.constantFrom<Mechanism>(...KAFKA_MECHANISMS), {
-      minLength: 1,
-      maxLength: 3,
-    });
-    fc.assert(
-      fc.property(mechanisms, fc.nat(), (enabled, i) => {
-        const interBrokerMechanism = enabled[i % enabled.length];
-        const plan = kafkaSaslPlan({
-          enabledMechanisms: enabled,
-          clientMechanism: enabled[0],
-          interBrokerMechanism,
-        });
-        const chart = plan.chart.split(",");
-        const client = plan.client.split(",");
-        return (
-          chart.includes("PLAIN") &&
-          chart.includes(plan.controller) &&
-          chart.includes(plan.interBroker) &&
-          enabled.every((m) => chart.includes(m)) &&
-          new Set(chart).size === chart.length &&
-          client.length === enabled.length &&
-          client.every((m) => (enabled as string[]).includes(m)) &&
-          client.includes(exporterMechanism(plan.chart))
-        );
-      }),
-    );
-    const settings = kafkaServerSettings({
-      nodes: 1,
-      sasl: { enabledMechanisms: ["PLAIN"], clientMechanism: "PLAIN", interBrokerMechanism: "PLAIN" },
-    });
-    assert.equal(settings["listener.name.client.sasl.enabled.mechanisms"], "PLAIN");
-  });
-
-  it("renders properties one per line", () => {
-    assert.equal(renderProperties({ "a.b": "1", c: "x,y" }), "a.b=1\nc=x,y");
-  });
-
-  it("names contradictory SASL settings and user names", () => {
-    const sasl = {
-      enabledMechanisms: ["SCRAM-SHA-512"] as Mechanism[],
-      clientMechanism: "SCRAM-SHA-512" as Mechanism,
-      interBrokerMechanism: "SCRAM-SHA-512" as Mechanism,
-    };
-    assert.deepEqual(kafkaConfigProblems({ sasl, clientUsers: ["admin", "app"] }), []);
-    assert.match(
-      kafkaConfigProblems({
-        sasl: { ...sasl, interBrokerMechanism: "PLAIN" },
-        clientUsers: ["admin"],
-      }).join(),
-      /interBrokerMechanism "PLAIN" is not in kafka\.sasl\.enabledMechanisms \(SCRAM-SHA-512\)/,
-    );
-    assert.match(kafkaConfigProblems({ sasl, clientUsers: ["a", "b", "a"] }).join(), /"a" appears twice/);
-    assert.match(
-      kafkaConfigProblems({ sasl, clientUsers: ["admin", "controller_user"] }).join(),
-      /"controller_user" is the chart's internal user/,
-    );
-  });
-
-  it("spells mechanisms for kafkajs and picks the app user", () => {
-    assert.equal(kafkajsMechanism("SCRAM-SHA-512"), "scram-sha-512");
-    assert.equal(kafkajsMechanism("PLAIN"), "plain");
-    assert.equal(kafkaAppUser(["admin", "app", "other"]), "app");
-    assert.equal(kafkaAppUser(["admin"]), "admin");
-  });
-});
-
-describe("Kafka backup script", () => {
-  /** A fake Kafka bin directory: the tools print their arguments and the client properties they got. */
-  function fakeKafkaBin(dir: string): string {
-    const bin = path.join(dir, "bin");
-    fs.mkdirSync(bin);
-    const tool = (topicLine: string) =>
-      [
-        "#!/bin/sh",
-        topicLine,
-        'echo "args: $*"',
-        'while [ $# -gt 0 ]; do if [ "$1" = "--command-config" ]; then echo "props: $2"; cat "$2"; fi; shift; done',
-        "",
-      ].join("\n");
-    fs.writeFileSync(
-      path.join(bin, "kafka-topics.sh"),
-      tool('printf "Topic: t1\\tTopicId: x\\n\\tTopic: t1\\tPartition: 0\\n"'),
-      {
-        mode: 0o755,
-      },
-    );
-    fs.writeFileSync(path.join(bin, "kafka-configs.sh"), tool(":"), { mode: 0o755 });
-    return bin;
-  }
-
-  function runScript(dir: string, extra: Record<string, string>) {
-    return spawnSync("sh", [path.join(BACKUP_SCRIPTS_DIR, "kafka.sh")], {
-      encoding: "utf8",
-      env: {
-        PATH: process.env.PATH,
-        BACKUP_DIR: path.join(dir, "out"),
-        RETENTION_DAYS: "30",
-        KAFKA_BIN: path.join(dir, "bin"),
-        KAFKA_BOOTSTRAP: "localhost:19092",
-        KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
-        KAFKA_USER: "admin",
-        KAFKA_PASSWORD: 'p\\a"ss',
-        ...extra,
-      },
-    });
-  }
-
-  it("writes a timestamped text file with both descriptions, outside Kubernetes", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-backup-"));
-    try {
-      fakeKafkaBin(dir);
-      const out = path.join(dir, "out");
-      fs.mkdirSync(out);
-      const old = path.join(out, "kafka-topics-20000101T000000Z.txt");
-      fs.writeFileSync(old, "old");
-      execFileSync("touch", ["-d", "40 days ago", old]);
-      const keep = path.join(out, "kafka-topics-20000102T000000Z.txt");
-      fs.writeFileSync(keep, "recent");
-
-      const r = runScript(dir, {});
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /^backup written: .*kafka-topics-\d{8}T\d{6}Z\.txt \(1 topics, \d+ bytes\)$/m);
-      const files = fs.readdirSync(out).sort();
-      assert.ok(!files.some((f) => f.endsWith(".partial")), "a .partial file was left behind");
-      assert.ok(!fs.existsSync(old), "the 40-day-old backup was not pruned");
-      assert.ok(fs.existsSync(keep), "a recent backup was pruned");
-      const written = files.filter(
-        (f) => /^kafka-topics-\d{8}T\d{6}Z\.txt$/.test(f) && f !== path.basename(keep),
-      );
-      assert.equal(written.length, 1);
-      const text = fs.readFileSync(path.join(out, written[0]), "utf8");
-      assert.match(text, /--bootstrap-server localhost:19092 --command-config \S+ --describe$/m);
-      assert.match(text, /--describe --entity-type topics --all$/m);
-      assert.match(text, /^security\.protocol=SASL_PLAINTEXT$/m);
-      assert.match(text, /^sasl\.mechanism=SCRAM-SHA-512$/m);
-      const jaas =
-        /^sasl\.jaas\.config=org\.apache\.kafka\.common\.security\.scram\.ScramLoginModule required username="admin" password="(.*)";$/m.exec(
-          text,
-        );
-      assert.ok(jaas, "no SCRAM JAAS line");
-      // Java properties, then the JAAS parser, each turn \x into x.
-      const unescape = (s: string) => s.replace(/\\(.)/g, "$1");
-      assert.equal(unescape(unescape(jaas[1])), 'p\\a"ss');
-      // The properties file with the password is gone once the script ends.
-      const props = /^props: (\S+)$/m.exec(text)![1];
-      assert.ok(!fs.existsSync(props), "the client properties file was left behind");
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("fails on an unknown mechanism without writing a backup", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-backup-"));
-    try {
-      fakeKafkaBin(dir);
-      fs.mkdirSync(path.join(dir, "out"));
-      const r = runScript(dir, { KAFKA_SASL_MECHANISM: "GSSAPI" });
-      assert.notEqual(r.status, 0);
-      assert.match(r.stderr, /KAFKA_SASL_MECHANISM "GSSAPI" is not supported/);
-      assert.deepEqual(fs.readdirSync(path.join(dir, "out")), []);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -1,44 +1,34 @@
+/**
+ * The MongoDB component as the program registers it under mocks (dev and prod stacks, and config
+ * variants): chart, members, users and credentials, backup job, network policy, alerts and external mode.
+ * Derivations are in mongodb-values.test.ts, the backup script in mongodb-backup.test.ts.
+ */
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { describe, it } from "node:test";
-import * as fc from "fast-check";
-import {
-  MONGODB_METRICS_USER,
-  mongodbHosts,
-  mongodbUri,
-  mongodbUserProblem,
-  wiredTigerCacheSizeGB,
-} from "../../components/mongodb";
-import { mongodbAlertRules } from "../../components/mongodb/alerts";
-import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
-import { byType, ProgramRun, releaseValues, runError, runOk } from "../support/program";
+import { byType, releaseValues, runError, runOk } from "../support/program";
+import { ALL_EXTERNAL } from "../support/unit-runs";
+import { backupJob, releaseNamed, secretNamed } from "../support/unit-resources";
 import { MONGODB_KEYS } from "./chart-keys";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- values and k8s objects are untyped input
 type Any = any;
 
+/** prod's three members, by their StatefulSet pod names under the headless Service. */
+const PROD_HOSTS = [
+  "mongodb-0.mongodb-headless.ai-platform-data.svc.cluster.local:27017",
+  "mongodb-1.mongodb-headless.ai-platform-data.svc.cluster.local:27017",
+  "mongodb-2.mongodb-headless.ai-platform-data.svc.cluster.local:27017",
+];
+
 const MAP_KEYS = ["metrics.serviceMonitor.labels"];
-
-function mongoRelease(run: ProgramRun) {
-  return byType(run, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "mongodb");
-}
-
-function secretNamed(run: ProgramRun, name: string) {
-  return byType(run, "kubernetes:core/v1:Secret").find(
-    (s) => (s.inputs.metadata as { name: string }).name === name,
-  );
-}
 
 describe("MongoDB component", () => {
   const prod = runOk("prod");
   const dev = runOk("dev");
 
   it("pins bitnami/mongodb 13.18.5 by OCI", () => {
-    const rel = mongoRelease(prod)!;
+    const rel = releaseNamed(prod, "mongodb")!;
     assert.equal(rel.inputs.chart, "oci://registry-1.docker.io/bitnamicharts/mongodb");
     assert.equal(rel.inputs.version, "13.18.5");
     assert.equal(rel.inputs.atomic, true);
@@ -101,8 +91,7 @@ describe("MongoDB component", () => {
     });
     const v = releaseValues(run, "/mongodb") as Any;
     assert.deepEqual(v.image, { registry: "mirror.example.com", repository: "db/mongodb", tag: "6.0.10-x" });
-    const job = byType(run, "kubernetes:batch/v1:CronJob").find((j) => j.name === "mongodb-backup-cronjob")!;
-    const c = (job.inputs.spec as Any).jobTemplate.spec.template.spec.containers[0];
+    const c = backupJob(run, "mongodb").container;
     assert.equal(c.image, "mirror.example.com/db/mongodb:6.0.10-x");
   });
 
@@ -116,7 +105,7 @@ describe("MongoDB component", () => {
     for (const k of ["rootPassword", "passwords", "password", "replicaSetKey"]) {
       assert.equal(v.auth[k], undefined, `auth.${k} must not be in values`);
     }
-    assert.equal(v.metrics.username, MONGODB_METRICS_USER);
+    assert.equal(v.metrics.username, "prometheus_exporter");
     assert.equal(v.metrics.password, undefined);
 
     const secret = secretNamed(prod, "mongodb-credentials")!;
@@ -142,7 +131,7 @@ describe("MongoDB component", () => {
   it("gives applications the app user, never root, with the replica set and authSource", () => {
     const creds = secretNamed(prod, "db-credentials")!;
     const data = creds.inputs.stringData as Record<string, string>;
-    const hosts = mongodbHosts("mongodb", "ai-platform-data", 3).join(",");
+    const hosts = PROD_HOSTS.join(",");
     assert.equal(
       data["mongodb-uri"],
       `mongodb://ai_platform:MOCKSECRETmongodbapppassword@${hosts}/ai_platform?authSource=ai_platform&replicaSet=rs0`,
@@ -160,10 +149,8 @@ describe("MongoDB component", () => {
   });
 
   it("backs up with mongodump --oplog on the configured schedule, password by secretKeyRef", () => {
-    const job = byType(prod, "kubernetes:batch/v1:CronJob").find((j) => j.name === "mongodb-backup-cronjob")!;
-    const spec = job.inputs.spec as Any;
+    const { spec, container: c } = backupJob(prod, "mongodb");
     assert.equal(spec.schedule, "30 2 * * *");
-    const c = spec.jobTemplate.spec.template.spec.containers[0];
     assert.equal(c.image, "docker.io/bitnamilegacy/mongodb:6.0.10-debian-11-r8");
     assert.match(c.command[2], /mongodump --config=.* --gzip --archive=/);
     const env = Object.fromEntries(c.env.map((e: Any) => [e.name, e]));
@@ -171,7 +158,7 @@ describe("MongoDB component", () => {
       secretKeyRef: { name: "mongodb-credentials", key: "mongodb-root-password" },
     });
     assert.equal(env.MONGODB_PASSWORD.value, undefined);
-    assert.equal(env.MONGODB_HOSTS.value, mongodbHosts("mongodb", "ai-platform-data", 3).join(","));
+    assert.equal(env.MONGODB_HOSTS.value, PROD_HOSTS.join(","));
     assert.equal(env.MONGODB_REPLICA_SET.value, "rs0");
     assert.equal(env.MONGODB_USER.value, "root");
     assert.equal(env.MONGODB_AUTH_DB.value, "admin");
@@ -238,18 +225,9 @@ describe("MongoDB component", () => {
   });
 
   it("deploys nothing in external mode and initialises through the configured seed list", () => {
-    const run = runOk("dev", {
-      "ai-platform-data:mongodb": {
-        mode: "external",
-        endpoint: {
-          hosts: ["db1.example.com:27017", "db2.example.com:27017"],
-          replicaSet: "prod",
-          tls: true,
-        },
-      },
-      "ai-platform-data:mongodbPassword": "EXTERNALROOTPW",
-    });
-    assert.equal(mongoRelease(run), undefined);
+    // Every service external in one run, shared with the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
+    assert.equal(releaseNamed(run, "mongodb"), undefined);
     assert.equal(secretNamed(run, "mongodb-credentials"), undefined);
     assert.equal(
       byType(run, "kubernetes:batch/v1:CronJob").filter((j) => j.name === "mongodb-backup-cronjob").length,
@@ -274,167 +252,5 @@ describe("MongoDB component", () => {
   it("refuses app user names the chart would split", () => {
     const msg = runError("dev", { "ai-platform-data:mongodb": { appUser: "a,b" } });
     assert.match(msg, /mongodb\.appUser: "a,b" contains "," or ";"/);
-  });
-});
-
-describe("MongoDB derivations", () => {
-  it("lists one in-cluster host per data-bearing member", () => {
-    assert.deepEqual(mongodbHosts("mongodb", "ns", 2), [
-      "mongodb-0.mongodb-headless.ns.svc.cluster.local:27017",
-      "mongodb-1.mongodb-headless.ns.svc.cluster.local:27017",
-    ]);
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 50 }), (n) => {
-        const hosts = mongodbHosts("mongodb", "ns", n);
-        return (
-          hosts.length === n &&
-          new Set(hosts).size === n &&
-          hosts.every((h) => /^mongodb-\d+\.[^:]+:27017$/.test(h))
-        );
-      }),
-    );
-  });
-
-  it("encodes any user and password so the URI gives them back unchanged", () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (username, password) => {
-        const uri = mongodbUri({
-          hosts: ["h1:27017", "h2:27017"],
-          username,
-          password,
-          database: "app",
-          authSource: "app",
-          replicaSet: "rs0",
-        });
-        const m =
-          /^mongodb:\/\/([^:@/]*):([^:@/]*)@h1:27017,h2:27017\/app\?authSource=app&replicaSet=rs0$/.exec(uri);
-        return m !== null && decodeURIComponent(m[1]) === username && decodeURIComponent(m[2]) === password;
-      }),
-    );
-    assert.equal(
-      mongodbUri({
-        hosts: ["h:1"],
-        username: "u",
-        password: "p",
-        database: "d",
-        authSource: "admin",
-        directConnection: true,
-        tls: false,
-      }),
-      "mongodb://u:p@h:1/d?authSource=admin&directConnection=true&tls=false",
-    );
-  });
-
-  it("sizes the WiredTiger cache as MongoDB does, from the container limit", () => {
-    // MongoDB's default: 50% of (RAM - 1 GiB), at least 0.25 GiB.
-    for (const [limit, expected] of [
-      ["1Gi", 0.25],
-      ["2Gi", 0.5],
-      ["4Gi", 1.5],
-      ["1536Mi", 0.25],
-      ["3000Mi", 0.96],
-    ] as const) {
-      assert.equal(wiredTigerCacheSizeGB(limit), expected, limit);
-    }
-    fc.assert(
-      fc.property(fc.integer({ min: 512, max: 1024 * 1024 }), (mi) => {
-        const gb = wiredTigerCacheSizeGB(`${mi}Mi`);
-        // Never more than MongoDB's own default, never below its floor, two decimals at most.
-        return gb >= 0.25 && gb <= Math.max(0.25, (mi / 1024 - 1) / 2) && Number(gb.toFixed(2)) === gb;
-      }),
-    );
-  });
-
-  it("puts the memory limit of the config into the memory alert", () => {
-    const rule = mongodbAlertRules("ns", "4Gi").find((r) => r.alert === "MongodbHighMemory")!;
-    assert.match(rule.expr, / \/ 4294967296 > 0\.9$/);
-  });
-
-  it("names the exporter user only where it would collide", () => {
-    assert.equal(mongodbUserProblem({ adminUser: "root", appUser: "app", database: "app" }), undefined);
-    assert.match(mongodbUserProblem({ adminUser: "root", appUser: "a;b", database: "app" })!, /appUser/);
-    assert.match(
-      mongodbUserProblem({ adminUser: MONGODB_METRICS_USER, appUser: "app", database: "app" })!,
-      /adminUser/,
-    );
-    assert.equal(
-      mongodbUserProblem({ adminUser: "root", appUser: MONGODB_METRICS_USER, database: "app" }),
-      undefined,
-    );
-    assert.match(
-      mongodbUserProblem({ adminUser: "root", appUser: MONGODB_METRICS_USER, database: "admin" })!,
-      /appUser/,
-    );
-  });
-});
-
-describe("MongoDB backup script", () => {
-  const script = path.join(BACKUP_SCRIPTS_DIR, "mongodb.sh");
-
-  /** Runs the script with a stand-in `mongodump` that records its arguments and config file. */
-  function runBackup(replicaSet: string) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mongodb-backup-test-"));
-    const bin = path.join(dir, "bin");
-    const backupDir = path.join(dir, "backup");
-    fs.mkdirSync(bin);
-    fs.mkdirSync(backupDir);
-    fs.writeFileSync(
-      path.join(bin, "mongodump"),
-      [
-        "#!/bin/sh",
-        'printf "%s\\n" "$@" >"$FAKE_DIR/args"',
-        'for a in "$@"; do case $a in --config=*) cp "${a#--config=}" "$FAKE_DIR/config";;',
-        '  --archive=*) echo archive >"${a#--archive=}";; esac; done',
-      ].join("\n"),
-      { mode: 0o755 },
-    );
-    const old = path.join(backupDir, "mongodb-20000101T000000Z.archive.gz");
-    fs.writeFileSync(old, "old");
-    fs.utimesSync(old, new Date(2000, 0, 1), new Date(2000, 0, 1));
-    const stdout = execFileSync("/bin/sh", [script], {
-      encoding: "utf8",
-      env: {
-        PATH: `${bin}:${process.env.PATH}`,
-        FAKE_DIR: dir,
-        MONGODB_HOSTS: "a:27017,b:27017",
-        MONGODB_USER: "ops@team",
-        MONGODB_PASSWORD: "pa'ss word",
-        MONGODB_AUTH_DB: "admin",
-        MONGODB_REPLICA_SET: replicaSet,
-        BACKUP_DIR: backupDir,
-        RETENTION_DAYS: "7",
-      },
-    });
-    const args = fs.readFileSync(path.join(dir, "args"), "utf8").trim().split("\n");
-    const config = fs.readFileSync(path.join(dir, "config"), "utf8");
-    const files = fs.readdirSync(backupDir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    return { stdout, args, config, files };
-  }
-
-  it("dumps a replica set from a secondary with --oplog, the password only in the config file", () => {
-    const r = runBackup("rs0");
-    assert.ok(r.args.includes("--oplog"));
-    assert.ok(r.args.includes("--gzip"));
-    const uri = r.args.find((a) => a.startsWith("--uri="))!;
-    assert.equal(
-      uri,
-      "--uri=mongodb://%6f%70%73%40%74%65%61%6d@a:27017,b:27017/?authSource=admin&replicaSet=rs0&readPreference=secondaryPreferred",
-    );
-    assert.ok(!r.args.join(" ").includes("pa'ss"), "the password is on the command line");
-    assert.equal(r.config, "password: 'pa''ss word'\n");
-    assert.equal(r.files.length, 1, `old archive pruned, partial renamed: ${r.files.join(", ")}`);
-    assert.match(r.files[0], /^mongodb-\d{8}T\d{6}Z\.archive\.gz$/);
-    assert.match(
-      r.stdout,
-      /^backup written: .*mongodb-\d{8}T\d{6}Z\.archive\.gz \(8 bytes, replica set rs0, with oplog\)$/m,
-    );
-  });
-
-  it("dumps a standalone server without --oplog or a read preference", () => {
-    const r = runBackup("");
-    assert.ok(!r.args.includes("--oplog"));
-    const uri = r.args.find((a) => a.startsWith("--uri="))!;
-    assert.ok(!uri.includes("readPreference") && !uri.includes("replicaSet"), uri);
   });
 });

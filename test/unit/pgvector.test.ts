@@ -12,14 +12,11 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { postgresSchema } from "../../config";
 import { pgvectorConfigProblems, pgvectorPodValues } from "../../components/shared/pgvector";
-import { releaseValues, runError, runOk, stackConfig } from "../support/program";
+import { releaseValues, runError, runOk } from "../support/program";
+import { serviceOverride } from "../support/unit-config";
+import { ALL_EXTERNAL } from "../support/unit-runs";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- chart values are untyped JSON */
-
-function postgresOverride(extra: Record<string, unknown>): Record<string, unknown> {
-  const base = stackConfig("dev")["ai-platform-data:postgres"] as Record<string, unknown>;
-  return { "ai-platform-data:postgres": { ...base, ...extra } };
-}
 
 /** A directory tree with the files each image has where pgvector's install is concerned. */
 function fakeImages(root: string, opts: { withVectorSo?: boolean } = {}) {
@@ -134,7 +131,7 @@ describe("pgvector for the Bitnami server", () => {
   it("leaves the server alone when its own image ships pgvector", () => {
     const run = runOk(
       "dev",
-      postgresOverride({
+      serviceOverride("dev", "postgres", {
         pgvectorSource: "postgresqlImage",
         images: {
           postgresql: { registry: "registry.example", repository: "db/postgresql-pgvector", tag: "16.4.0-1" },
@@ -152,7 +149,10 @@ describe("pgvector for the Bitnami server", () => {
   });
 
   it("stops before any resource when helm mode has no pgvector source", () => {
-    const message = runError("dev", postgresOverride({ pgvectorSource: "postgresqlImage" }));
+    const message = runError(
+      "dev",
+      serviceOverride("dev", "postgres", { pgvectorSource: "postgresqlImage" }),
+    );
     assert.match(
       message,
       /ai-platform-data:postgres.pgvectorSource: "postgresqlImage" needs postgres.images.postgresql.repository set to your image with pgvector; Bitnami's image has no vector extension/,
@@ -179,20 +179,15 @@ describe("pgvector for the Bitnami server", () => {
       assert.match(problems(rolling)[0], /does not name a pgvector version and a PostgreSQL major/);
     }
     assert.match(
-      runError("dev", postgresOverride({ images: { pgvector: { tag: "0.8.0-pg15" } } })),
+      runError("dev", serviceOverride("dev", "postgres", { images: { pgvector: { tag: "0.8.0-pg15" } } })),
       /ai-platform-data:postgres.images.pgvector.tag: "0.8.0-pg15" is built for PostgreSQL 15/,
     );
   });
 
   it("checks nothing of the kind for an external server", () => {
-    const run = runOk("dev", {
-      ...postgresOverride({
-        mode: "external",
-        endpoint: { host: "db.example.com", port: 5432 },
-        pgvectorSource: "postgresqlImage",
-      }),
-      "ai-platform-data:postgresPassword": "external-pw",
-    });
+    // Every service external in one run (pgvectorSource "postgresqlImage" without an image), shared with
+    // the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
     assert.ok(
       run.resources.every((r) => r.inputs.name !== "postgresql"),
       "no release in external mode",

@@ -16,21 +16,13 @@ import {
   renderRedisConf,
 } from "../../components/redis/values";
 import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/assert-helpers";
-import {
-  byType,
-  ProgramRun,
-  RegisteredResource,
-  releaseValues,
-  runError,
-  runOk,
-  stackConfig,
-} from "../support/program";
+import { byType, ProgramRun, releaseValues, runError, runOk } from "../support/program";
+import { serviceOverride } from "../support/unit-config";
+import { ALL_EXTERNAL } from "../support/unit-runs";
+import { backupJob, named, releaseNamed } from "../support/unit-resources";
 import { REDIS_KEYS } from "./chart-keys";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- chart values and k8s objects are untyped here */
-
-const named = (resources: RegisteredResource[], name: string) =>
-  resources.find((r) => (r.inputs.metadata as { name?: string } | undefined)?.name === name);
 
 /**
  * {@link leakedPasswords}, less the inputs that were handed over as Pulumi secrets: the initialisers'
@@ -54,7 +46,7 @@ describe("Redis component", () => {
   const dev = runOk("dev");
 
   it("pins bitnami/redis 17.17.1 by OCI", () => {
-    const rel = byType(prod, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "redis")!;
+    const rel = releaseNamed(prod, "redis")!;
     assert.equal(rel.inputs.chart, "oci://registry-1.docker.io/bitnamicharts/redis");
     assert.equal(rel.inputs.version, "17.17.1");
     assert.equal(rel.inputs.atomic, true);
@@ -129,7 +121,7 @@ describe("Redis component", () => {
       existingSecret: "redis-credentials",
       existingSecretPasswordKey: "redis-password",
     });
-    const secret = named(byType(prod, "kubernetes:core/v1:Secret"), "redis-credentials")!;
+    const secret = named(prod, "kubernetes:core/v1:Secret", "redis-credentials")!;
     const keys = Object.keys(secret.inputs.stringData as object).sort();
     assert.deepEqual(keys, ["acl-app-password", "redis-password"]);
     for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
@@ -141,12 +133,12 @@ describe("Redis component", () => {
   });
 
   it("gives applications the Sentinels, the master set and an ACL user's login, never the default user's", () => {
-    const creds = named(byType(prod, "kubernetes:core/v1:Secret"), "db-credentials")!;
+    const creds = named(prod, "kubernetes:core/v1:Secret", "db-credentials")!;
     const data = creds.inputs.stringData as Record<string, string>;
     assert.equal(data["redis-sentinels"], "redis.ai-platform-data.svc.cluster.local:26379");
     assert.equal(data["redis-master-name"], "mymaster");
     assert.equal(data["redis-username"], "app");
-    const server = named(byType(prod, "kubernetes:core/v1:Secret"), "redis-credentials")!;
+    const server = named(prod, "kubernetes:core/v1:Secret", "redis-credentials")!;
     const serverData = server.inputs.stringData as Record<string, string>;
     assert.equal(data["redis-password"], serverData["acl-app-password"]);
     assert.notEqual(data["redis-password"], serverData["redis-password"], "applications got the superuser");
@@ -158,10 +150,8 @@ describe("Redis component", () => {
   });
 
   it("backs up the master's RDB found through Sentinel, password by secretKeyRef", () => {
-    const job = byType(prod, "kubernetes:batch/v1:CronJob").find((j) => j.name === "redis-backup-cronjob")!;
-    const spec = job.inputs.spec as any;
+    const { spec, container: c } = backupJob(prod, "redis");
     assert.equal(spec.schedule, "15 2 * * *");
-    const c = spec.jobTemplate.spec.template.spec.containers[0];
     assert.equal(c.image, "docker.io/bitnamilegacy/redis:7.0.12-debian-11-r34");
     assert.match(c.command[2], /SENTINEL get-master-addr-by-name/);
     assert.match(c.command[2], /--rdb "\$out\.partial"/);
@@ -177,7 +167,7 @@ describe("Redis component", () => {
   });
 
   it("lets clients, peers and the exporter in on 6379, 26379 and 9121", () => {
-    const np = named(byType(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy"), "redis-clients")!;
+    const np = named(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "redis-clients")!;
     const spec = np.inputs.spec as any;
     assert.deepEqual(spec.podSelector.matchLabels, { "app.kubernetes.io/instance": "redis" });
     assert.deepEqual(
@@ -187,7 +177,7 @@ describe("Redis component", () => {
   });
 
   it("alerts on hit ratio, memory, clients, latency and replication in prod only", () => {
-    const rule = named(byType(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule"), "redis-alerts")!;
+    const rule = named(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "redis-alerts")!;
     const rules = (rule.inputs.spec as any).groups[0].rules as { alert: string; expr: string }[];
     const expr = (a: string) => rules.find((r) => r.alert === a)?.expr ?? assert.fail(`no ${a}`);
     assert.match(expr("RedisLowHitRatio"), /redis_keyspace_hits_total.*redis_keyspace_misses_total/);
@@ -200,37 +190,20 @@ describe("Redis component", () => {
     );
     assert.match(expr("RedisMasterLinkDown"), /redis_master_link_up/);
     assert.ok(rules.some((r) => r.alert === "redisVolumeAlmostFull"));
-    assert.equal(
-      named(byType(dev, "kubernetes:monitoring.coreos.com/v1:PrometheusRule"), "redis-alerts"),
-      undefined,
-    );
+    assert.equal(named(dev, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "redis-alerts"), undefined);
     const single = redisAlertRules("ns", 1).map((r) => r.alert);
     assert.ok(!single.includes("RedisReplicasMissing") && !single.includes("RedisMasterLinkDown"));
   });
 
   it("deploys nothing in external mode and hands over the configured Sentinels", () => {
-    const ext = runOk("dev", {
-      "ai-platform-data:redis": {
-        mode: "external",
-        nodes: 3,
-        sentinel: { quorum: 2 },
-        endpoint: {
-          sentinels: [
-            { host: "s1.example", port: 26379 },
-            { host: "s2.example", port: 26380 },
-          ],
-          masterName: "cache",
-        },
-        aclUsers: [{ name: "app", keys: ["cache:*"] }],
-      },
-      "ai-platform-data:redisPassword": "external-redis-password",
-    });
+    // Every service external in one run, shared with the other components' files.
+    const ext = runOk("dev", ALL_EXTERNAL);
     const charts = byType(ext, "kubernetes:helm.sh/v3:Release").map((r) => String(r.inputs.chart));
     assert.ok(!charts.some((c) => c.endsWith("/redis")), "a Redis release was deployed");
-    assert.equal(named(byType(ext, "kubernetes:core/v1:Secret"), "redis-credentials"), undefined);
+    assert.equal(named(ext, "kubernetes:core/v1:Secret", "redis-credentials"), undefined);
     assert.ok(!byType(ext, "kubernetes:batch/v1:CronJob").some((j) => j.name === "redis-backup-cronjob"));
     assert.equal((ext.outputs.endpoints.value as any).redis, "s1.example:26379,s2.example:26380");
-    const creds = named(byType(ext, "kubernetes:core/v1:Secret"), "db-credentials")!;
+    const creds = named(ext, "kubernetes:core/v1:Secret", "db-credentials")!;
     const data = creds.inputs.stringData as Record<string, string>;
     assert.equal(data["redis-sentinels"], "s1.example:26379,s2.example:26380");
     assert.equal(data["redis-master-name"], "cache");
@@ -260,10 +233,10 @@ describe("Redis component", () => {
   });
 
   it("stops before deploying when a save rule would crash Redis", () => {
-    const redis = stackConfig("dev")["ai-platform-data:redis"] as Record<string, unknown>;
-    const message = runError("dev", {
-      "ai-platform-data:redis": { ...redis, persistence: { rdbSave: "900 1 300" } },
-    });
+    const message = runError(
+      "dev",
+      serviceOverride("dev", "redis", { persistence: { rdbSave: "900 1 300" } }),
+    );
     assert.match(message, /redis\.persistence\.rdbSave: "900 1 300" must be pairs of whole numbers/);
   });
 });

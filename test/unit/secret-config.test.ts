@@ -11,6 +11,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { plaintextSecretProblems, PROJECT, SECRET_KEYS } from "../../config";
 import { projectDefaults, ROOT, runOk, stackConfig } from "../support/program";
+import { serviceOverride } from "../support/unit-config";
 
 interface Declared {
   type?: string;
@@ -26,11 +27,10 @@ const declared = (
 const CREDENTIAL_NAME = /(password|passphrase|apikey|token|credential)$/i;
 
 const EXTERNAL_POSTGRES = {
-  "ai-platform-data:postgres": {
-    ...(stackConfig("dev")["ai-platform-data:postgres"] as object),
+  ...serviceOverride("dev", "postgres", {
     mode: "external",
     endpoint: { host: "db.example.com", port: 5432 },
-  },
+  }),
   "ai-platform-data:postgresPassword": "plain-text-pw-4711",
 };
 

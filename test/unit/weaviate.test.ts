@@ -1,35 +1,15 @@
+/**
+ * The Weaviate component as the program registers it under mocks (dev and prod stacks, and config
+ * variants): chart, sizes, modules, API keys, backup job, network policies, monitoring and external mode.
+ * Derivations are in weaviate-values.test.ts, the backup script in weaviate-backup.test.ts.
+ */
 import * as assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as http from "node:http";
-import * as os from "node:os";
-import * as path from "node:path";
 import { describe, it } from "node:test";
-import { promisify } from "node:util";
-import { weaviateSchema } from "../../config";
-import { weaviateConfigProblems } from "../../components/weaviate";
-import { weaviateAlertRules } from "../../components/weaviate/alerts";
-import {
-  defaultVectorizer,
-  enabledModules,
-  goMemLimit,
-  moduleImage,
-  weaviateImage,
-  weaviatePruneCommand,
-  weaviateStartScript,
-  weaviateValues,
-} from "../../components/weaviate/values";
-import { backupScript } from "../../components/shared/backup";
 import { assertKnownKeys, isSecretInput, leakedPasswords, MOCK_SECRET } from "../support/assert-helpers";
-import {
-  byType,
-  ProgramRun,
-  RegisteredResource,
-  releaseValues,
-  runError,
-  runOk,
-  stackConfig,
-} from "../support/program";
+import { releaseValues, runError, runOk } from "../support/program";
+import { serviceOverride } from "../support/unit-config";
+import { ALL_EXTERNAL } from "../support/unit-runs";
+import { backupJob, named, releaseNamed } from "../support/unit-resources";
 import { WEAVIATE_KEYS, WEAVIATE_MAP_KEYS } from "./chart-keys";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- chart values and k8s objects are untyped here */
@@ -37,25 +17,16 @@ import { WEAVIATE_KEYS, WEAVIATE_MAP_KEYS } from "./chart-keys";
 const ADMIN_KEY = `${MOCK_SECRET}weaviateadminapikey`;
 const APP_KEY = `${MOCK_SECRET}weaviateappapikey`;
 
-function named(run: ProgramRun, type: string, name: string): RegisteredResource | undefined {
-  return byType(run, type).find((r) => (r.inputs.metadata as { name?: string } | undefined)?.name === name);
-}
-
-function weaviateOverride(stack: string, extra: Record<string, unknown>): Record<string, unknown> {
-  const base = (stackConfig(stack)["ai-platform-data:weaviate"] ?? {}) as Record<string, unknown>;
-  return { "ai-platform-data:weaviate": { ...base, ...extra } };
-}
-
 describe("Weaviate component", () => {
   const prod = runOk("prod");
   const dev = runOk("dev");
   const openai = runOk("dev", {
-    ...weaviateOverride("dev", { modules: { "generative-openai": { enabled: true } } }),
+    ...serviceOverride("dev", "weaviate", { modules: { "generative-openai": { enabled: true } } }),
     "ai-platform-data:openaiApiKey": "sk-test-openai",
   });
 
   it("pins weaviate 16.8.0 from the weaviate-helm repository", () => {
-    const rel = byType(prod, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "weaviate")!;
+    const rel = releaseNamed(prod, "weaviate")!;
     assert.equal(rel.inputs.chart, "weaviate");
     assert.equal(rel.inputs.version, "16.8.0");
     assert.deepEqual(rel.inputs.repositoryOpts, { repo: "https://weaviate.github.io/weaviate-helm" });
@@ -157,10 +128,8 @@ describe("Weaviate component", () => {
   });
 
   it("backs up through the backup API on the configured schedule, admin key by secretKeyRef", () => {
-    const job = named(prod, "kubernetes:batch/v1:CronJob", "weaviate-backup")!;
-    const spec = job.inputs.spec as any;
+    const { spec, container: c } = backupJob(prod, "weaviate");
     assert.equal(spec.schedule, "0 3 * * *");
-    const c = spec.jobTemplate.spec.template.spec.containers[0];
     assert.equal(c.image, "docker.io/curlimages/curl:8.10.1");
     assert.match(c.command[2], /\/v1\/backups\/filesystem/);
     const env = (n: string) => c.env.find((e: { name: string }) => e.name === n);
@@ -234,17 +203,9 @@ describe("Weaviate component", () => {
   });
 
   it("deploys nothing in external mode and hands out the configured key", () => {
-    const run = runOk("dev", {
-      "ai-platform-data:weaviate": {
-        mode: "external",
-        endpoint: { scheme: "https", host: "vectors.example.com", port: 443 },
-      },
-      "ai-platform-data:weaviateApiKey": "external-weaviate-key",
-    });
-    assert.equal(
-      byType(run, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs.name === "weaviate"),
-      undefined,
-    );
+    // Every service external in one run, shared with the other components' files.
+    const run = runOk("dev", ALL_EXTERNAL);
+    assert.equal(releaseNamed(run, "weaviate"), undefined);
     assert.equal(named(run, "kubernetes:core/v1:Secret", "weaviate-credentials"), undefined);
     assert.equal(named(run, "kubernetes:batch/v1:CronJob", "weaviate-backup"), undefined);
     assert.equal(named(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "weaviate-clients"), undefined);
@@ -258,230 +219,11 @@ describe("Weaviate component", () => {
   });
 
   it("refuses a filesystem backup Weaviate would reject, before deploying anything", () => {
-    const message = runError("dev", weaviateOverride("dev", { replicas: 3 }));
+    const message = runError("dev", serviceOverride("dev", "weaviate", { replicas: 3 }));
     assert.match(
       message,
       /weaviate\.backup\.enabled: Weaviate refuses filesystem backups on a cluster of 3 nodes/,
     );
-    runOk("dev", weaviateOverride("dev", { replicas: 3, backup: { enabled: false } }));
-  });
-});
-
-describe("Weaviate derivations", () => {
-  const config = weaviateSchema.parse({});
-
-  it("sets GOMEMLIMIT to 80% of the memory limit, at least 64 MiB", () => {
-    for (const [limit, expected] of [
-      ["1Gi", "819MiB"],
-      ["8Gi", "6553MiB"],
-      ["100Mi", "80MiB"],
-      ["64Mi", "64MiB"],
-      ["1G", "762MiB"],
-    ]) {
-      assert.equal(goMemLimit(limit), expected, limit);
-    }
-  });
-
-  it("alerts on memory at 90% of the limit", () => {
-    // 90% of 2Gi (2147483648 bytes) and of 1Gi, in bytes, rounded down.
-    for (const [limit, threshold] of [
-      ["2Gi", 1932735283],
-      ["1Gi", 966367641],
-    ] as const) {
-      const rules = weaviateAlertRules("ns", {
-        resources: { ...config.resources, limits: { cpu: "1", memory: limit } },
-      });
-      const mem = rules.find((r) => r.alert === "WeaviateMemoryNearLimit")!;
-      assert.ok(mem.expr.endsWith(`> ${threshold}`), mem.expr);
-      assert.ok(mem.expr.includes('namespace="ns"'), mem.expr);
-    }
-  });
-
-  it("maps images to the chart's registry/repo/tag keys", () => {
-    assert.deepEqual(weaviateImage({ registry: "mirror.local", repository: "x/weaviate" }), {
-      registry: "mirror.local",
-      repo: "x/weaviate",
-      tag: "1.22.5",
-    });
-    assert.deepEqual(weaviateImage({ tag: "1.22.13" }).tag, "1.22.13");
-    assert.deepEqual(moduleImage(undefined), {});
-    assert.deepEqual(moduleImage({ repository: "m/t2v", tag: "v1" }), { repo: "m/t2v", tag: "v1" });
-  });
-
-  it("picks the default vectorizer and lists the enabled modules", () => {
-    const mods = (over: Partial<Record<string, boolean>>) =>
-      weaviateSchema.parse({
-        modules: Object.fromEntries(Object.entries(over).map(([k, v]) => [k, { enabled: v }])),
-      }).modules;
-    assert.equal(defaultVectorizer(mods({ "img2vec-neural": true })), "none");
-    assert.equal(defaultVectorizer(mods({ "text2vec-transformers": true })), "text2vec-transformers");
-    assert.deepEqual(enabledModules(mods({ "img2vec-neural": true })), [
-      "img2vec-neural",
-      "backup-filesystem",
-    ]);
-    assert.deepEqual(enabledModules(mods({ "backup-filesystem": false })), []);
-  });
-
-  it("wraps the command only while the backup job runs", () => {
-    const off = weaviateSchema.parse({ backup: { enabled: false } });
-    const v = weaviateValues(off, { storageClass: "", podAntiAffinity: "soft" }, "s", { openaiKey: false });
-    assert.equal(v.command, undefined);
-    assert.equal(v.args, undefined);
-    assert.match(weaviateStartScript(3), /^exec \/bin\/weaviate .*--read-timeout=60s --write-timeout=60s$/m);
-  });
-
-  it("names the config a backup cannot work with", () => {
-    assert.deepEqual(weaviateConfigProblems(config), []);
-    const noModule = weaviateSchema.parse({ modules: { "backup-filesystem": { enabled: false } } });
-    assert.match(weaviateConfigProblems(noModule)[0], /backup-filesystem module, which is off/);
-    assert.deepEqual(
-      weaviateConfigProblems({ ...noModule, backup: { ...noModule.backup, enabled: false } }),
-      [],
-    );
-    assert.deepEqual(weaviateConfigProblems({ ...noModule, mode: "external" }), []);
-  });
-
-  it("prunes only the job's finished backups older than the retention", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weaviate-prune-"));
-    const day = 86400;
-    const now = Date.now() / 1000;
-    const make = (name: string, ageDays: number | undefined) => {
-      fs.mkdirSync(path.join(dir, name, "node1"), { recursive: true });
-      if (ageDays !== undefined) {
-        const f = path.join(dir, name, "backup_config.json");
-        fs.writeFileSync(f, "{}");
-        fs.utimesSync(f, now - ageDays * day, now - ageDays * day);
-      }
-    };
-    make("ai-platform-old", 10);
-    make("ai-platform-new", 2);
-    make("ai-platform-unfinished", undefined);
-    make("manual-old", 30);
-    const out = execFileSync("sh", ["-c", weaviatePruneCommand(dir, 7)], { encoding: "utf8" });
-    assert.deepEqual(fs.readdirSync(dir).sort(), ["ai-platform-new", "ai-platform-unfinished", "manual-old"]);
-    assert.match(out, /weaviate backup pruned: .*ai-platform-old/);
-    // Nothing to prune: the glob does not match and the loop is quiet.
-    fs.rmSync(dir, { recursive: true });
-    fs.mkdirSync(dir);
-    assert.equal(execFileSync("sh", ["-c", weaviatePruneCommand(dir, 7)], { encoding: "utf8" }), "");
-    fs.rmSync(dir, { recursive: true });
-  });
-});
-
-describe("Weaviate backup script against a stand-in API", () => {
-  const hasCurl = (() => {
-    try {
-      execFileSync("curl", ["--version"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-
-  /** A minimal backup API: POST starts, GET answers STARTED once then `final`. */
-  async function withApi(
-    final: string,
-    fn: (url: string, seen: { auth: string[]; bodies: string[] }) => Promise<void>,
-  ): Promise<void> {
-    const seen = { auth: [] as string[], bodies: [] as string[] };
-    let polls = 0;
-    const server = http.createServer((req, res) => {
-      seen.auth.push(String(req.headers.authorization));
-      let body = "";
-      req.on("data", (c) => (body += c));
-      req.on("end", () => {
-        res.setHeader("Content-Type", "application/json");
-        if (req.headers.authorization !== "Bearer k3y") {
-          res.statusCode = 401;
-          res.end('{"code":401,"message":"invalid api key"}');
-          return;
-        }
-        if (req.method === "POST" && req.url === "/v1/backups/filesystem") {
-          seen.bodies.push(body);
-          const id = (JSON.parse(body) as { id: string }).id;
-          res.end(
-            JSON.stringify({
-              id,
-              backend: "filesystem",
-              path: `/var/lib/weaviate/backups/${id}`,
-              status: "STARTED",
-            }),
-          );
-          return;
-        }
-        const m = /^\/v1\/backups\/filesystem\/([a-z0-9_-]+)$/.exec(req.url ?? "");
-        if (req.method === "GET" && m) {
-          const status = polls++ === 0 ? "STARTED" : final;
-          res.end(
-            JSON.stringify({
-              id: m[1],
-              backend: "filesystem",
-              path: `/var/lib/weaviate/backups/${m[1]}`,
-              status,
-              ...(status === "FAILED" ? { error: "disk full" } : {}),
-            }),
-          );
-          return;
-        }
-        res.statusCode = 404;
-        res.end("{}");
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const { port } = server.address() as { port: number };
-    try {
-      await fn(`http://127.0.0.1:${port}`, seen);
-    } finally {
-      server.close();
-    }
-  }
-
-  const run = (env: Record<string, string>) =>
-    promisify(execFile)("sh", ["-c", backupScript("weaviate")], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        RETENTION_DAYS: "7",
-        BACKUP_POLL_SECONDS: "1",
-        ...env,
-      },
-    });
-
-  it("starts a backup, waits for SUCCESS, records it and prunes old records", async (t) => {
-    if (!hasCurl) return t.skip("curl is not installed");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weaviate-backup-"));
-    const stale = path.join(dir, "weaviate-ai-platform-20000101-000000.json");
-    fs.writeFileSync(stale, "{}");
-    fs.utimesSync(stale, new Date(2000, 0, 1), new Date(2000, 0, 1));
-    await withApi("SUCCESS", async (url, seen) => {
-      const { stdout } = await run({ WEAVIATE_URL: url, WEAVIATE_API_KEY: "k3y", BACKUP_DIR: dir });
-      assert.match(
-        stdout,
-        /^backup written: weaviate ai-platform-\d{8}-\d{6} at \/var\/lib\/weaviate\/backups\/ai-platform-/,
-      );
-      assert.match(seen.bodies[0], /^\{"id":"ai-platform-\d{8}-\d{6}"\}$/);
-      assert.ok(seen.auth.every((a) => a === "Bearer k3y"));
-    });
-    const files = fs.readdirSync(dir);
-    assert.equal(files.length, 1);
-    assert.match(files[0], /^weaviate-ai-platform-\d{8}-\d{6}\.json$/);
-    assert.match(fs.readFileSync(path.join(dir, files[0]), "utf8"), /"status":"SUCCESS"/);
-    fs.rmSync(dir, { recursive: true });
-  });
-
-  it("fails on FAILED and on a wrong key, writing no record", async (t) => {
-    if (!hasCurl) return t.skip("curl is not installed");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weaviate-backup-"));
-    await withApi("FAILED", async (url) => {
-      await assert.rejects(
-        run({ WEAVIATE_URL: url, WEAVIATE_API_KEY: "k3y", BACKUP_DIR: dir }),
-        /failed: disk full/,
-      );
-      await assert.rejects(
-        run({ WEAVIATE_URL: url, WEAVIATE_API_KEY: "wrong", BACKUP_DIR: dir }),
-        /HTTP 401/,
-      );
-    });
-    assert.deepEqual(fs.readdirSync(dir), []);
-    fs.rmSync(dir, { recursive: true });
+    runOk("dev", serviceOverride("dev", "weaviate", { replicas: 3, backup: { enabled: false } }));
   });
 });
