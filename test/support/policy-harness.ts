@@ -19,7 +19,7 @@ export type Stack = "dev" | "prod";
 export type PolicyConfigEntry = string | ({ enforcementLevel?: string } & Record<string, unknown>);
 export type PackConfig = Record<string, PolicyConfigEntry>;
 
-export const RELEASE = "kubernetes:helm.sh/v3:Release";
+const RELEASE = "kubernetes:helm.sh/v3:Release";
 
 /** A policy config file as `pulumi preview --policy-pack-config` reads it. */
 export function packConfig(stack: Stack): PackConfig {
@@ -78,10 +78,7 @@ function resourceArgs(r: RegisteredResource, config: Record<string, unknown>): R
   };
 }
 
-function stackArgs(
-  resources: RegisteredResource[],
-  config: Record<string, unknown>,
-): StackValidationArgs {
+function stackArgs(resources: RegisteredResource[], config: Record<string, unknown>): StackValidationArgs {
   const policyResources: PolicyResource[] = resources.map((r) => ({
     ...policyResource(r),
     dependencies: [],

@@ -108,7 +108,7 @@ export type ClusterSecrets = Record<string, Record<string, string>>;
 /**
  * Runs the program; `overrides` replace whole top-level keys (`ai-platform-data:redis`, ...);
  * `clusterSecrets` are what a read of an existing Secret finds. A run is deterministic under mocks, so
- * its result is cached in the temp dir, keyed by the code, the config and those Secrets: the unit test
+ * its result is cached in the temp dir, keyed by Node's version, the code, the config and those Secrets: the unit test
  * files ask for the dev and prod runs many times.
  */
 export function runProgram(
@@ -118,7 +118,10 @@ export function runProgram(
 ): ProgramRun | { error: { name: string; message: string } } {
   const config = { ...projectDefaults(), ...stackConfig(stack), ...overrides };
   fingerprint ??= programFingerprint();
+  // Node's version is part of the key: `test:unit:node22` must run the program on Node 22, not read
+  // what the Node 24 pass just cached.
   const key = createHash("sha256")
+    .update(process.version)
     .update(fingerprint)
     .update(stack)
     .update(engineConfig(config))
