@@ -83,8 +83,7 @@ async function purgeKafka(brokers: string[], topics: string[]): Promise<void> {
   }
 }
 
-function purgeNamespace(namespace: string): void {
-  const kube = loopbackServers<Services>().kube;
+function purgeNamespace(kube: Services["kube"], namespace: string): void {
   const r = spawnSync(
     "kubectl",
     [
@@ -113,7 +112,7 @@ async function main(): Promise<void> {
   const s = loopbackServers<Services>();
   const cluster = clusterServers();
   const c = localStack();
-  purgeNamespace(c.namespace);
+  purgeNamespace(s.kube, c.namespace);
   await purgePostgres(s.postgres, c.postgres.database, c.postgres.appUser);
   await purgeMongo(s.mongodb, c.mongodb.database, c.mongodb.appUser);
   await purgeWeaviate(
