@@ -45,7 +45,7 @@
 #     mkdir -p "$PULUMI_HOME/plugins/$p"; ln -sf "$BIN/plugins/$p"/pulumi-resource-* "$PULUMI_HOME/plugins/$p/"
 #   done
 #
-# Cache (${AIPD_CACHE:-$HOME/.cache/ai-platform-data}/engine/):
+# Cache (${AIPD_CACHE:-$HOME/.cache/ai-platform-data}/engine/; Go's module and build caches in go/ beside it):
 #   v3.274.1/bin                   the engine and random plugin, reused while the hash of scripts/engine/*
 #                                  (scripts/engine/kubernetes excluded) and RECIPE is unchanged.
 #   pulumi-kubernetes-4.25.0/bin   the Kubernetes provider, reused while the hash of scripts/engine/kubernetes/*
@@ -91,6 +91,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 moddir=$here/engine
 kmoddir=$moddir/kubernetes
 cache=${AIPD_CACHE:-$HOME/.cache/ai-platform-data}/engine
+# The module and build caches every build script of this project shares (scripts/lib/proc.sh go_env):
+# the engine, the providers, the control plane and the servers download a module once, and a cold
+# check that empties AIPD_CACHE empties them too.
+export GOMODCACHE=${cache%/engine}/go/mod GOCACHE=${cache%/engine}/go/build
 root=$cache/$VERSION
 bin=$root/bin
 stamp=$root/build.key
@@ -183,7 +187,7 @@ build_engine() {
 	(
 		cd "$moddir"
 		# go.mod/go.sum are committed and complete: -mod=readonly fails loudly instead of editing them.
-		CGO_ENABLED=0 GOFLAGS=-mod=readonly "${nice_cmd[@]}" go build -trimpath -ldflags "$ldflags" \
+		CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" "${nice_cmd[@]}" go build -trimpath -ldflags "$ldflags" \
 			-o "$tmp/" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./cmd/pulumi-language-nodejs
 	) >&2
 	install -m 0755 "$moddir/pulumi-resource-pulumi-nodejs" "$tmp/"
@@ -194,7 +198,7 @@ build_engine() {
 	cp -R "$moddir/random/." "$src/"
 	(
 		cd "$src"
-		CGO_ENABLED=0 GOFLAGS=-mod=readonly "${nice_cmd[@]}" go build -trimpath -ldflags "-s -w" \
+		CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" "${nice_cmd[@]}" go build -trimpath -ldflags "-s -w" \
 			-o "$src/.bin/" ./cmd/pulumi-tfgen-random
 		# No network: tfgen only looks for upstream docs in ./provider (absent), and carries on without them.
 		if ! RANDOM_PROVIDER_VERSION=$RANDOM_VERSION "$src/.bin/pulumi-tfgen-random" schema \
@@ -204,7 +208,7 @@ build_engine() {
 		fi
 		grep -q '"random:index/randomPassword:RandomPassword"' cmd/pulumi-resource-random/schema.json ||
 			{ echo "engine-build: generated schema lacks random:index/randomPassword:RandomPassword"; exit 1; }
-		CGO_ENABLED=0 GOFLAGS=-mod=readonly "${nice_cmd[@]}" go build -trimpath \
+		CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" "${nice_cmd[@]}" go build -trimpath \
 			-ldflags "-s -w -X main.version=$RANDOM_VERSION+aipd" \
 			-o "$tmp/$randomdir/" ./cmd/pulumi-resource-random
 	) >&2
@@ -239,7 +243,14 @@ build_kubernetes() {
 	tmpdirs+=("$tmp" "$src")
 	chmod 0755 "$tmp"
 	cp -R "$kmoddir/." "$src/"
-	mod=$(cd "$src" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+	# `go list -m` only reports a module already in the module cache (it prints an empty Dir on a fresh
+	# machine): `go mod download -json` fetches it and says where it put it, or why the proxy refused.
+	local kmod=github.com/pulumi/pulumi-kubernetes/provider/v4 dl
+	if ! dl=$(cd "$src" && GOFLAGS="-mod=readonly -modcacherw" go mod download -json "$kmod" 2>&1); then
+		log "kubernetes provider: go mod download $kmod failed: $(grep -m1 -o '"Error": *"[^"]*"' <<<"$dl" || tail -n1 <<<"$dl")"
+		exit 1
+	fi
+	mod=$(sed -n 's/^[[:space:]]*"Dir": *"\(.*\)",*$/\1/p' <<<"$dl" | head -n1)
 	if [[ -z "$mod" || ! -f "$mod/cmd/pulumi-resource-kubernetes/generate.go" ]]; then
 		log "kubernetes provider: module source lacks cmd/pulumi-resource-kubernetes/generate.go ($mod)"
 		exit 1
@@ -250,7 +261,7 @@ build_kubernetes() {
 	(
 		cd "$src/cmd/pulumi-resource-kubernetes"
 		# generate.go: schema.json with the version set -> schema-embed.json, terraform-mapping-embed.json.
-		VERSION=$KUBERNETES_VERSION CGO_ENABLED=0 GOFLAGS=-mod=readonly "${nice_cmd[@]}" go run ./generate.go
+		VERSION=$KUBERNETES_VERSION CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" "${nice_cmd[@]}" go run ./generate.go
 		grep -q "\"version\":\"$KUBERNETES_VERSION\"" schema-embed.json ||
 			{ echo "engine-build: schema-embed.json does not carry version $KUBERNETES_VERSION"; exit 1; }
 		[[ -s terraform-mapping-embed.json ]] || { echo "engine-build: terraform-mapping-embed.json missing"; exit 1; }
@@ -258,7 +269,7 @@ build_kubernetes() {
 	log "kubernetes provider: schema generated ($((SECONDS - start))s); compiling"
 	(
 		cd "$src"
-		CGO_ENABLED=0 GOFLAGS=-mod=readonly "${nice_cmd[@]}" go build -v -trimpath \
+		CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" "${nice_cmd[@]}" go build -v -trimpath \
 			-ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION" \
 			-o "$tmp/" ./cmd/pulumi-resource-kubernetes
 	) >"$src/build.log" 2>&1 &
