@@ -32,6 +32,8 @@
 #               (default $HOME/.cache/ai-platform-data): pgvector-<v>, kafka-<v>,
 #               weaviate-<v>, ferretdb-<v>, go/ (module + build cache), maven-repo/,
 #               apt-trixie-src/ (private apt lists used only for `apt-get source`).
+#   AIPD_OPT    where PostgreSQL 16 is unpacked (default /opt/ai-platform-data): outside AIPD_CACHE,
+#               which may be under /root where the `postgres` user cannot run programs.
 #   AIPD_RUN    data, logs, pid files, secrets (default /tmp/ai-platform-data/services).
 #               Must be traversable by the `postgres` user (so not under /root).
 #               Delete it (after `stop`) to start from empty servers with new passwords.

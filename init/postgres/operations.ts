@@ -16,7 +16,7 @@ import {
   PostgresSchemaInputs,
   TRACKING_TABLE,
 } from "./spec";
-import { SchemaGrants } from "./statements";
+import { AppRoleElevation, ELEVATED_ATTRIBUTES, SchemaGrants } from "./statements";
 
 /** The subset of the pg client used here (typed locally: the module is required lazily). */
 type PgClient = Pick<Pg.Client, "query" | "end">;
@@ -120,6 +120,52 @@ export async function hasConnectGrant(client: PgClient, database: string, role: 
     [database, role],
   );
   return r.rows[0].ok;
+}
+
+/** What the application role holds beyond its grants (none when the role or the database does not exist). */
+export async function observeElevation(
+  client: PgClient,
+  role: string,
+  database: string,
+): Promise<AppRoleElevation> {
+  const r = await client.query<{ attributes: string[] | null; owns_database: boolean }>(
+    `SELECT ARRAY_REMOVE(ARRAY[
+         CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcreatedb THEN 'CREATEDB' END,
+         CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END, CASE WHEN r.rolreplication THEN 'REPLICATION' END,
+         CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END], NULL) AS attributes,
+       EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = $2 AND d.datdba = r.oid) AS owns_database
+     FROM pg_roles r WHERE r.rolname = $1`,
+    [role, database],
+  );
+  const row = r.rows[0];
+  const attributes = (row?.attributes ?? []).filter((a) =>
+    (ELEVATED_ATTRIBUTES as readonly string[]).includes(a),
+  );
+  return { attributes, ownsDatabase: row?.owns_database ?? false };
+}
+
+/**
+ * In the application database: which of `schemas` the role owns, and whether it holds any privilege on
+ * the tracking table.
+ */
+export async function observeOwnership(
+  client: PgClient,
+  role: string,
+  schemas: string[],
+): Promise<{ ownedSchemas: string[]; trackingTableAccess: boolean }> {
+  const owned = await client.query<{ nspname: string }>(
+    `SELECT n.nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+     WHERE r.rolname = $1 AND n.nspname = ANY($2::text[]) ORDER BY n.nspname`,
+    [role, schemas],
+  );
+  const tracking = await client.query<{ access: boolean }>(
+    `SELECT CASE WHEN to_regclass('public.migrations') IS NULL
+         OR NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) THEN false
+       ELSE has_table_privilege($1, 'public.migrations', 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER')
+       END AS access`,
+    [role],
+  );
+  return { ownedSchemas: owned.rows.map((x) => x.nspname), trackingTableAccess: tracking.rows[0].access };
 }
 
 /** The application role's privileges on each schema (all false when the role does not exist). */

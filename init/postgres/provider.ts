@@ -9,7 +9,15 @@ import { partialFailure } from "../shared/partial";
 import { progress } from "../shared/progress";
 import { RotatingLogin } from "../shared/rotation";
 import { UNKNOWN } from "../shared/unknown";
-import { adminSession, hasConnectGrant, migrate, observeGrants, readApplied } from "./operations";
+import {
+  adminSession,
+  hasConnectGrant,
+  migrate,
+  observeElevation,
+  observeGrants,
+  observeOwnership,
+  readApplied,
+} from "./operations";
 import {
   appliedDriftError,
   compareWithApplied,
@@ -28,7 +36,13 @@ import {
   validateInputs,
   validateMigrations,
 } from "./spec";
-import { grantsComplete, grantStatements, scramVerifier } from "./statements";
+import {
+  grantsComplete,
+  grantStatements,
+  roleElevationStatements,
+  schemaOwnershipStatements,
+  scramVerifier,
+} from "./statements";
 
 /** The provider. Every client is required inside the methods: Pulumi serializes this object. */
 export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
@@ -212,6 +226,24 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
           if (!["42P04", "23505"].includes((e as { code?: string }).code ?? "")) throw e;
         }
       }
+      // Applications get DML, never the database or a role attribute (the chart's first boot gives both).
+      const elevation = await observeElevation(admin, inputs.appUser, inputs.database);
+      for (const statement of roleElevationStatements(
+        inputs.appUser,
+        inputs.adminUser,
+        inputs.database,
+        elevation,
+      )) {
+        await admin.query(statement);
+      }
+      if (elevation.attributes.length > 0) {
+        log(`took ${elevation.attributes.join(", ")} from role "${inputs.appUser}" (applications need none)`);
+      }
+      if (elevation.ownsDatabase) {
+        log(
+          `gave database "${inputs.database}" to "${inputs.adminUser}" (it was owned by "${inputs.appUser}")`,
+        );
+      }
       if (!(await hasConnectGrant(admin, inputs.database, inputs.appUser))) {
         await admin.query(
           `GRANT CONNECT, TEMPORARY ON DATABASE ${q(inputs.database)} TO ${q(inputs.appUser)}`,
@@ -240,6 +272,21 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         await migrate(client, inputs, log);
       }
 
+      // After the migrations: the tracking table exists, and a schema the app role owned is now the admin's.
+      const ownership = await observeOwnership(client, inputs.appUser, ["public", ...inputs.appSchemas]);
+      const reclaim = schemaOwnershipStatements(
+        inputs.appUser,
+        inputs.adminUser,
+        ownership.ownedSchemas,
+        ownership.trackingTableAccess,
+      );
+      for (const statement of reclaim) await client.query(statement);
+      for (const schema of ownership.ownedSchemas) {
+        log(`gave schema ${schema} to "${inputs.adminUser}" (it was owned by "${inputs.appUser}")`);
+      }
+      if (ownership.trackingTableAccess) {
+        log(`revoked "${inputs.appUser}"'s privileges on ${TRACKING_TABLE}`);
+      }
       const observed = await observeGrants(client, inputs.appUser, inputs.appSchemas);
       const absent = observed.filter((g) => !g.exists).map((g) => g.schema);
       if (absent.length > 0) {

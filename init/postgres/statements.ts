@@ -74,3 +74,59 @@ export function scramVerifier(password: string, salt?: Buffer, iterations = 4096
   const serverKey = hmac(salted, "Server Key");
   return `SCRAM-SHA-256$${iterations}:${s.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
+
+/** Role attributes an application login never needs; the chart's first boot gives the app role CREATEDB. */
+export const ELEVATED_ATTRIBUTES = [
+  "SUPERUSER",
+  "CREATEDB",
+  "CREATEROLE",
+  "REPLICATION",
+  "BYPASSRLS",
+] as const;
+
+/**
+ * What the application role holds beyond its grants. The Bitnami image's first boot
+ * (`postgresql_create_admin_user`) makes it CREATEDB and the owner of the database and of schema
+ * `public`: as owner it could drop `public` with pgvector and the tracking table, or put a trigger on
+ * objects that the next migration runs as the administrator.
+ */
+export interface AppRoleElevation {
+  /** Attributes from {@link ELEVATED_ATTRIBUTES} the role has. */
+  attributes: string[];
+  /** Whether it owns the application database. */
+  ownsDatabase: boolean;
+}
+
+/** The statements (run in the maintenance database) that take the elevation away; none when there is none. */
+export function roleElevationStatements(
+  appUser: string,
+  adminUser: string,
+  database: string,
+  e: AppRoleElevation,
+): string[] {
+  const statements: string[] = [];
+  if (e.attributes.length > 0) {
+    statements.push(`ALTER ROLE ${quoteIdent(appUser)} ${e.attributes.map((a) => `NO${a}`).join(" ")}`);
+  }
+  if (e.ownsDatabase)
+    statements.push(`ALTER DATABASE ${quoteIdent(database)} OWNER TO ${quoteIdent(adminUser)}`);
+  return statements;
+}
+
+/**
+ * The statements (run in the application database) that give the administrator the schemas the app role
+ * owns among `public` and the application schemas, and take any privilege on the tracking table away
+ * from the app role.
+ */
+export function schemaOwnershipStatements(
+  appUser: string,
+  adminUser: string,
+  ownedSchemas: string[],
+  trackingTableAccess: boolean,
+): string[] {
+  const statements = ownedSchemas.map(
+    (s) => `ALTER SCHEMA ${quoteIdent(s)} OWNER TO ${quoteIdent(adminUser)}`,
+  );
+  if (trackingTableAccess) statements.push(`REVOKE ALL ON public.migrations FROM ${quoteIdent(appUser)}`);
+  return statements;
+}

@@ -37,8 +37,14 @@ phase_bg() {
   log=$PHASE_DIR/$(tr -c 'A-Za-z0-9_.\n-' _ <<<"$name").log
   echo "== $name (in the background; output below when it ends)"
   PHASE_LOG[$name]=$log
-  PHASE_START[$name]=$SECONDS
-  "$@" >"$log" 2>&1 &
+  PHASE_START[$name]=$(date +%s)
+  # The phase's own end time, so its figure is not the time the script waited for it.
+  (
+    rc=0
+    "$@" || rc=$?
+    date +%s >"$log.end"
+    exit "$rc"
+  ) >"$log" 2>&1 &
   PHASE_PID[$name]=$!
 }
 
@@ -48,8 +54,10 @@ phase_wait() {
   unset "PHASE_PID[$name]"
   echo "== $name (background) output:"
   cat "${PHASE_LOG[$name]}"
-  phase_record "$name" $((SECONDS - PHASE_START[$name])) $rc
-  echo "== $name: $((SECONDS - PHASE_START[$name]))s since it started"
+  local end
+  end=$(cat "${PHASE_LOG[$name]}.end" 2>/dev/null || date +%s)
+  phase_record "$name" $((end - PHASE_START[$name])) $rc
+  echo "== $name: $((end - PHASE_START[$name]))s"
   return $rc
 }
 

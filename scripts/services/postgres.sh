@@ -21,8 +21,9 @@ PG_PORT=${AIPD_PG_PORT:-25432}
 case $PG_MAJOR in
   16)
     # Installed outside $CACHE (which may be under /root): the `postgres` user runs these binaries.
-    # Keyed by every version in it; the wheel itself is cached in $CACHE/pgserver-<v>.
-    PG_HOME="/opt/ai-platform-data/postgresql-$PGSERVER_PG_VERSION-pgserver-$PGSERVER_VERSION-pgvector-$PGVECTOR_VERSION"
+    # Keyed by every version in it; the wheel itself is cached in $CACHE/pgserver-<v>. AIPD_OPT (default
+    # /opt/ai-platform-data) moves it, e.g. for scripts/ci-cold.sh.
+    PG_HOME="${AIPD_OPT:-/opt/ai-platform-data}/postgresql-$PGSERVER_PG_VERSION-pgserver-$PGSERVER_VERSION-pgvector-$PGVECTOR_VERSION"
     PG_BIN="$PG_HOME/pgserver/pginstall/bin"
     PG_APT=()
     ;;

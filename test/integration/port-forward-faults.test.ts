@@ -10,7 +10,8 @@ import { loadMigrations, PostgresSchemaInputs, PostgresSchemaProvider } from "..
 import { openForwarder } from "../../init/shared/port-forward";
 import { isTransient } from "../../init/shared/retry";
 import { viaSerialization } from "../support/dynamic";
-import { accountKubeconfig, forwardPorts, unforwardPorts, until } from "../support/kube-fixture";
+import { accountKubeconfig, forwardPorts, unforwardPorts } from "../support/kube-fixture";
+import { until } from "../support/wait";
 import { portForwardStage, standIns } from "../support/port-forward-stage";
 
 const { run, NS, fqdn, servers, forward } = portForwardStage();

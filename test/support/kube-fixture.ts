@@ -9,6 +9,7 @@
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
 import type { Services } from "./servers";
+import { until } from "./wait";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @kubernetes/client-node, untyped here
 type Any = any;
@@ -27,25 +28,6 @@ export interface StandInService {
   name: string;
   selector: Record<string, string>;
   ports: { port: number; targetPort: number | string }[];
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns a value, up to `ms`; throws naming `what` and the last error. */
-export async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await sleep(300);
-  }
 }
 
 /** The API of the harness, as its admin. */

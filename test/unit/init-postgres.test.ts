@@ -23,6 +23,8 @@ import {
   PostgresSchemaProvider,
   refusedMigrationChanges,
   requiredExtensions,
+  roleElevationStatements,
+  schemaOwnershipStatements,
   scramVerifier,
   SchemaGrants,
   validateMigrations,
@@ -315,6 +317,32 @@ describe("PostgreSQL schema initialiser (no server)", () => {
     };
     assert.equal(grantStatements("app", "admin", [none])[0].statements.length, 5);
     assert.deepEqual(grantStatements("app", "admin", [{ ...none, exists: false }]), []);
+  });
+
+  it("takes back what the chart's first boot gives the app role, and nothing when it has nothing", () => {
+    assert.deepEqual(
+      roleElevationStatements("app", "postgres", "ai_platform", {
+        attributes: ["CREATEDB"],
+        ownsDatabase: true,
+      }),
+      ['ALTER ROLE "app" NOCREATEDB', 'ALTER DATABASE "ai_platform" OWNER TO "postgres"'],
+    );
+    assert.deepEqual(
+      roleElevationStatements("app", "admin", "db", {
+        attributes: ["CREATEROLE", "BYPASSRLS"],
+        ownsDatabase: false,
+      }),
+      ['ALTER ROLE "app" NOCREATEROLE NOBYPASSRLS'],
+    );
+    assert.deepEqual(
+      roleElevationStatements("app", "admin", "db", { attributes: [], ownsDatabase: false }),
+      [],
+    );
+    assert.deepEqual(schemaOwnershipStatements("app", "postgres", ["public"], true), [
+      'ALTER SCHEMA "public" OWNER TO "postgres"',
+      'REVOKE ALL ON public.migrations FROM "app"',
+    ]);
+    assert.deepEqual(schemaOwnershipStatements("app", "postgres", [], false), []);
   });
 
   it("makes the SCRAM-SHA-256 verifier that accepts RFC 7677's example exchange", () => {
