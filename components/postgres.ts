@@ -239,8 +239,14 @@ function postgresClientData(c: PostgresConnection): ClientSecretData {
     "postgres-database": c.database,
     "postgres-username": c.appUser,
     "postgres-password": c.appPassword,
+    // Percent-encoded: a kept password (existingSecret) may hold `@`, `/`, `:` or `%`.
     "postgres-url": pulumi.secret(
-      pulumi.interpolate`postgresql://${c.appUser}:${c.appPassword}@${c.host}:${c.port}/${c.database}`,
+      pulumi
+        .all([c.appPassword, c.host, c.port])
+        .apply(
+          ([password, host, port]) =>
+            `postgresql://${encodeURIComponent(c.appUser)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(c.database)}`,
+        ),
     ),
   };
 }

@@ -120,3 +120,23 @@ export type HostPort = z.infer<typeof hostPort>;
 export const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier (letters, digits, underscore)");
+
+/**
+ * A name the charts write into shell scripts, config files and mongosh JavaScript (Sentinel's master
+ * set, MongoDB's database and users): letters, digits, `_` and `-` only, so no value can end a quoted
+ * string there.
+ */
+export const plainName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/,
+    "must be 1-64 letters, digits, '_' or '-' (not starting with '-')",
+  );
+
+/** A login name the charts write into their scripts: as {@link plainName}, and `.` and `@` too. */
+export const loginName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$/,
+    "must be 1-64 letters, digits, '_', '-', '.' or '@' (not starting with '-', '.' or '@')",
+  );

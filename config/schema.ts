@@ -6,7 +6,15 @@
  */
 import { z } from "zod";
 import { k8sLabelMap, k8sName } from "./quantities";
-import { hostPort, identifier, imageSchema, imagesSchema, serviceBase } from "./common-schema";
+import {
+  hostPort,
+  identifier,
+  imageSchema,
+  imagesSchema,
+  loginName,
+  plainName,
+  serviceBase,
+} from "./common-schema";
 import { aclUserSchema, kafkaTopicSchema, mongoCollectionSchema, weaviateClassSchema } from "./data-schema";
 
 export { backupSchema, imageSchema, resourcesSchema } from "./common-schema";
@@ -77,11 +85,11 @@ const mongodbSchema = z
     replicas: z.number().int().min(1).max(50).default(1),
     /** Add an arbiter (it holds no data; off by default so every voting member bears data). */
     arbiter: z.boolean().default(false),
-    replicaSetName: z.string().min(1).default("rs0"),
+    replicaSetName: plainName.default("rs0"),
     /** Root user; in `external` mode its password comes from secret config `mongodbPassword`. */
-    adminUser: z.string().min(1).default("root"),
-    database: z.string().min(1).default("ai_platform"),
-    appUser: z.string().min(1).default("ai_platform"),
+    adminUser: loginName.default("root"),
+    database: plainName.default("ai_platform"),
+    appUser: loginName.default("ai_platform"),
     /** Roles the initialiser gives `appUser`; unset: readWrite on `database`. */
     appRoles: z.array(z.object({ role: z.string().min(1), db: z.string().min(1) }).strict()).optional(),
     /** Collections and indexes the initialiser converges (seed §3.4). */
@@ -179,7 +187,7 @@ const redisSchema = z
       .object({
         /** Sentinels that must agree before a failover. */
         quorum: z.number().int().min(1).default(1),
-        masterSet: z.string().min(1).default("mymaster"),
+        masterSet: plainName.default("mymaster"),
       })
       .strict()
       .prefault({}),

@@ -3,6 +3,8 @@
 # written under a temporary name and renamed once complete, then old dumps pruned.
 # Environment: PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE BACKUP_DIR RETENTION_DAYS.
 set -eu
+# The dump holds every row of the database: readable by the job's user alone.
+umask 077
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$BACKUP_DIR/postgres-$PGDATABASE-$stamp.dump"
 pg_dump --format=custom --no-password --file="$out.partial" "$PGDATABASE"

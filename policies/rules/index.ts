@@ -18,6 +18,7 @@ import { backupCronJob } from "./backup";
 import { chartVersionPinned } from "./chart-version";
 import { noLiteralCredentials } from "./credentials";
 import { noExternalServices } from "./exposure";
+import { hardenedBackupPods } from "./hardened-backup";
 import { kafkaReplication } from "./kafka-replication";
 import { mongodbReplicaSet } from "./mongodb-replica-set";
 import { persistentStorage } from "./persistence";
@@ -50,6 +51,7 @@ export const productionPolicies: AnyPolicy[] = [
   kafkaReplication,
   podAntiAffinity,
   podDisruptionBudgets,
+  hardenedBackupPods,
 ];
 
 /** Warnings only. */
@@ -63,6 +65,7 @@ export {
   chartVersionPinned,
   databaseAuthentication,
   databaseResources,
+  hardenedBackupPods,
   kafkaReplication,
   mongodbReplicaSet,
   noExternalServices,

@@ -76,6 +76,8 @@ describe("PostgreSQL backup round trip (components/backup/postgres.sh, README re
       assert.ok(!fs.existsSync(old), "the old dump was pruned");
       assert.ok(fs.existsSync(foreign), "another database's dump was left alone");
       assert.ok(!files.some((f) => f.endsWith(".partial")));
+      // Every row of the database is in it: the job's user alone may read it (umask 077).
+      assert.equal(fs.statSync(path.join(dir, dumps[0])).mode & 0o077, 0, "the dump is readable by others");
 
       // README: createdb + pg_restore into a fresh database.
       const restored = `${news.database}_restored`;

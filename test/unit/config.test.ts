@@ -50,6 +50,27 @@ describe("stack configuration", () => {
     assert.match(problems({ kafka: { nodes: -1 } }), /ai-platform-data:kafka.nodes: -1 is too small/);
   });
 
+  it("rejects names that the charts would write into their shell scripts and mongosh JavaScript", () => {
+    const m = problems({
+      redis: { sentinel: { masterSet: "my'master;" } },
+      mongodb: { database: "ai$platform", appUser: "x');db.dropDatabase();('", replicaSetName: "rs 0" },
+    });
+    assert.match(
+      m,
+      /ai-platform-data:redis.sentinel.masterSet: "my'master;" must be 1-64 letters, digits, '_' or '-'/,
+    );
+    assert.match(
+      m,
+      /ai-platform-data:mongodb.database: "ai\$platform" must be 1-64 letters, digits, '_' or '-'/,
+    );
+    assert.match(
+      m,
+      /ai-platform-data:mongodb.appUser: "x'\);db.dropDatabase\(\);\('" must be 1-64 letters, digits/,
+    );
+    assert.match(m, /ai-platform-data:mongodb.replicaSetName: "rs 0" must be/);
+    assert.equal(parseConfig({ mongodb: { appUser: "svc.app@corp" } }).mongodb.appUser, "svc.app@corp");
+  });
+
   it("rejects limits below requests", () => {
     const m = problems({
       weaviate: { resources: { requests: { cpu: "2", memory: "4Gi" }, limits: { cpu: "1", memory: "2Gi" } } },

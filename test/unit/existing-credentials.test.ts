@@ -38,7 +38,8 @@ const KEPT = {
 const SECRETS: ClusterSecrets = {
   [`${NS}/${KEPT.postgres}`]: {
     "postgres-password": "MOCKSECRETkeptPgAdmin",
-    password: "MOCKSECRETkeptPgApp",
+    // Characters a URL's user-info must percent-encode.
+    password: "MOCKSECRETkeptPg@App/:%",
   },
   [`${NS}/${KEPT.mongodb}`]: {
     "mongodb-root-password": "MOCKSECRETkeptMongoRoot",
@@ -162,7 +163,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
   it("hands the initialisers the kept values, as secret inputs", () => {
     const expect: [string, string, string][] = [
       ["postgres-schema", "password", "MOCKSECRETkeptPgAdmin"],
-      ["postgres-schema", "appPassword", "MOCKSECRETkeptPgApp"],
+      ["postgres-schema", "appPassword", "MOCKSECRETkeptPg@App/:%"],
       ["mongodb-collections", "password", "MOCKSECRETkeptMongoRoot"],
       ["mongodb-collections", "appPassword", "MOCKSECRETkeptMongoApp"],
       ["weaviate-classes", "apiKey", "MOCKSECRETkeptWvAdmin"],
@@ -186,7 +187,12 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
       (s) => (s.inputs.metadata as { name: string } | undefined)?.name === "db-credentials",
     )!;
     const data = creds.inputs.stringData as Record<string, string>;
-    assert.equal(data["postgres-password"], "MOCKSECRETkeptPgApp");
+    assert.equal(data["postgres-password"], "MOCKSECRETkeptPg@App/:%");
+    assert.match(
+      data["postgres-url"],
+      /^postgresql:\/\/[a-z_]+:MOCKSECRETkeptPg%40App%2F%3A%25@[^/@]+:5432\/[a-z_]+$/,
+    );
+    assert.equal(new URL(data["postgres-url"]).password, "MOCKSECRETkeptPg%40App%2F%3A%25");
     assert.equal(data["mongodb-password"], "MOCKSECRETkeptMongoApp");
     assert.equal(data["redis-password"], "MOCKSECRETkeptRedisApp");
     assert.equal(data["kafka-password"], "MOCKSECRETkeptKafkaApp");

@@ -6,12 +6,24 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  hardenedBackupPods,
   noPrivilegedContainers,
   pinnedImages,
   podAntiAffinity,
   podDisruptionBudgets,
 } from "../../policies/rules";
-import { check, copy, Json, messages, release, resource, urnOf, valuesOf } from "../support/policy-harness";
+import {
+  check,
+  copy,
+  enforcementOf,
+  Json,
+  messages,
+  packConfig,
+  release,
+  resource,
+  urnOf,
+  valuesOf,
+} from "../support/policy-harness";
 import { runOk } from "../support/program";
 
 const CRONJOB = "kubernetes:batch/v1:CronJob";
@@ -138,6 +150,29 @@ describe("pod policies", () => {
       delete mongo.affinity;
       weaviate.affinity = valuesOf(prod, "weaviate").affinity;
       assert.deepEqual(await check(podAntiAffinity, run, "prod"), []);
+    });
+  });
+
+  describe("hardened-backup-pods (mandatory in prod)", () => {
+    it("passes both stacks' backup jobs, and is mandatory in prod's policy config", async () => {
+      assert.deepEqual(await check(hardenedBackupPods, prod, "prod"), []);
+      assert.deepEqual(await check(hardenedBackupPods, dev, "dev"), []);
+      assert.equal(enforcementOf(packConfig("prod"), hardenedBackupPods), "mandatory");
+    });
+
+    it("fails a backup container that may escalate, keeps capabilities, or runs without seccomp or as root", async () => {
+      const run = copy(prod);
+      const pod = (resource(run, CRONJOB, "postgres-backup-cronjob").inputs.spec as Json).jobTemplate.spec
+        .template.spec;
+      delete pod.securityContext.seccompProfile;
+      pod.securityContext.runAsNonRoot = false;
+      delete pod.containers[0].securityContext;
+      assert.deepEqual((await check(hardenedBackupPods, run, "prod")).map((v) => v.message).sort(), [
+        'backup CronJob "postgresql-backup": container "backup" has no seccomp profile (seccompProfile.type: RuntimeDefault).',
+        'backup CronJob "postgresql-backup": container "backup" keeps its capabilities (capabilities.drop lacks ALL).',
+        'backup CronJob "postgresql-backup": container "backup" may gain privileges (allowPrivilegeEscalation is not false).',
+        'backup CronJob "postgresql-backup": container "backup" may run as root (runAsNonRoot is not true).',
+      ]);
     });
   });
 
