@@ -120,11 +120,19 @@ up() {
     say "starting the database servers and the Kubernetes API (scripts/services.sh)"
     touch "$LOCAL/started-services"
   fi
+  # The engine (Go only) builds while the servers install: on a fresh machine they take ~15 min each.
+  say "building or restoring the Pulumi engine in the background (scripts/engine-build.sh, log $LOCAL/engine-build.log)"
+  bash scripts/engine-build.sh >"$LOCAL/engine-build.out" 2>"$LOCAL/engine-build.log" &
+  local engine_pid=$!
   bash scripts/services.sh start | sed 's/^/  /'
-  say "building or restoring the Pulumi engine (scripts/engine-build.sh)"
   local bin
-  bin=$(bash scripts/engine-build.sh | tail -n1)
+  if ! wait "$engine_pid"; then
+    tail -n 20 "$LOCAL/engine-build.log" >&2
+    die "scripts/engine-build.sh failed (log: $LOCAL/engine-build.log)"
+  fi
+  bin=$(tail -n1 "$LOCAL/engine-build.out")
   [[ -x $bin/pulumi ]] || die "scripts/engine-build.sh gave no engine"
+  say "engine: $bin"
   engine_env "$bin"
   export PATH="$(bash scripts/kube.sh bin):$PATH"
   init_stack
