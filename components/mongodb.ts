@@ -212,16 +212,13 @@ export class MongoDB extends pulumi.ComponentResource {
 }
 
 /**
- * Why the configured users cannot be deployed by the chart, or undefined. The chart passes
- * `auth.usernames` to the image as one comma-separated list (the image also splits on `;`), and the
- * exporter's user is created in `admin`, beside the root user.
+ * Why the configured users cannot be deployed by the chart, or undefined: the exporter's user is created
+ * in `admin`, beside the root user. (A name the chart would split on `,` or `;`, or that would end a
+ * quoted string in its scripts, is refused by the config schema: config/common-schema.ts loginName.)
  */
 export function mongodbUserProblem(
   config: Pick<MongodbConfig, "adminUser" | "appUser" | "database">,
 ): string | undefined {
-  if (/[,;]/.test(config.appUser)) {
-    return `ai-platform-data:mongodb.appUser: "${config.appUser}" contains "," or ";", which the chart uses to separate user names; choose a name without them`;
-  }
   if (config.adminUser === MONGODB_METRICS_USER) {
     return `ai-platform-data:mongodb.adminUser: "${config.adminUser}" is the name of the exporter's own user; choose another name`;
   }

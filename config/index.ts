@@ -5,11 +5,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { redisAclUserNameProblem, topicReplicationProblem } from "../policies/lib/data-rules";
+import { kafkaAccessProblems } from "./kafka-access";
 import { parseBytes, parseMillicores } from "./quantities";
 import { PlatformConfig, platformSchema, ResourcesConfig, SECRET_KEYS, SecretKey } from "./schema";
 
 export * from "./schema";
 export * from "./service-sources";
+export { kafkaUserAccess } from "./kafka-access";
+export type { KafkaUserAccess } from "./kafka-access";
 export { parseBytes, parseMillicores } from "./quantities";
 
 /** The Pulumi project name, which is also the config namespace. */
@@ -200,6 +203,7 @@ function crossChecks(c: PlatformConfig): string[] {
       );
     }
   });
+  problems.push(...kafkaAccessProblems({ ...k, access: k.access ?? {} }, PROJECT));
   if (!k.sasl.enabledMechanisms.includes(k.sasl.clientMechanism)) {
     problems.push(
       `${PROJECT}:kafka.sasl.clientMechanism: "${k.sasl.clientMechanism}" is not in kafka.sasl.enabledMechanisms (${k.sasl.enabledMechanisms.join(", ")}); add it there or pick one of those`,

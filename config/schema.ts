@@ -16,6 +16,7 @@ import {
   serviceBase,
 } from "./common-schema";
 import { aclUserSchema, kafkaTopicSchema, mongoCollectionSchema, weaviateClassSchema } from "./data-schema";
+import { kafkaAccessSchema } from "./kafka-access";
 
 export { backupSchema, imageSchema, resourcesSchema } from "./common-schema";
 export type { BackupConfig, HostPort, ImageConfig, ResourcesConfig } from "./common-schema";
@@ -255,6 +256,12 @@ const kafkaSchema = z
     topics: z.array(kafkaTopicSchema).default([]),
     /** Let the initialiser delete topics removed from config (data loss). */
     deleteRemovedTopics: z.boolean().default(false),
+    /**
+     * What each client user but the first may do (config/kafka-access.ts), by user name; a user not
+     * listed reads and writes every declared topic. ACLs are converged in helm mode, and in external mode
+     * only when this is set (the cluster then needs an authorizer).
+     */
+    access: z.record(z.string(), kafkaAccessSchema).optional(),
     images: imagesSchema("kafka", "jmx", "kafkaExporter", "volumePermissions"),
   })
   .strict();

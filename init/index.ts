@@ -11,7 +11,9 @@ import type { PostgreSQL } from "../components/postgres";
 import type { Redis } from "../components/redis";
 import type { Weaviate } from "../components/weaviate";
 import { forwardInput, KubeAccess, kubernetesProviderAccess } from "./connect";
+import { kafkaUserAccess } from "../config";
 import { KafkaTopics } from "./kafka";
+import { bindingsFor, KafkaAcls } from "./kafka-acls";
 import { KafkaScramUsers } from "./kafka-users";
 import { collectionsFromConfig, MongoCollections } from "./mongodb";
 import { loadMigrations, PostgresSchema } from "./postgres";
@@ -35,6 +37,7 @@ export interface Initialisers {
   redisAclUsers?: RedisAclUsers;
   kafkaTopics?: KafkaTopics;
   kafkaScramUsers?: KafkaScramUsers;
+  kafkaAcls?: KafkaAcls;
 }
 
 function after(
@@ -183,6 +186,26 @@ export function initialiseDatabases(
       },
       kafkaOpts,
     );
+    // The release runs the StandardAuthorizer; an external cluster gets ACLs only when config asks.
+    const aclUsers = config.kafka.clientUsers.slice(1);
+    if (aclUsers.length > 0 && (config.kafka.mode === "helm" || config.kafka.access !== undefined)) {
+      const access = kafkaUserAccess({ ...config.kafka, access: config.kafka.access ?? {} });
+      out.kafkaAcls = new KafkaAcls(
+        "kafka-acls",
+        {
+          brokers: conn.brokers,
+          mechanism: conn.mechanism,
+          username: conn.username,
+          password: conn.password,
+          users: aclUsers,
+          acls: bindingsFor(access),
+          timeoutSeconds: config.kafka.initTimeoutSeconds,
+          forward: forward(config.kafka),
+        },
+        // After the users, as the topics: a rotated password of the initialiser's own user is set there first.
+        kafkaOpts,
+      );
+    }
   }
 
   return out;

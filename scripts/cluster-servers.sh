@@ -68,10 +68,14 @@ node.id=$((i + 1))
 controller.quorum.voters=$voters
 listeners=CLIENT://$HOST:$((KAFKA_CLIENT_BASE + i)),INTERNAL://$HOST:$((KAFKA_INTERNAL_BASE + i)),CONTROLLER://$HOST:$((KAFKA_CONTROLLER_BASE + i))
 advertised.listeners=CLIENT://$(kafka_name "$i"):$KAFKA_POD_PORT,INTERNAL://$HOST:$((KAFKA_INTERNAL_BASE + i))
-listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=INTERNAL
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.internal.sasl.enabled.mechanisms=PLAIN
+listener.name.internal.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="inter_broker_user" password="$(secret kafka-inter-broker)" user_inter_broker_user="$(secret kafka-inter-broker)";
+$(kafka_auth_properties "$(secret kafka-controller)")
 listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.client.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$pw" user_admin="$pw";
@@ -89,13 +93,17 @@ EOF
   kafka_log4j "$d"
 }
 
-# Every broker registered with the quorum, seen through broker 0's INTERNAL listener (no SASL there).
+# Every broker registered with the quorum, seen through broker 0's INTERNAL listener (the brokers' own
+# PLAIN login, from a 0600 file: no password on a command line).
 kafka_listening() { pid_alive "kafka-$1" "kafka-$1/server.properties" && tcp_open "$HOST" $((KAFKA_CLIENT_BASE + $1)); }
 kafka_cluster_up() {
-  local out
+  local out props="$RUN/kafka-0/internal-client.properties"
+  (umask 077
+    printf 'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="inter_broker_user" password="%s";\n' \
+      "$(secret kafka-inter-broker)" >"$props")
   kafka_java "$RUN/kafka-0" "$RUN/kafka-0/logs/tools"
   out=$(timeout 60 "${KAFKA_JAVA[@]}" -Xmx128m kafka.admin.BrokerApiVersionsCommand \
-    --bootstrap-server "$HOST:$KAFKA_INTERNAL_BASE" 2>/dev/null) || return 1
+    --bootstrap-server "$HOST:$KAFKA_INTERNAL_BASE" --command-config "$props" 2>/dev/null) || return 1
   [[ $(grep -c '(id: ' <<<"$out") -ge $KAFKA_NODES ]]
 }
 
@@ -253,7 +261,7 @@ write_json() {
   (umask 077; cat >"$RUN/cluster.json.tmp" <<EOF
 {
  "namespace": "$NAMESPACE",
- "kafka": {"release":"kafka","mechanism":"scram-sha-512","username":"admin","password":"$kpw","brokers":[$brokers]},
+ "kafka": {"release":"kafka","mechanism":"scram-sha-512","username":"admin","password":"$kpw","internalUser":"inter_broker_user","internalPassword":"$(secret kafka-inter-broker)","brokers":[$brokers]},
  "redis": {"release":"redis","netns":"$NETNS","masterName":"$REDIS_MASTER_NAME","password":"$rpw","nodes":[$nodes]}
 }
 EOF

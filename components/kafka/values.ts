@@ -76,7 +76,9 @@ export function kafkaReplication(nodes: number): { replicationFactor: number; mi
  * server.properties, so Kafka's built-in defaults apply otherwise: a replication factor of 3 for the
  * internal topics, which a one- or two-node cluster can never create.
  */
-export function kafkaServerSettings(config: Pick<KafkaConfig, "nodes" | "sasl">): Record<string, string> {
+export function kafkaServerSettings(
+  config: Pick<KafkaConfig, "nodes" | "sasl" | "clientUsers">,
+): Record<string, string> {
   const { replicationFactor, minInsyncReplicas } = kafkaReplication(config.nodes);
   const sasl = kafkaSaslPlan(config.sasl);
   return {
@@ -87,9 +89,28 @@ export function kafkaServerSettings(config: Pick<KafkaConfig, "nodes" | "sasl">)
     "transaction.state.log.min.isr": String(minInsyncReplicas),
     // Topics come from the initialiser (seed §6.3); a typo in a producer must not create one.
     "auto.create.topics.enable": "false",
+    // Every request is authorized: a client user has what the initialiser's ACLs give it (kafka.access),
+    // nothing more. Super users: the initialiser's (first) client user and the chart's broker and
+    // controller users (the chart has no values key for either setting).
+    "authorizer.class.name": KAFKA_AUTHORIZER,
+    "allow.everyone.if.no.acl.found": "false",
+    "super.users": kafkaSuperUsers(config.clientUsers)
+      .map((u) => `User:${u}`)
+      .join(";"),
     [`listener.name.${CLIENT_LISTENER}.sasl.enabled.mechanisms`]: sasl.client,
     [`listener.name.${INTERBROKER_LISTENER}.sasl.enabled.mechanisms`]: sasl.interBroker,
   };
+}
+
+/** KRaft's ACL authorizer (ACLs in the metadata log). */
+export const KAFKA_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+/** The chart's broker and controller users (`sasl.interbroker.user`, `sasl.controller.user` defaults). */
+export const KAFKA_CHART_USERS = ["inter_broker_user", "controller_user"] as const;
+
+/** The users that bypass ACLs: the initialiser's and the chart's own. */
+export function kafkaSuperUsers(clientUsers: string[]): string[] {
+  return [clientUsers[0], ...KAFKA_CHART_USERS];
 }
 
 /** Renders settings as Java properties lines. */

@@ -2,21 +2,23 @@
  * The kafkajs admin work of the topics initialiser: a session with retries, observing topics, waiting
  * for new partitions' leaders. kafkajs is required inside the functions: Pulumi serializes them.
  */
-import { firstBroker, isKafkaFatal, kafkaTarget, newKafka } from "../shared/kafka";
+import { firstBroker, isKafkaFatal, KafkaConnectionInputs, kafkaTarget, newKafka } from "../shared/kafka";
 import { withForwarder } from "../shared/port-forward";
 import { progress } from "../shared/progress";
 import { withRetry, withSession } from "../shared/retry";
-import { KafkaTopicsInputs, TopicSpec } from "./spec";
+import { TopicSpec } from "./spec";
 
 /**
  * Connects an admin client, runs `fn`, disconnects; again from the start, up to the deadline, when
  * the broker answers with a retriable error (see shared/retry's withSession).
  */
 export async function withAdmin<T>(
-  inputs: KafkaTopicsInputs,
+  inputs: KafkaConnectionInputs,
   fn: (admin: KafkaAdmin, left: () => number) => Promise<T>,
+  tag = "kafka-topics",
+  isFatal: (e: unknown) => boolean = isKafkaFatal,
 ): Promise<T> {
-  const { log } = progress("kafka-topics");
+  const { log } = progress(tag);
   return withForwarder(inputs.forward, firstBroker(inputs), log, (fw) =>
     withSession(
       {
@@ -24,7 +26,7 @@ export async function withAdmin<T>(
         deadlineMs: inputs.timeoutSeconds * 1000,
         secrets: [inputs.password],
         log,
-        isFatal: isKafkaFatal,
+        isFatal,
         connect: async () => {
           const a: KafkaAdmin = newKafka(inputs, fw).admin();
           try {
@@ -128,10 +130,33 @@ export interface KafkaAdmin {
   fetchTopicMetadata(args?: { topics: string[] }): Promise<{
     topics: { name: string; partitions: { leader: number; replicas: number[] }[] }[];
   }>;
+  createAcls(args: { acl: KafkajsAcl[] }): Promise<unknown>;
+  deleteAcls(args: { filters: KafkajsAcl[] }): Promise<unknown>;
+  describeAcls(
+    args: Omit<KafkajsAcl, "resourceName" | "host"> & { resourceName?: string; host?: string },
+  ): Promise<{
+    resources: {
+      resourceType: number;
+      resourceName: string;
+      resourcePatternType: number;
+      acls: { principal: string; host: string; operation: number; permissionType: number }[];
+    }[];
+  }>;
   describeConfigs(args: unknown): Promise<{
     resources: {
       resourceName: string;
       configEntries: { configName: string; configValue: string; configSource: number }[];
     }[];
   }>;
+}
+
+/** One ACL binding as kafkajs's ACL requests take it (numeric codes of kafkajs's Acl* enums). */
+export interface KafkajsAcl {
+  resourceType: number;
+  resourceName: string;
+  resourcePatternType: number;
+  principal: string;
+  host: string;
+  operation: number;
+  permissionType: number;
 }

@@ -19,6 +19,7 @@ import { chartVersionPinned } from "./chart-version";
 import { noLiteralCredentials } from "./credentials";
 import { noExternalServices } from "./exposure";
 import { hardenedBackupPods } from "./hardened-backup";
+import { kafkaAuthorizer } from "./kafka-authorizer";
 import { kafkaReplication } from "./kafka-replication";
 import { mongodbReplicaSet } from "./mongodb-replica-set";
 import { persistentStorage } from "./persistence";
@@ -52,6 +53,7 @@ export const productionPolicies: AnyPolicy[] = [
   podAntiAffinity,
   podDisruptionBudgets,
   hardenedBackupPods,
+  kafkaAuthorizer,
 ];
 
 /** Warnings only. */
@@ -66,6 +68,7 @@ export {
   databaseAuthentication,
   databaseResources,
   hardenedBackupPods,
+  kafkaAuthorizer,
   kafkaReplication,
   mongodbReplicaSet,
   noExternalServices,

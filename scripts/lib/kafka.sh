@@ -62,6 +62,21 @@ kafka_java() {
     "-Dkafka.logs.dir=$2" -cp "$KAFKA_HOME/libs/*")
 }
 
+# kafka_auth_properties CONTROLLER_PASSWORD: server.properties lines every test broker shares with what
+# the chart renders (components/kafka/values.ts): the StandardAuthorizer, no access without an ACL, the
+# super users of a release whose first client user is admin (with the chart's broker and controller
+# users), and the controller listener's PLAIN login as the chart's controller_user.
+kafka_auth_properties() {
+  cat <<EOF
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:inter_broker_user;User:controller_user
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller_user" password="$1" user_controller_user="$1";
+EOF
+}
+
 # kafka_cluster_id FILE: the KRaft cluster id kept in FILE (made once: a formatted log dir is tied to it).
 kafka_cluster_id() {
   [[ -s $1 ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$1"

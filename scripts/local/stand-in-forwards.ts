@@ -14,6 +14,9 @@ export interface ClusterServers {
     mechanism: string;
     username: string;
     password: string;
+    /** The brokers' own PLAIN login on their INTERNAL listeners (the chart's inter_broker_user). */
+    internalUser: string;
+    internalPassword: string;
     brokers: {
       pod: string;
       /** The address the broker hands back in metadata (resolves nowhere). */
@@ -21,7 +24,7 @@ export interface ClusterServers {
       podPort: number;
       /** Where its client listener really is. */
       target: { host: string; port: number };
-      /** Its PLAINTEXT listener for the brokers' own traffic (and the test's direct reads). */
+      /** Its SASL PLAIN listener for the brokers' own traffic (and the test's direct reads). */
       internal: { host: string; port: number };
     }[];
   };

@@ -1,6 +1,7 @@
 # scripts/services/kafka.sh: Kafka for scripts/services.sh (sourced by it after scripts/lib/kafka.sh;
 # uses its settings). One KRaft node (broker+controller in one JVM) on 29092, SASL_PLAINTEXT with
-# SCRAM-SHA-512 (also SCRAM-SHA-256 and PLAIN), user admin; KRaft controller listener 29093 (PLAINTEXT).
+# SCRAM-SHA-512 (also SCRAM-SHA-256 and PLAIN), user admin; KRaft controller listener 29093 (SASL PLAIN as
+# controller_user). StandardAuthorizer: admin is a super user, other users have what ACLs give them.
 KAFKA_PORT=29092
 KAFKA_CONTROLLER_PORT=29093
 KAFKA_DIR="$RUN/kafka"
@@ -15,7 +16,7 @@ node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
 listeners=CLIENT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
 advertised.listeners=CLIENT://$HOST:$KAFKA_PORT
-listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=CLIENT
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
@@ -23,7 +24,7 @@ sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$pw";
 listener.name.client.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$pw";
 listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$pw" user_admin="$pw";
-super.users=User:admin
+$(kafka_auth_properties "$(secret kafka-controller)")
 log.dirs=$KAFKA_DIR/data
 num.partitions=1
 default.replication.factor=1

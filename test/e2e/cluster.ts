@@ -67,6 +67,7 @@ export async function clusterTopic(c: ClusterServers, name: string): Promise<Clu
   const kafka = new Kafka({
     clientId: "aipd-e2e-check",
     brokers: c.kafka.brokers.map((b) => `${b.internal.host}:${b.internal.port}`),
+    sasl: { mechanism: "plain", username: c.kafka.internalUser, password: c.kafka.internalPassword },
     logLevel: logLevel.NOTHING,
     retry: { retries: 3 },
   });

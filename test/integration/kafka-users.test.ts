@@ -20,6 +20,7 @@ import {
   lateProxy,
   requireServer,
   Services,
+  withKafkaAdmin,
 } from "../support/servers";
 
 const run = randomBytes(3).toString("hex");
@@ -108,10 +109,27 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
     const svc = await requireServer(t, "kafka");
     if (!svc) return;
     const p = await provider();
-    // A user of its own plays the initialiser's user (the broker has no authorizer: any user may alter).
+    // A user of its own plays the initialiser's user. The broker runs the StandardAuthorizer: like an
+    // external cluster's initialiser user that is no super user, it gets ALTER and DESCRIBE on the cluster.
     const boss: ScramUserSpec = { name: `it-${run}-boss`, mechanism: "SCRAM-SHA-512" };
     const first = pw();
     await p.create!(inputs(svc, [boss], { [boss.name]: first }));
+    const {
+      AclOperationTypes,
+      AclPermissionTypes,
+      AclResourceTypes,
+      ResourcePatternTypes,
+    } = require("kafkajs");
+    const clusterAcls = [AclOperationTypes.ALTER, AclOperationTypes.DESCRIBE].map((operation: number) => ({
+      resourceType: AclResourceTypes.CLUSTER,
+      resourceName: "kafka-cluster",
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      principal: `User:${boss.name}`,
+      host: "*",
+      operation,
+      permissionType: AclPermissionTypes.ALLOW,
+    }));
+    await withKafkaAdmin(svc, (admin) => admin.createAcls({ acl: clusterAcls }));
     const as = (password: string) =>
       inputs(svc, [boss], { [boss.name]: password }, { username: boss.name, password });
     const olds = { ...as(first), log: [] };
@@ -131,6 +149,7 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
     });
     await p.delete!("x", { ...inputs(svc, [boss], { [boss.name]: second }), log: [] });
     assert.equal(await canLogin(svc, boss.name, second), false);
+    await withKafkaAdmin(svc, (admin) => admin.deleteAcls({ filters: clusterAcls }));
   });
 
   it("moves a user to another mechanism: the new credential set, the old one removed", async (t) => {

@@ -165,21 +165,30 @@ export async function lateProxy(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs admin from an untyped require
 export type KafkaAdmin = any;
 
-/** A kafkajs admin client (not connected) for the test broker, as `username` (default: the admin). */
-function testKafkaAdmin(
+/** A kafkajs client for the test broker, logged in as `login` (default: the admin). */
+export function testKafka(
   svc: Services["kafka"],
   login: { mechanism: string; username: string; password: string } = svc,
   retries?: number,
-): KafkaAdmin {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- kafkajs from an untyped require
+): any {
   const { Kafka, logLevel } = require("kafkajs");
-  const kafka = new Kafka({
+  return new Kafka({
     clientId: "ai-platform-data-tests",
     brokers: svc.brokers,
     sasl: { mechanism: login.mechanism, username: login.username, password: login.password },
     ...(retries === undefined ? {} : { retry: { retries } }),
     logLevel: logLevel.NOTHING,
   });
-  return kafka.admin();
+}
+
+/** A kafkajs admin client (not connected) for the test broker, as `username` (default: the admin). */
+function testKafkaAdmin(
+  svc: Services["kafka"],
+  login: { mechanism: string; username: string; password: string } = svc,
+  retries?: number,
+): KafkaAdmin {
+  return testKafka(svc, login, retries).admin();
 }
 
 /** A connected kafkajs admin client for the test broker, disconnected after `fn`. */

@@ -59,6 +59,7 @@ function asProviderSees(v: unknown): unknown {
 
 /** Each initialiser and the file of its code. */
 const FILES: Record<string, string> = {
+  "kafka-acls": "kafka-acls.ts",
   "kafka-scram-users": "kafka-users.ts",
   "kafka-topics": "kafka.ts",
   "mongodb-collections": "mongodb.ts",

@@ -88,8 +88,27 @@ describe("Kafka derivations", () => {
     const settings = kafkaServerSettings({
       nodes: 1,
       sasl: { enabledMechanisms: ["PLAIN"], clientMechanism: "PLAIN", interBrokerMechanism: "PLAIN" },
+      clientUsers: ["admin", "app"],
     });
     assert.equal(settings["listener.name.client.sasl.enabled.mechanisms"], "PLAIN");
+  });
+
+  it("runs the StandardAuthorizer, denying what no ACL allows; super users: the first client user and the chart's own", () => {
+    const settings = kafkaServerSettings({
+      nodes: 3,
+      sasl: {
+        enabledMechanisms: ["SCRAM-SHA-512"],
+        clientMechanism: "SCRAM-SHA-512",
+        interBrokerMechanism: "SCRAM-SHA-512",
+      },
+      clientUsers: ["ops", "app", "etl"],
+    });
+    assert.equal(
+      settings["authorizer.class.name"],
+      "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    );
+    assert.equal(settings["allow.everyone.if.no.acl.found"], "false");
+    assert.equal(settings["super.users"], "User:ops;User:inter_broker_user;User:controller_user");
   });
 
   it("renders properties one per line", () => {

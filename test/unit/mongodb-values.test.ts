@@ -89,7 +89,6 @@ describe("MongoDB derivations", () => {
 
   it("names the exporter user only where it would collide", () => {
     assert.equal(mongodbUserProblem({ adminUser: "root", appUser: "app", database: "app" }), undefined);
-    assert.match(mongodbUserProblem({ adminUser: "root", appUser: "a;b", database: "app" })!, /appUser/);
     assert.match(
       mongodbUserProblem({ adminUser: MONGODB_METRICS_USER, appUser: "app", database: "app" })!,
       /adminUser/,

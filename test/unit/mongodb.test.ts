@@ -251,6 +251,6 @@ describe("MongoDB component", () => {
 
   it("refuses app user names the chart would split", () => {
     const msg = runError("dev", { "ai-platform-data:mongodb": { appUser: "a,b" } });
-    assert.match(msg, /mongodb\.appUser: "a,b" contains "," or ";"/);
+    assert.match(msg, /mongodb\.appUser: "a,b" must be 1-64 letters, digits, '_', '-', '\.' or '@'/);
   });
 });

@@ -10,6 +10,7 @@ import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   atomicRelease,
+  kafkaAuthorizer,
   kafkaReplication,
   mongodbReplicaSet,
   redisSentinelHa,
@@ -67,6 +68,35 @@ describe("policy pack: production and advisory", () => {
       const run = copy(prod);
       valuesOf(run, "redis").sentinel.enabled = false;
       assert.match(messages(await check(redisSentinelHa, run, "prod")), /sentinel.enabled is not true/);
+    });
+  });
+
+  describe("kafka-authorizer (production)", () => {
+    it("passes both stacks' Kafka releases (the program sets the StandardAuthorizer)", async () => {
+      assert.deepEqual(await check(kafkaAuthorizer, prod, "prod"), []);
+      assert.deepEqual(await check(kafkaAuthorizer, dev, "prod"), []);
+    });
+
+    it("fails SASL listeners without an authorizer, another authorizer, and allow.everyone.if.no.acl.found", async () => {
+      const run = copy(prod);
+      const kafka = valuesOf(run, "kafka");
+      const lines = (kafka.extraConfig as string).split("\n");
+      kafka.extraConfig = lines.filter((l) => !l.startsWith("authorizer.class.name=")).join("\n");
+      assert.match(
+        messages(await check(kafkaAuthorizer, run, "prod")),
+        /clients log in with SASL \(CLIENT, INTERNAL, CONTROLLER\) but the brokers set no authorizer.class.name/,
+      );
+      kafka.extraConfig = lines
+        .map((l) => (l.startsWith("allow.everyone") ? "allow.everyone.if.no.acl.found=true" : l))
+        .map((l) =>
+          l.startsWith("authorizer.class.name")
+            ? "authorizer.class.name=kafka.security.authorizer.AclAuthorizer"
+            : l,
+        )
+        .join("\n");
+      const text = messages(await check(kafkaAuthorizer, run, "prod"));
+      assert.match(text, /authorizer.class.name is "kafka.security.authorizer.AclAuthorizer", not KRaft's/);
+      assert.match(text, /allow.everyone.if.no.acl.found is true/);
     });
   });
 

@@ -19,6 +19,8 @@ const BOTH = [
   "ai-platform:data:Kafka$kubernetes:core/v1:Secret::kafka-credentials",
   "ai-platform:data:Kafka$kubernetes:helm.sh/v3:Release::kafka-release",
   "ai-platform:data:Kafka$kubernetes:networking.k8s.io/v1:NetworkPolicy::kafka-network-policy",
+  // Added with the Kafka authorizer: the client users' ACLs (the other URNs are as before).
+  "ai-platform:data:Kafka$pulumi-nodejs:dynamic:Resource::kafka-acls",
   "ai-platform:data:Kafka$pulumi-nodejs:dynamic:Resource::kafka-scram-users",
   "ai-platform:data:Kafka$pulumi-nodejs:dynamic:Resource::kafka-topics",
   "ai-platform:data:Kafka$random:index/randomPassword:RandomPassword::kafka-client-password-admin",
