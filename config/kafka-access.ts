@@ -10,7 +10,7 @@ const pattern = z
   .string()
   .regex(
     /^(\*|[A-Za-z0-9._-]{1,249}\*?)$/,
-    "a name (letters, digits, '.', '_', '-'), a prefix ending in '*', or '*' for all",
+    "must be a name (letters, digits, '.', '_', '-'), a prefix ending in '*', or '*' for all",
   );
 
 export const kafkaAccessSchema = z

@@ -154,6 +154,11 @@ export const weaviateSchema = z
     allowRecreate: z.array(z.string()).default([]),
     /** Image of the backup job (it only needs curl). */
     backupImage: imageSchema.prefault({}),
+    /**
+     * What the applications' API key (`db-credentials`) may do: `readOnly` (read and query) or `admin`
+     * (also write objects and change the schema). The initialiser and the backup job use the admin key.
+     */
+    appAccess: z.enum(["readOnly", "admin"]).default("readOnly"),
   })
   .strict();
 

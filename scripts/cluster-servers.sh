@@ -131,6 +131,14 @@ start_kafka() {
   done
   wait_until 180 "kafka brokers registered" kafka_cluster_up ||
     die "the $KAFKA_NODES Kafka brokers did not all register (logs: $RUN/kafka-*/logs/server.log)"
+  if ((started)); then
+    # A restarted broker may refuse admin's SCRAM credentials set while it ran (scripts/lib/kafka.sh
+    # kafka_set_scram): set again through the brokers' own login on INTERNAL, a super user.
+    kafka_java "$RUN/kafka-0" "$RUN/kafka-0/logs/tools"
+    kafka_set_scram "$HOST:$KAFKA_INTERNAL_BASE" "$RUN/kafka-0/internal-client.properties" admin "$pw" \
+      "$RUN/kafka-0/scram-reset.log" SCRAM-SHA-256 SCRAM-SHA-512 ||
+      die "kafka: setting admin's SCRAM credentials failed (log: $RUN/kafka-0/scram-reset.log)"
+  fi
   local state="already running"; ((started)) && state=started
   echo "kafka (cluster-shaped): $state, $KAFKA_NODES brokers advertising $(kafka_name 0):$KAFKA_POD_PORT ... on $HOST:$KAFKA_CLIENT_BASE.."
 }

@@ -161,9 +161,9 @@ cmd_install() {
 
 # ---------------------------------------------------------------- services.json
 write_services_json() {
-  local pg mg rd rs kf wv
+  local pg mg rd rs kf wv wva
   pg=$(secret postgres); mg=$(secret mongodb); rd=$(secret redis)
-  rs=$(sentinel_secret); kf=$(secret kafka); wv=$(secret weaviate)
+  rs=$(sentinel_secret); kf=$(secret kafka); wv=$(secret weaviate); wva=$(secret weaviate-app)
   local nodes="" sents="" p
   for p in "${REDIS_PORTS[@]}"; do nodes+="${nodes:+,}{\"host\":\"$HOST\",\"port\":$p}"; done
   for p in "${SENTINEL_PORTS[@]}"; do sents+="${sents:+,}{\"host\":\"$HOST\",\"port\":$p}"; done
@@ -174,7 +174,7 @@ write_services_json() {
  "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
- "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","backupPath":"$WEAVIATE_DIR/backups"},
+ "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","backupPath":"$WEAVIATE_DIR/backups"},
  "kube": $(kube json)
 }
 EOF

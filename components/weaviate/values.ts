@@ -174,7 +174,11 @@ export function weaviateValues(
       apikey: { enabled: true },
     },
     authorization: {
-      admin_list: { enabled: true, users: [WEAVIATE_USERS.admin, WEAVIATE_USERS.app] },
+      // Weaviate 1.22 has two roles: the admin key's user is an admin, the app key's what weaviate.appAccess says.
+      admin_list:
+        config.appAccess === "admin"
+          ? { enabled: true, users: [WEAVIATE_USERS.admin, WEAVIATE_USERS.app] }
+          : { enabled: true, users: [WEAVIATE_USERS.admin], read_only_users: [WEAVIATE_USERS.app] },
     },
     query_defaults: { limit: 25 },
     env: {

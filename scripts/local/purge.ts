@@ -56,13 +56,23 @@ async function purgeWeaviate(s: Services["weaviate"], classes: string[]): Promis
 }
 
 /**
- * Through the brokers' own listeners of scripts/cluster-servers.sh (loopback, advertised as themselves): the
+ * Through the brokers' own listeners of scripts/cluster-servers.sh (loopback, advertised as themselves, the
+ * brokers' own PLAIN login, a super user): the
  * client listener hands back in-cluster names that only the initialisers' port-forwards reach. Topic
  * deletion is asynchronous in Kafka: waits until the brokers no longer list them.
  */
-async function purgeKafka(brokers: string[], topics: string[]): Promise<void> {
+async function purgeKafka(
+  brokers: string[],
+  login: { username: string; password: string },
+  topics: string[],
+): Promise<void> {
   const { Kafka, logLevel } = require("kafkajs");
-  const kafka = new Kafka({ clientId: "aipd-local-purge", brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: "aipd-local-purge",
+    brokers,
+    sasl: { mechanism: "plain", ...login },
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -121,6 +131,7 @@ async function main(): Promise<void> {
   );
   await purgeKafka(
     cluster.kafka.brokers.map((b) => `${b.internal.host}:${b.internal.port}`),
+    { username: cluster.kafka.internalUser, password: cluster.kafka.internalPassword },
     c.kafka.topics.map((x) => x.name),
   );
 }

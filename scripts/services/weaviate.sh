@@ -27,11 +27,19 @@ weaviate_ready() {
   curl -fsS -m 3 -H "Authorization: Bearer $1" "http://$HOST:$WEAVIATE_PORT/v1/meta" | grep '"version"' >/dev/null
 }
 
+# Two API keys as the chart gets them (components/weaviate/values.ts): admin's (the initialiser, backups)
+# is an admin, app's (the applications') read-only. A server started with another layout is restarted.
+WEAVIATE_AUTH_LAYOUT="keys=admin,app admins=admin readonly=app"
+
 start_weaviate() {
-  local key state="already running"
-  key=$(secret weaviate)
+  local key appkey state="already running"
+  key=$(secret weaviate); appkey=$(secret weaviate-app)
   [[ -x $WEAVIATE_BIN ]] || die "weaviate is not installed (run: $0 install)"
   mkdir -p "$WEAVIATE_DIR/data" "$WEAVIATE_DIR/backups"
+  if [[ $(cat "$WEAVIATE_DIR/auth-layout" 2>/dev/null) != "$WEAVIATE_AUTH_LAYOUT" ]]; then
+    pid_alive weaviate weaviate-server && log "weaviate: restarting with API keys for admin and app" && stop_weaviate
+    echo "$WEAVIATE_AUTH_LAYOUT" >"$WEAVIATE_DIR/auth-layout"
+  fi
   if ! pid_alive weaviate weaviate-server; then
     state=started
     port_must_be_free weaviate "$WEAVIATE_PORT"
@@ -43,8 +51,11 @@ start_weaviate() {
       BACKUP_FILESYSTEM_PATH="$WEAVIATE_DIR/backups" \
       AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=false \
       AUTHENTICATION_APIKEY_ENABLED=true \
-      AUTHENTICATION_APIKEY_ALLOWED_KEYS="$key" \
-      AUTHENTICATION_APIKEY_USERS=admin \
+      AUTHENTICATION_APIKEY_ALLOWED_KEYS="$key,$appkey" \
+      AUTHENTICATION_APIKEY_USERS=admin,app \
+      AUTHORIZATION_ADMINLIST_ENABLED=true \
+      AUTHORIZATION_ADMINLIST_USERS=admin \
+      AUTHORIZATION_ADMINLIST_READONLY_USERS=app \
       CLUSTER_HOSTNAME=node1 \
       CLUSTER_GOSSIP_BIND_PORT="$WEAVIATE_GOSSIP_PORT" \
       CLUSTER_DATA_BIND_PORT="$WEAVIATE_DATA_PORT" \

@@ -46,7 +46,10 @@ export interface Services {
     host: string;
     port: number;
     grpcPort: number;
+    /** The admin's key. */
     apiKey: string;
+    /** The applications' key: a read-only user, as the chart's default (`weaviate.appAccess`). */
+    appApiKey: string;
     backupPath: string;
   };
   /** The Kubernetes API of scripts/kube.sh (no secret here: the kubeconfig file is 0600). */

@@ -191,7 +191,7 @@ export const MONGODB_KEYS = [
 
 /**
  * weaviate 16.8.0, weaviate/weaviate-helm tag v16.8.0 (commit 0336163a), weaviate/values.yaml and
- * weaviate/templates. `authentication.apikey.*` and `authorization.admin_list.users` are commented out
+ * weaviate/templates. `authentication.apikey.*`, `authorization.admin_list.users` and `.read_only_users` are commented out
  * in values.yaml but rendered by weaviateConfigMap.yaml (`toYaml .Values.authentication`/`authorization`);
  * `env.*` and `envSecrets.*` are free maps rendered by weaviateStatefulset.yaml (one env var per key).
  */
@@ -225,6 +225,7 @@ export const WEAVIATE_KEYS = [
   "authentication.apikey.enabled",
   "authorization.admin_list.enabled",
   "authorization.admin_list.users[]",
+  "authorization.admin_list.read_only_users[]",
   "query_defaults.limit",
   "env.AUTHENTICATION_APIKEY_ENABLED",
   "env.PROMETHEUS_MONITORING_ENABLED",

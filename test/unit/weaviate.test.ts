@@ -90,7 +90,12 @@ describe("Weaviate component", () => {
       AUTHENTICATION_APIKEY_ALLOWED_KEYS: "weaviate-credentials",
       AUTHENTICATION_APIKEY_USERS: "weaviate-credentials",
     });
-    assert.deepEqual(v.authorization.admin_list, { enabled: true, users: ["admin", "app"] });
+    // The applications' key reads; only the initialiser's and the backup job's key is an admin.
+    assert.deepEqual(v.authorization.admin_list, {
+      enabled: true,
+      users: ["admin"],
+      read_only_users: ["app"],
+    });
     const secret = named(prod, "kubernetes:core/v1:Secret", "weaviate-credentials")!;
     const data = secret.inputs.stringData as Record<string, string>;
     assert.deepEqual(Object.keys(data).sort(), [
