@@ -240,13 +240,8 @@ export class Kafka extends pulumi.ComponentResource {
       values: kafkaValues(config, platform, secretName, this.releaseName),
       secret: creds.resource,
       network: {
-        ports: [
-          KAFKA_PORTS.client,
-          KAFKA_PORTS.controller,
-          KAFKA_PORTS.interbroker,
-          KAFKA_PORTS.exporter,
-          KAFKA_PORTS.jmx,
-        ],
+        ports: [KAFKA_PORTS.client],
+        peerPorts: [KAFKA_PORTS.controller, KAFKA_PORTS.interbroker],
         metricsPorts: [KAFKA_PORTS.exporter, KAFKA_PORTS.jmx],
       },
       backup: config.backup.enabled

@@ -164,7 +164,7 @@ export class MongoDB extends pulumi.ComponentResource {
       secret: creds.resource,
       // This chart version has no NetworkPolicy of its own (no template under bitnami/mongodb/templates).
       // Clients, members and the arbiter all use 27017; Prometheus scrapes the exporter sidecar.
-      network: { ports: [PORT, METRICS_PORT], metricsPorts: [METRICS_PORT] },
+      network: { ports: [PORT], metricsPorts: [METRICS_PORT] },
       backup: config.backup.enabled
         ? {
             config: config.backup,

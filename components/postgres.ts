@@ -157,7 +157,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
       chartSource: config.chart,
       values: postgresValues(config, platform, secretName, this.releaseName),
       secret: creds.resource,
-      network: { ports: [PORT, METRICS_PORT], metricsPorts: [METRICS_PORT] },
+      network: { ports: [PORT], metricsPorts: [METRICS_PORT] },
       backup: config.backup.enabled
         ? {
             config: config.backup,

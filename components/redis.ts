@@ -160,7 +160,7 @@ export class Redis extends pulumi.ComponentResource {
       secret: creds.resource,
       // Clients ask a Sentinel (26379) for the master, then talk to it (6379); peers replicate on 6379
       // and Sentinels gossip on 26379; Prometheus scrapes the exporter on 9121.
-      network: { ports: [REDIS_PORT, SENTINEL_PORT, METRICS_PORT], metricsPorts: [METRICS_PORT] },
+      network: { ports: [REDIS_PORT, SENTINEL_PORT], metricsPorts: [METRICS_PORT] },
       backup: config.backup.enabled
         ? {
             config: config.backup,

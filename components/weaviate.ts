@@ -181,8 +181,9 @@ export class Weaviate extends pulumi.ComponentResource {
       secret: creds.resource,
       network: {
         // Pod ports, not Service ports: the policy applies after the Service maps httpPort to 8080.
-        ports: [p.http, p.grpc, p.metrics, p.gossip, p.data],
-        udpPorts: [p.gossip],
+        ports: [p.http, p.grpc],
+        peerPorts: [p.gossip, p.data],
+        peerUdpPorts: [p.gossip],
         podSelector: WEAVIATE_POD_LABELS,
         metricsPorts: [p.metrics],
       },

@@ -1,8 +1,9 @@
 /**
- * The NetworkPolicy in front of each database (seed §2.3, §3.3): only labelled client pods, the
- * release's own pods (replication peers, exporters) and the service's backup pods may connect.
- * The charts' own policies are switched off because NetworkPolicies add up: a chart policy with
- * `allowExternal: true` would open what this one closes.
+ * The NetworkPolicy in front of each database: labelled client pods, the release's own pods and the
+ * service's backup pods may reach the client ports; only the release's own pods reach the ports its
+ * members talk to each other on (Kafka's controller and inter-broker listeners, Weaviate's cluster
+ * ports); Prometheus's namespaces reach the exporters. The charts' own policies are switched off because
+ * NetworkPolicies add up: a chart policy with `allowExternal: true` would open what this one closes.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,10 +17,12 @@ export interface DatabaseNetworkPolicyArgs {
   /** The release whose pods the policy guards (selected by `app.kubernetes.io/instance`). */
   releaseName: string;
   namespace: pulumi.Input<string>;
-  /** Ports the service listens on for clients and peers. */
+  /** Ports clients use (peers may use them too: replication on the client port). */
   ports: number[];
-  /** UDP ports, for services whose peers also gossip over UDP (Weaviate's memberlist). */
-  udpPorts?: number[];
+  /** TCP ports only the release's own pods may reach (cluster-internal listeners). */
+  peerPorts?: number[];
+  /** UDP ports only the release's own pods may reach (Weaviate's memberlist gossip). */
+  peerUdpPorts?: number[];
   /**
    * Labels of the guarded pods, which also select the peers; defaults to
    * `app.kubernetes.io/instance: <releaseName>`. For charts whose pods do not carry that label.
@@ -46,6 +49,10 @@ export function databaseNetworkPolicy(
     { podSelector: { matchLabels: instance } },
     { podSelector: { matchLabels: { [BACKUP_LABEL]: args.service } } },
   ];
+  const peerPorts = [
+    ...(args.peerPorts ?? []).map((port) => ({ port, protocol: "TCP" })),
+    ...(args.peerUdpPorts ?? []).map((port) => ({ port, protocol: "UDP" })),
+  ];
   return new k8s.networking.v1.NetworkPolicy(
     name,
     {
@@ -58,13 +65,10 @@ export function databaseNetworkPolicy(
         podSelector: { matchLabels: instance },
         policyTypes: ["Ingress"],
         ingress: [
-          {
-            from,
-            ports: [
-              ...args.ports.map((port) => ({ port, protocol: "TCP" })),
-              ...(args.udpPorts ?? []).map((port) => ({ port, protocol: "UDP" })),
-            ],
-          },
+          { from, ports: args.ports.map((port) => ({ port, protocol: "TCP" })) },
+          ...(peerPorts.length > 0
+            ? [{ from: [{ podSelector: { matchLabels: instance } }], ports: peerPorts }]
+            : []),
           // Prometheus runs in its own namespace and carries no client label.
           ...(args.metricsPorts?.length && args.network.monitoringNamespaces.length
             ? [

@@ -112,7 +112,10 @@ export interface ServiceDeploymentArgs {
   /** The credentials Secret the chart reads; the release waits for it. */
   secret: pulumi.Resource;
   /** Ports (and pod selector) of the NetworkPolicy. */
-  network: Pick<DatabaseNetworkPolicyArgs, "ports" | "udpPorts" | "podSelector" | "metricsPorts">;
+  network: Pick<
+    DatabaseNetworkPolicyArgs,
+    "ports" | "peerPorts" | "peerUdpPorts" | "podSelector" | "metricsPorts"
+  >;
   /** The backup job, or undefined when the service has none (`<service>.backup.enabled: false`). */
   backup?: Pick<BackupJobArgs, "image" | "defaultTag" | "env"> & { config: BackupConfig };
   /** The service's own alert rules; the disk-space rule every service shares is appended. */

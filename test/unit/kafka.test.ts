@@ -183,7 +183,7 @@ describe("Kafka component", () => {
     assert.equal((pvc.inputs.spec as any).resources.requests.storage, "1Gi");
   });
 
-  it("opens client, controller, inter-broker and exporter ports to the allowed pods only", () => {
+  it("opens the client port to the allowed pods, the controller and inter-broker ports to the brokers only", () => {
     const np = byType(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy").find(
       (n) => n.name === "kafka-network-policy",
     )!;
@@ -191,8 +191,16 @@ describe("Kafka component", () => {
     assert.deepEqual(spec.podSelector.matchLabels, { "app.kubernetes.io/instance": "kafka" });
     assert.deepEqual(
       spec.ingress[0].ports.map((p: { port: number; protocol: string }) => `${p.port}/${p.protocol}`),
-      ["9092/TCP", "9093/TCP", "9094/TCP", "9308/TCP", "5556/TCP"],
+      ["9092/TCP"],
     );
+    // The listeners the brokers and controllers talk to each other on: from Kafka's own pods alone.
+    assert.deepEqual(spec.ingress[1], {
+      from: [{ podSelector: { matchLabels: { "app.kubernetes.io/instance": "kafka" } } }],
+      ports: [
+        { port: 9093, protocol: "TCP" },
+        { port: 9094, protocol: "TCP" },
+      ],
+    });
     assert.ok(
       spec.ingress[0].from.some(
         (f: any) => f.podSelector?.matchLabels?.["ai-platform.io/backup-for"] === "kafka",

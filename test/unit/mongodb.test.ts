@@ -169,7 +169,7 @@ describe("MongoDB component", () => {
     assert.equal((pvc.inputs.spec as Any).resources.requests.storage, "40Gi");
   });
 
-  it("lets clients, members, backup pods and Prometheus in on 27017 and 9216 only", () => {
+  it("lets clients, members and backup pods in on 27017, Prometheus alone on 9216", () => {
     const np = byType(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy").find(
       (n) => (n.inputs.metadata as Any).name === "mongodb-clients",
     )!;
@@ -177,7 +177,7 @@ describe("MongoDB component", () => {
     assert.deepEqual(spec.podSelector, { matchLabels: { "app.kubernetes.io/instance": "mongodb" } });
     assert.deepEqual(
       spec.ingress[0].ports.map((p: Any) => p.port),
-      [27017, 9216],
+      [27017],
     );
     assert.ok(
       spec.ingress[0].from.some(

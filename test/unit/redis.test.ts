@@ -166,13 +166,13 @@ describe("Redis component", () => {
     assert.equal(env("RETENTION_DAYS").value, "14");
   });
 
-  it("lets clients, peers and the exporter in on 6379, 26379 and 9121", () => {
+  it("lets clients and peers in on 6379 and 26379, Prometheus alone on 9121", () => {
     const np = named(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "redis-clients")!;
     const spec = np.inputs.spec as any;
     assert.deepEqual(spec.podSelector.matchLabels, { "app.kubernetes.io/instance": "redis" });
     assert.deepEqual(
       spec.ingress[0].ports.map((p: { port: number }) => p.port),
-      [6379, 26379, 9121],
+      [6379, 26379],
     );
   });
 

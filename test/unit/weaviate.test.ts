@@ -152,10 +152,19 @@ describe("Weaviate component", () => {
     const ports = spec.ingress[0].ports.map(
       (p: { port: number; protocol: string }) => `${p.port}/${p.protocol}`,
     );
-    assert.deepEqual(ports.sort(), ["2112/TCP", "50051/TCP", "7000/TCP", "7000/UDP", "7001/TCP", "8080/TCP"]);
+    assert.deepEqual(ports.sort(), ["50051/TCP", "8080/TCP"]);
     const from = JSON.stringify(spec.ingress[0].from);
     assert.match(from, /"ai-platform.io\/backup-for":"weaviate"/);
     assert.match(from, /"app":"weaviate"/);
+    // The cluster API (gossip, data): Weaviate's own pods alone, never a client.
+    assert.deepEqual(spec.ingress[1], {
+      from: [{ podSelector: { matchLabels: { app: "weaviate" } } }],
+      ports: [
+        { port: 7000, protocol: "TCP" },
+        { port: 7001, protocol: "TCP" },
+        { port: 7000, protocol: "UDP" },
+      ],
+    });
   });
 
   it("lets only Weaviate reach the inference pods it deploys", () => {
