@@ -60,9 +60,22 @@ const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /**
  * What an address names in the cluster, `namespace` being the release's (names without one are in it).
  * Throws EK8SADDRESS for a name that is not an in-cluster one (`db.example.com`): a port-forward only
- * reaches pods.
+ * reaches pods; and for one in another namespace: a server that announces such an address (a broker's
+ * advertised listener, a Sentinel's replica) must not lead the initialiser, with its credentials, into
+ * pods outside the release's namespace.
  */
 export function clusterTarget(addr: HostPort, namespace: string): ClusterTarget {
+  const t = namedTarget(addr, namespace);
+  if (t.namespace !== namespace) {
+    throw forwardError(
+      "EK8SADDRESS",
+      `${hostPortKey(addr)} names ${describeTarget(t)}, outside the release's namespace "${namespace}": the initialiser forwards only to the release's own pods`,
+    );
+  }
+  return t;
+}
+
+function namedTarget(addr: HostPort, namespace: string): ClusterTarget {
   const port = addr.port;
   if (isIpLiteral(addr.host)) return { kind: "podIP", namespace, ip: addr.host, port };
   const labels = addr.host.toLowerCase().replace(/\.$/, "").split(".");

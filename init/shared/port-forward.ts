@@ -89,7 +89,23 @@ export async function withForwarder<T>(
   }
 }
 
-/** `direct` for no spec, and for `auto` when `first` resolves here; a port-forwarding one otherwise. */
+/**
+ * Whether this process runs in a Kubernetes pod: the kubelet sets KUBERNETES_SERVICE_HOST and mounts
+ * the service account. Decided from the pod's environment, never from DNS: a laptop resolving
+ * `*.svc.cluster.local` (mDNS answers any `.local` name on macOS) would send credentials to whoever
+ * answers.
+ */
+export function runsInCluster(
+  env: NodeJS.ProcessEnv = process.env,
+  fsm: { existsSync(p: string): boolean } = require("fs"),
+): boolean {
+  return (
+    Boolean(env.KUBERNETES_SERVICE_HOST) &&
+    fsm.existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")
+  );
+}
+
+/** `direct` for no spec, and for `auto` inside a pod (runsInCluster); a port-forwarding one otherwise. */
 export async function openForwarder(
   spec: ForwardSpec | undefined,
   first: HostPort,
@@ -97,13 +113,8 @@ export async function openForwarder(
 ): Promise<Forwarder> {
   if (!spec) return directForwarder();
   if (spec.connect === "auto") {
-    const dns = require("dns");
-    const resolves = await dns.promises.lookup(first.host).then(
-      () => true,
-      () => false,
-    );
-    if (resolves) return directForwarder();
-    log(`${first.host} does not resolve here: reaching the release through port-forwards (connect: auto)`);
+    if (runsInCluster()) return directForwarder();
+    log(`not in a pod: reaching ${first.host} through port-forwards (connect: auto)`);
   }
   return portForwarder(spec, log);
 }

@@ -42,13 +42,21 @@ describe("address mapping: what an address names in the cluster", () => {
     }
   });
 
-  it("maps a StatefulSet pod's name (pod.headless.ns...) to that pod, in the namespace it names", () => {
-    assert.deepEqual(
-      clusterTarget(
-        { host: "kafka-controller-2.kafka-controller-headless.other.svc.cluster.local", port: 9092 },
-        NS,
-      ),
-      { kind: "pod", namespace: "other", pod: "kafka-controller-2", port: 9092 },
+  it("maps a StatefulSet pod's name (pod.headless.ns...) to that pod; refuses one in another namespace", () => {
+    // A server may announce any address: it must not lead the initialiser's credentials out of the release.
+    assert.throws(
+      () =>
+        clusterTarget(
+          { host: "kafka-controller-2.kafka-controller-headless.other.svc.cluster.local", port: 9092 },
+          NS,
+        ),
+      (e: Error & { code?: string }) =>
+        e.code === "EK8SADDRESS" &&
+        e.message.includes(`names pod other/kafka-controller-2, outside the release's namespace "${NS}"`),
+    );
+    assert.throws(
+      () => clusterTarget({ host: "postgresql.kube-system.svc", port: 5432 }, NS),
+      /outside the release's namespace/,
     );
     assert.deepEqual(clusterTarget({ host: "mongodb-1.mongodb-headless", port: 27017 }, NS), {
       kind: "pod",

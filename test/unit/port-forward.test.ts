@@ -17,7 +17,7 @@ import { hostPortKey } from "../../init/shared/address-map";
 import { changedKeys } from "../../init/shared/diff";
 import { forwardedSocketFactory, isKafkaFatal } from "../../init/shared/kafka";
 import { initialiserOptions } from "../../init/shared/options";
-import { Forwarder, isForwardRefusal, openForwarder } from "../../init/shared/port-forward";
+import { Forwarder, isForwardRefusal, openForwarder, runsInCluster } from "../../init/shared/port-forward";
 import { isTransient, mayRetry } from "../../init/shared/retry";
 import { isSecretInput } from "../support/assert-helpers";
 import { runOk } from "../support/program";
@@ -152,11 +152,24 @@ describe("opening the forwarder", () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-  it("connects as given without a forward input, and under auto when the name resolves here", async () => {
+  it("connects as given without a forward input; auto decides 'in a pod' from the pod's environment, not DNS", async () => {
     assert.equal((await openForwarder(undefined, { host: "x.invalid", port: 1 })).mode, "direct");
-    const fw = await openForwarder({ connect: "auto", namespace: NS }, { host: "localhost", port: 1 });
-    assert.equal(fw.mode, "direct");
-    assert.deepEqual(await fw.resolve({ host: "localhost", port: 5 }), { host: "localhost", port: 5 });
+    const token = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+    const has = (p: string) => p === token;
+    assert.equal(runsInCluster({ KUBERNETES_SERVICE_HOST: "10.96.0.1" }, { existsSync: has }), true);
+    assert.equal(runsInCluster({}, { existsSync: has }), false, "no KUBERNETES_SERVICE_HOST");
+    assert.equal(runsInCluster({ KUBERNETES_SERVICE_HOST: "10.96.0.1" }, { existsSync: () => false }), false);
+    // This test process runs in no pod: a name that resolves here (localhost) still goes through
+    // port-forwards, which here stop at the kubeconfig that does not exist.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-kubeconfig-"));
+    dirs.push(dir);
+    await assert.rejects(
+      openForwarder(
+        { connect: "auto", namespace: NS, kubeconfig: path.join(dir, "missing.yaml") },
+        { host: "localhost", port: 1 },
+      ),
+      (e: Error & { code?: string }) => e.code === "EK8SCONFIG",
+    );
   });
 
   it("names a missing kubeconfig file, an unknown context, and never prints a kubeconfig's content", async () => {
