@@ -25,7 +25,8 @@ export interface ObservedUser {
 export type AppUserOp =
   | { op: "createUser"; user: string; roles: MongoRole[] }
   | { op: "updateUser"; user: string }
-  | { op: "grantRolesToUser"; user: string; roles: MongoRole[] };
+  | { op: "grantRolesToUser"; user: string; roles: MongoRole[] }
+  | { op: "revokeRolesFromUser"; user: string; roles: MongoRole[] };
 
 /** The roles an application user gets by default: read and write its own database. */
 export function defaultAppRoles(database: string): MongoRole[] {
@@ -56,6 +57,9 @@ export function planAppUser(
   if (setPassword) ops.push({ op: "updateUser", user });
   const missing = missingRoles(want, observed.roles);
   if (missing.length > 0) ops.push({ op: "grantRolesToUser", user, roles: missing });
+  // Roles config no longer declares (narrowed appRoles, or granted by hand) go: the app keeps what it is given.
+  const extra = missingRoles(observed.roles, want);
+  if (extra.length > 0) ops.push({ op: "revokeRolesFromUser", user, roles: extra });
   return ops;
 }
 
@@ -68,6 +72,8 @@ export function appUserCommand(op: AppUserOp, password: string): Record<string, 
       return { updateUser: op.user, pwd: password };
     case "grantRolesToUser":
       return { grantRolesToUser: op.user, roles: op.roles };
+    case "revokeRolesFromUser":
+      return { revokeRolesFromUser: op.user, roles: op.roles };
   }
 }
 
@@ -84,6 +90,8 @@ function describeAppUserOp(op: AppUserOp, database: string): string {
       return `set the password of user ${op.user} in database ${database}`;
     case "grantRolesToUser":
       return `granted ${formatRoles(op.roles)} to user ${op.user}`;
+    case "revokeRolesFromUser":
+      return `revoked ${formatRoles(op.roles)} from user ${op.user} (no longer in mongodb.appRoles)`;
   }
 }
 

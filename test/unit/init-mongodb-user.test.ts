@@ -44,7 +44,30 @@ describe("MongoDB application user (no server)", () => {
     const short = { exists: true, roles: [{ role: "read", db: "ai_platform" }] };
     assert.deepEqual(planAppUser("app", roles, short, false), [
       { op: "grantRolesToUser", user: "app", roles },
+      { op: "revokeRolesFromUser", user: "app", roles: [{ role: "read", db: "ai_platform" }] },
     ]);
+  });
+
+  it("revokes the roles appRoles no longer declares (narrowed config, or granted by hand)", async () => {
+    const wide = {
+      exists: true,
+      roles: [
+        ...roles,
+        { role: "dbAdmin", db: "ai_platform" },
+        { role: "readWriteAnyDatabase", db: "admin" },
+      ],
+    };
+    const extra = [
+      { role: "dbAdmin", db: "ai_platform" },
+      { role: "readWriteAnyDatabase", db: "admin" },
+    ];
+    assert.deepEqual(planAppUser("app", roles, wide, false), [
+      { op: "revokeRolesFromUser", user: "app", roles: extra },
+    ]);
+    assert.deepEqual(appUserCommand({ op: "revokeRolesFromUser", user: "app", roles: extra }, "s3cret"), {
+      revokeRolesFromUser: "app",
+      roles: extra,
+    });
   });
 
   it("puts the password into the command sent and nowhere else", async () => {
