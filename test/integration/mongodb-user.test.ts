@@ -5,7 +5,7 @@
  * was dropped behind the program's back, kept by delete; each checked by logging in as the user.
  *
  * What FerretDB cannot check: roles. It refuses `createUser`/`updateUser` with a non-empty `roles`
- * ("not implemented"), has no `grantRolesToUser` or `revokeRolesFromUser`, and enforces no authorization. These tests therefore
+ * ("not implemented"), has no `grantRolesToUser`, and enforces no authorization. These tests therefore
  * pass `appRoles: []`; the commands with the default role (readWrite on the database) and the revocation of
  * roles appRoles no longer declares are proved by
  * test/unit/init-mongodb-user.test.ts, and the last test below fails, and says so, once FerretDB
