@@ -29,6 +29,7 @@ import { redisSentinelHa } from "./redis-sentinel";
 import { databaseResources } from "./resources";
 import { saslPlainWithoutTls } from "./sasl-plain-tls";
 import { ssdStorageClass } from "./ssd-storage-class";
+import { weaviateAppKeyReadOnly } from "./weaviate-app-key";
 
 export type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -54,6 +55,7 @@ export const productionPolicies: AnyPolicy[] = [
   podDisruptionBudgets,
   hardenedBackupPods,
   kafkaAuthorizer,
+  weaviateAppKeyReadOnly,
 ];
 
 /** Warnings only. */
@@ -81,4 +83,5 @@ export {
   redisSentinelHa,
   saslPlainWithoutTls,
   ssdStorageClass,
+  weaviateAppKeyReadOnly,
 };

@@ -16,6 +16,7 @@ import {
   redisSentinelHa,
   saslPlainWithoutTls,
   ssdStorageClass,
+  weaviateAppKeyReadOnly,
 } from "../../policies/rules";
 import { check, checkWith, Json, messages } from "../support/policy-harness";
 import { copy, resource, urnOf, valuesOf } from "../support/policy-harness";
@@ -68,6 +69,21 @@ describe("policy pack: production and advisory", () => {
       const run = copy(prod);
       valuesOf(run, "redis").sentinel.enabled = false;
       assert.match(messages(await check(redisSentinelHa, run, "prod")), /sentinel.enabled is not true/);
+    });
+  });
+
+  describe("weaviate-app-key-read-only (production)", () => {
+    it("passes both stacks (the app key is read-only by default) and fails an app key that is an admin", async () => {
+      assert.deepEqual(await check(weaviateAppKeyReadOnly, prod, "prod"), []);
+      assert.deepEqual(await check(weaviateAppKeyReadOnly, dev, "prod"), []);
+      const run = copy(prod);
+      valuesOf(run, "weaviate").authorization.admin_list = { enabled: true, users: ["admin", "app"] };
+      assert.match(
+        messages(await check(weaviateAppKeyReadOnly, run, "prod")),
+        /admin_list.users names \["admin","app"\]; only the initialiser's user may be an admin/,
+      );
+      valuesOf(run, "weaviate").authorization.admin_list = { enabled: false };
+      assert.match(messages(await check(weaviateAppKeyReadOnly, run, "prod")), /every API key is an admin/);
     });
   });
 
