@@ -45,6 +45,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
 import { DataServices, requireServer } from "../support/servers";
+import { until } from "../support/wait";
 import {
   aclClientOnANode,
   aclOnEveryNode,
@@ -191,8 +192,10 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
         assert.ok(creds.data[k], `db-credentials lacks ${k}`);
       // The initialisers reached the servers through the forwards: the topic is on every broker, the
       // ACL user on every Redis node.
-      const tp = await clusterTopic(cluster, helmNames(run).topic);
-      assert.ok(tp, "the stack's topic was not created");
+      const tp = await until("the stack's topic on the brokers", async () => {
+        const t = await clusterTopic(cluster, helmNames(run).topic);
+        return t?.configs["retention.ms"] === "3600000" ? t : undefined;
+      });
       assert.equal(tp.brokers.length, cluster.kafka.brokers.length, `brokers: ${tp.brokers}`);
       assert.deepEqual(tp.partitions, [{ replicas: tp.brokers, isr: tp.brokers }]);
       assert.equal(tp.configs["retention.ms"], "3600000");
@@ -264,8 +267,12 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
         const r = timed("helm-3b-up-with-failover", await up);
         assert.equal(r.code, 0, `up during the failover failed:\n${r.out.slice(-8000)}`);
         assert.ok(Object.keys(changes(r.out)).length >= 2, `too few changes:\n${r.out.slice(-4000)}`);
-        const tp = await clusterTopic(cluster, helmNames(run).topic);
-        assert.ok(tp, "the stack's topic is gone");
+        // Each broker applies a topic's new config and partitions from the metadata log a moment after
+        // the controller accepts them: wait (with a deadline) for what the up set, then check it all.
+        const tp = await until("the topic change on the brokers", async () => {
+          const t = await clusterTopic(cluster, helmNames(run).topic);
+          return t?.partitions.length === 2 && t.configs["retention.ms"] === "7200000" ? t : undefined;
+        });
         assert.deepEqual(tp.partitions, [
           { replicas: tp.brokers, isr: tp.brokers },
           { replicas: tp.brokers, isr: tp.brokers },
