@@ -5,7 +5,8 @@
 #   GOMODCACHE, GOCACHE, npm's and pip's caches, where PostgreSQL 16 is unpacked (AIPD_OPT) and a new
 #   run folder for the servers (AIPD_RUN).
 # HOME stays (its Go, npm and pip settings name the registries); system packages may stay.
-# .ci/run prints each phase's time and the total; this script adds its own total and the caches' size.
+# .ci/run prints each phase's time and the total; this script adds its own total, the machine's peak
+# memory in use during the run and the caches' size.
 # Not part of .ci/run (it takes up to an hour on 2 cores): run it before any change to a build or
 # download step.
 #
@@ -75,8 +76,20 @@ cleanup() {
 trap cleanup EXIT
 
 start=$SECONDS rc=0
+# The machine's peak memory in use (free's "used", page cache excluded) while the run lasts.
+(
+  peak=0
+  while :; do
+    used=$(free -m | awk '/^Mem:/ {print $3}')
+    ((used > peak)) && peak=$used && echo "$peak" >"$root/mem-peak"
+    sleep 3
+  done
+) &
+sampler=$!
 (cd "$root/work/main" && CI=true bash .ci/run </dev/null) 2>&1 | tee "$root/ci.log" || rc=$?
+kill "$sampler" 2>/dev/null || true
 log "cold .ci/run: exit $rc after $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"
+log "peak memory in use on the machine: $(cat "$root/mem-peak" 2>/dev/null || echo "?") MiB"
 log "caches: $(du -sh "$AIPD_CACHE" "$GOMODCACHE" "$GOCACHE" "$npm_config_cache" "$PIP_CACHE_DIR" 2>/dev/null | awk '{printf "%s %s; ", $2, $1}')"
 exit "$rc"
 }
