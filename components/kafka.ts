@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { KafkaConfig, PlatformSecrets } from "../config";
 import { kafkaAlertRules } from "./kafka/alerts";
-import { KafkajsMechanism, KafkaMechanism, kafkaValues } from "./kafka/values";
+import { KAFKA_CHART_USERS, KafkajsMechanism, KafkaMechanism, kafkaValues } from "./kafka/values";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
 import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
@@ -87,7 +87,7 @@ export function kafkaConfigProblems(config: Pick<KafkaConfig, "sasl" | "clientUs
     if (seen.has(u)) problems.push(`kafka.clientUsers: "${u}" appears twice; user names must be unique`);
     seen.add(u);
   }
-  for (const reserved of ["inter_broker_user", "controller_user"]) {
+  for (const reserved of KAFKA_CHART_USERS) {
     // The chart's own users for broker and controller traffic (sasl.interbroker.user, sasl.controller.user).
     if (seen.has(reserved)) {
       problems.push(

@@ -96,11 +96,13 @@ EOF
 # Every broker registered with the quorum, seen through broker 0's INTERNAL listener (the brokers' own
 # PLAIN login, from a 0600 file: no password on a command line).
 kafka_listening() { pid_alive "kafka-$1" "kafka-$1/server.properties" && tcp_open "$HOST" $((KAFKA_CLIENT_BASE + $1)); }
-kafka_cluster_up() {
-  local out props="$RUN/kafka-0/internal-client.properties"
+kafka_internal_props() { # the brokers' own PLAIN login on INTERNAL, 0600, for the tools below
   (umask 077
     printf 'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="inter_broker_user" password="%s";\n' \
-      "$(secret kafka-inter-broker)" >"$props")
+      "$(secret kafka-inter-broker)" >"$RUN/kafka-0/internal-client.properties")
+}
+kafka_cluster_up() {
+  local out props="$RUN/kafka-0/internal-client.properties"
   kafka_java "$RUN/kafka-0" "$RUN/kafka-0/logs/tools"
   out=$(timeout 60 "${KAFKA_JAVA[@]}" -Xmx128m kafka.admin.BrokerApiVersionsCommand \
     --bootstrap-server "$HOST:$KAFKA_INTERNAL_BASE" --command-config "$props" 2>/dev/null) || return 1
@@ -129,6 +131,7 @@ start_kafka() {
     wait_until 180 "kafka-$i" kafka_listening "$i" ||
       die "kafka-$i does not listen on $HOST:$((KAFKA_CLIENT_BASE + i)) (log: $RUN/kafka-$i/logs/server.log)"
   done
+  kafka_internal_props
   wait_until 180 "kafka brokers registered" kafka_cluster_up ||
     die "the $KAFKA_NODES Kafka brokers did not all register (logs: $RUN/kafka-*/logs/server.log)"
   if ((started)); then

@@ -22,8 +22,7 @@ function nameOf(table: Record<string, number>, code: number): string {
   return Object.keys(table).find((k) => table[k] === code) ?? String(code);
 }
 
-function toKafkajs(b: AclBinding): KafkajsAcl {
-  const c = codes();
+function toKafkajs(b: AclBinding, c: ReturnType<typeof codes>): KafkajsAcl {
   return {
     resourceType: c.resource[b.resource],
     resourceName: b.name,
@@ -41,13 +40,14 @@ function toKafkajs(b: AclBinding): KafkajsAcl {
  */
 export function aclRefusal(e: unknown): Error | undefined {
   const type = String((e as { type?: unknown })?.type ?? "");
+  const fatal = (message: string) => Object.assign(new Error(message), { aclRefusal: true });
   if (type === "SECURITY_DISABLED") {
-    return new Error(
+    return fatal(
       "the Kafka cluster has no authorizer, so it cannot hold ACLs: set authorizer.class.name on the brokers (helm mode does), or remove kafka.access for an external cluster without one",
     );
   }
   if (type === "CLUSTER_AUTHORIZATION_FAILED") {
-    return new Error(
+    return fatal(
       "CLUSTER_AUTHORIZATION_FAILED: the initialiser's user (the first of kafka.clientUsers) needs ALTER and DESCRIBE on the cluster to manage ACLs; make it a super user (super.users)",
     );
   }
@@ -66,7 +66,7 @@ export function withAclAdmin<T>(inputs: KafkaAclsInputs, fn: (admin: KafkaAdmin)
       }
     },
     "kafka-acls",
-    (e) => isKafkaFatal(e) || /ACLs|authorizer/.test(String((e as Error)?.message)),
+    (e) => isKafkaFatal(e) || (e as { aclRefusal?: boolean })?.aclRefusal === true,
   );
 }
 
@@ -100,10 +100,12 @@ export async function describeBindings(admin: KafkaAdmin, users: string[]): Prom
 }
 
 export async function createBindings(admin: KafkaAdmin, bindings: AclBinding[]): Promise<void> {
-  if (bindings.length > 0) await admin.createAcls({ acl: bindings.map(toKafkajs) });
+  const c = codes();
+  if (bindings.length > 0) await admin.createAcls({ acl: bindings.map((b) => toKafkajs(b, c)) });
 }
 
 /** Deletes exactly these bindings (each filter names every field, so it matches that binding alone). */
 export async function deleteBindings(admin: KafkaAdmin, bindings: AclBinding[]): Promise<void> {
-  if (bindings.length > 0) await admin.deleteAcls({ filters: bindings.map(toKafkajs) });
+  const c = codes();
+  if (bindings.length > 0) await admin.deleteAcls({ filters: bindings.map((b) => toKafkajs(b, c)) });
 }
