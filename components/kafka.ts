@@ -8,29 +8,28 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { KafkaConfig, PlatformSecrets } from "../config";
 import { kafkaAlertRules } from "./kafka/alerts";
-import { KAFKA_CHART_USERS, KafkajsMechanism, KafkaMechanism, kafkaValues } from "./kafka/values";
+import {
+  KAFKA_CHART_USERS,
+  KAFKA_OBSERVER_USER,
+  KAFKA_PORTS,
+  kafkaChartClientUsers,
+  KafkajsMechanism,
+  KafkaMechanism,
+  kafkaValues,
+} from "./kafka/values";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
 import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
 import { deployService, serviceCredentials } from "./shared/service";
 
-/** Ports of the chart's listeners and exporters (chart defaults; the Service exposes `client`). */
-const KAFKA_PORTS = {
-  client: 9092,
-  controller: 9093,
-  interbroker: 9094,
-  /** kafka-exporter (`metrics.kafka.containerPorts.metrics`). */
-  exporter: 9308,
-  /** JMX exporter sidecar (`metrics.jmx.containerPorts.metrics`). */
-  jmx: 5556,
-} as const;
-
 /**
  * Keys of the Secret named by `sasl.existingSecret`, as the chart's templates read them:
  * `client-passwords` (comma-joined in `sasl.client.users` order) and `inter-broker-password` /
- * `controller-password` by the init container and the broker; `system-user-password` (the first client
- * user's password) by the kafka-exporter Deployment (templates/metrics/deployment.yaml).
+ * `controller-password` by the init container and the broker; `system-user-password` by the
+ * kafka-exporter Deployment (templates/metrics/deployment.yaml), which the chart means for the first
+ * client user's password and this program for the read-only observer's (the last of `client-passwords`):
+ * the exporter and the backup job never hold a super user's password.
  */
 export const KAFKA_SECRET_KEYS = {
   clientPasswords: "client-passwords",
@@ -46,7 +45,8 @@ function clientPasswordKey(user: string): string {
 
 /**
  * Keys a Secret the user keeps (`kafka.credentials.existingSecret`) must hold: the four the chart reads
- * (`client-passwords` in `kafka.clientUsers` order, the first user's alone in `system-user-password`).
+ * (`client-passwords` in `kafka.clientUsers` order followed by the observer's, which is also alone in
+ * `system-user-password`).
  */
 export const KAFKA_EXISTING_SECRET_KEYS: string[] = Object.values(KAFKA_SECRET_KEYS);
 
@@ -54,13 +54,18 @@ export const KAFKA_EXISTING_SECRET_KEYS: string[] = Object.values(KAFKA_SECRET_K
 export function kafkaExistingSecretCheck(
   clientUsers: string[],
 ): (values: Record<string, string>) => string | undefined {
+  const users = kafkaChartClientUsers(clientUsers);
   return (values) => {
     const passwords = values[KAFKA_SECRET_KEYS.clientPasswords].split(",");
-    if (passwords.length !== clientUsers.length || passwords.some((p) => p === "")) {
-      return `key "${KAFKA_SECRET_KEYS.clientPasswords}" holds ${passwords.length} comma-separated password(s); the chart pairs them with kafka.clientUsers (${clientUsers.join(", ")}): it must hold ${clientUsers.length}, non-empty, in that order`;
+    if (passwords.length !== users.length || passwords.some((p) => p === "")) {
+      return `key "${KAFKA_SECRET_KEYS.clientPasswords}" holds ${passwords.length} comma-separated password(s); the chart pairs them with its client users (${users.join(", ")}: kafka.clientUsers, then the read-only ${KAFKA_OBSERVER_USER} of the exporter and backup job): it must hold ${users.length}, non-empty, in that order`;
     }
-    if (values[KAFKA_SECRET_KEYS.systemUser] !== passwords[0]) {
-      return `key "${KAFKA_SECRET_KEYS.systemUser}" differs from the first entry of "${KAFKA_SECRET_KEYS.clientPasswords}"; it must be the password of "${clientUsers[0]}" (kafka.clientUsers[0]), which the metrics exporter and the backup job log in with`;
+    const observer = passwords[passwords.length - 1];
+    if (values[KAFKA_SECRET_KEYS.systemUser] !== observer) {
+      return `key "${KAFKA_SECRET_KEYS.systemUser}" differs from the last entry of "${KAFKA_SECRET_KEYS.clientPasswords}"; it must be the password of ${KAFKA_OBSERVER_USER}, the read-only user the metrics exporter and the backup job log in with`;
+    }
+    if (passwords.slice(0, -1).includes(observer)) {
+      return `key "${KAFKA_SECRET_KEYS.systemUser}" (${KAFKA_OBSERVER_USER}'s password) is also the password of a client user; the exporter and backup job would hold that user's login: give ${KAFKA_OBSERVER_USER} a password of its own`;
     }
     return undefined;
   };
@@ -94,6 +99,11 @@ export function kafkaConfigProblems(config: Pick<KafkaConfig, "sasl" | "clientUs
         `kafka.clientUsers: "${reserved}" is the chart's internal user; choose another client user name`,
       );
     }
+  }
+  if (seen.has(KAFKA_OBSERVER_USER)) {
+    problems.push(
+      `kafka.clientUsers: "${KAFKA_OBSERVER_USER}" is the read-only user of the exporter and backup job, which the program adds itself; choose another client user name`,
+    );
   }
   return problems;
 }
@@ -137,12 +147,14 @@ export interface KafkaConnection {
   nodes: number;
   /**
    * SCRAM users the initialiser keeps on the cluster, with their generated passwords (secret): every
-   * client user of a release, the users after the first on an external cluster (the first is yours).
-   * Empty when clients do not use SCRAM.
+   * client user of a release and its observer, the users after the first on an external cluster (the
+   * first is yours). Empty when clients do not use SCRAM.
    */
   scramUsers: { name: string; password: pulumi.Output<string> }[];
   /** Their mechanism (`sasl.clientMechanism`), when it is a SCRAM one. */
   scramMechanism?: "SCRAM-SHA-256" | "SCRAM-SHA-512";
+  /** The read-only user of the release's exporter and backup job (none on an external cluster). */
+  observer?: string;
 }
 
 export class Kafka extends pulumi.ComponentResource {
@@ -201,6 +213,7 @@ export class Kafka extends pulumi.ComponentResource {
       return;
     }
 
+    const chartUsers = kafkaChartClientUsers(config.clientUsers);
     const creds = serviceCredentials(name, this, platform, {
       service: "kafka",
       releaseName: this.releaseName,
@@ -208,25 +221,25 @@ export class Kafka extends pulumi.ComponentResource {
       keys: KAFKA_EXISTING_SECRET_KEYS,
       check: kafkaExistingSecretCheck(config.clientUsers),
       generate: () => {
-        const passwords = config.clientUsers.map((u) =>
+        const passwords = chartUsers.map((u) =>
           generatedPassword(`${name}-client-password-${u}`, { parent: this }),
         );
         return {
           // Generated passwords are alphanumeric: no comma can split them wrongly.
           [KAFKA_SECRET_KEYS.clientPasswords]: pulumi.all(passwords).apply((p) => p.join(",")),
-          [KAFKA_SECRET_KEYS.systemUser]: passwords[0],
+          [KAFKA_SECRET_KEYS.systemUser]: passwords[passwords.length - 1],
           [KAFKA_SECRET_KEYS.interBroker]: generatedPassword(`${name}-inter-broker-password`, {
             parent: this,
           }),
           [KAFKA_SECRET_KEYS.controller]: generatedPassword(`${name}-controller-password`, { parent: this }),
-          ...Object.fromEntries(config.clientUsers.map((u, i) => [clientPasswordKey(u), passwords[i]])),
+          ...Object.fromEntries(chartUsers.map((u, i) => [clientPasswordKey(u), passwords[i]])),
         };
       },
     });
     const secretName = creds.secretName;
     this.secretName = secretName;
     // A kept Secret holds the users' passwords joined by commas only (the chart's key).
-    const clientPasswords = config.clientUsers.map((u, i) =>
+    const clientPasswords = chartUsers.map((u, i) =>
       creds.kept
         ? pulumi.secret(creds.values[KAFKA_SECRET_KEYS.clientPasswords].apply((p) => p.split(",")[i]))
         : creds.values[clientPasswordKey(u)],
@@ -254,9 +267,8 @@ export class Kafka extends pulumi.ComponentResource {
               { name: "KAFKA_BOOTSTRAP", value: `${this.releaseName}:${KAFKA_PORTS.client}` },
               { name: "KAFKA_SECURITY_PROTOCOL", value: "SASL_PLAINTEXT" },
               { name: "KAFKA_SASL_MECHANISM", value: config.sasl.clientMechanism },
-              { name: "KAFKA_USER", value: adminUser },
-              // The first client user's password alone, a key the chart defines (the exporter reads it
-              // too); `client-passwords` holds every user's joined by commas.
+              // Read-only: it describes topics and their configs (a restore needs the admin's login).
+              { name: "KAFKA_USER", value: KAFKA_OBSERVER_USER },
               secretEnv("KAFKA_PASSWORD", secretName, KAFKA_SECRET_KEYS.systemUser),
             ],
           }
@@ -275,9 +287,10 @@ export class Kafka extends pulumi.ComponentResource {
       // The image creates these only when it first formats the storage; the initialiser keeps them
       // (and rotated passwords) on the running cluster.
       scramUsers: scramMechanism
-        ? config.clientUsers.map((u, i) => ({ name: u, password: pulumi.secret(clientPasswords[i]) }))
+        ? chartUsers.map((u, i) => ({ name: u, password: pulumi.secret(clientPasswords[i]) }))
         : [],
       scramMechanism,
+      observer: KAFKA_OBSERVER_USER,
     };
     this.ready = [this.release, creds.resource];
     this.clientSecretData = kafkaClientData(

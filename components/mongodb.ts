@@ -44,6 +44,27 @@ export const MONGODB_METRICS_USER = "prometheus_exporter";
  */
 export const MONGODB_EXISTING_SECRET_KEYS: string[] = Object.values(MONGODB_SECRET_KEYS);
 
+/**
+ * The exporter's start script, in place of the chart's: that one builds `--mongodb.uri` with the metrics
+ * user's password in it, so the password is in mongodb_exporter's command line (/proc/<pid>/cmdline).
+ * mongodb_exporter (0.39) also takes the user and password from MONGODB_USER and MONGODB_PASSWORD and
+ * puts them into a URI that has none. The flags are the chart's for `compatibleMode` (the alert rules use
+ * those names) and the diagnosticdata and replicasetstatus collectors (the replica-set status).
+ */
+export function mongodbExporterScript(): string {
+  return [
+    'export MONGODB_USER="$MONGODB_METRICS_USERNAME" MONGODB_PASSWORD="$MONGODB_METRICS_PASSWORD"',
+    "unset MONGODB_METRICS_PASSWORD",
+    [
+      "exec /bin/mongodb_exporter",
+      "--collector.diagnosticdata --collector.replicasetstatus --compatible-mode",
+      "--mongodb.direct-connect --mongodb.global-conn-pool",
+      `--web.listen-address=:${METRICS_PORT}`,
+      `--mongodb.uri=mongodb://localhost:${PORT}/admin`,
+    ].join(" "),
+  ].join("\n");
+}
+
 /** Why a kept Secret's values cannot work with the chart, or undefined (names keys, never values). */
 export function mongodbExistingSecretCheck(values: Record<string, string>): string | undefined {
   if (values[MONGODB_SECRET_KEYS.users].includes(",")) {
@@ -335,9 +356,8 @@ function mongodbValues(
       enabled: true,
       image: bitnamiImage(config.images.metrics, "mongodb-exporter"),
       username: MONGODB_METRICS_USER,
-      // The alert rules use the compatible-mode names; diagnosticdata carries the replica-set status.
-      compatibleMode: true,
-      collector: { diagnosticdata: true, replicasetstatus: true },
+      // The chart's command is `/bin/bash -ec`; this is its script (see mongodbExporterScript).
+      args: [mongodbExporterScript()],
       resources: EXPORTER_RESOURCES,
       serviceMonitor: { enabled: platform.monitoring.serviceMonitor, labels: platform.monitoring.labels },
     },

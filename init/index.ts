@@ -13,7 +13,7 @@ import type { Weaviate } from "../components/weaviate";
 import { forwardInput, KubeAccess, kubernetesProviderAccess } from "./connect";
 import { kafkaUserAccess } from "../config";
 import { KafkaTopics } from "./kafka";
-import { bindingsFor, KafkaAcls } from "./kafka-acls";
+import { bindingsFor, KafkaAcls, observerBindings } from "./kafka-acls";
 import { KafkaScramUsers } from "./kafka-users";
 import { collectionsFromConfig, MongoCollections } from "./mongodb";
 import { loadMigrations, PostgresSchema } from "./postgres";
@@ -187,9 +187,10 @@ export function initialiseDatabases(
       kafkaOpts,
     );
     // The release runs the StandardAuthorizer; an external cluster gets ACLs only when config asks.
-    const aclUsers = config.kafka.clientUsers.slice(1);
+    const aclUsers = [...config.kafka.clientUsers.slice(1), ...(conn.observer ? [conn.observer] : [])];
     if (aclUsers.length > 0 && (config.kafka.mode === "helm" || config.kafka.access !== undefined)) {
       const access = kafkaUserAccess({ ...config.kafka, access: config.kafka.access ?? {} });
+      const acls = [...bindingsFor(access), ...(conn.observer ? observerBindings(conn.observer) : [])];
       out.kafkaAcls = new KafkaAcls(
         "kafka-acls",
         {
@@ -198,7 +199,7 @@ export function initialiseDatabases(
           username: conn.username,
           password: conn.password,
           users: aclUsers,
-          acls: bindingsFor(access),
+          acls,
           timeoutSeconds: config.kafka.initTimeoutSeconds,
           forward: forward(config.kafka),
         },

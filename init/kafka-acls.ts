@@ -11,7 +11,7 @@ import { ForwardSpec } from "./shared/port-forward";
 import { codeVersion } from "./shared/version";
 
 export { KafkaAclsProvider } from "./kafka-acls/provider";
-export { bindingsFor, planBindings } from "./kafka-acls/spec";
+export { bindingsFor, observerBindings, planBindings } from "./kafka-acls/spec";
 export type { AclBinding, KafkaAclsInputs, KafkaAclsOutputs } from "./kafka-acls/spec";
 
 /** Arguments of {@link KafkaAcls}. */

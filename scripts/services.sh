@@ -57,6 +57,8 @@
 #             28946/28947    cluster gossip/data ports.
 #   kube      26443          kube-apiserver (scripts/kube.sh); services.json names its kubeconfig
 #                            (admin, 0600), the credentials stay in that file.
+#   helm      (no port)      services/helm.sh: Helm 3.18 (`helm template` of the published charts,
+#                            cached from ../shared/charts); services.json names both.
 #   NOTE: Weaviate 1.22 binds gRPC (28051), its cluster ports (28946/28947) and a Go
 #   pprof endpoint (6060, hard-coded) on all interfaces: 1.22 has no option to restrict
 #   them. Everything else listens on 127.0.0.1 only.
@@ -94,6 +96,8 @@ source "$HERE/services/kafka.sh"
 source "$HERE/services/weaviate.sh"
 # shellcheck source=services/mongodb.sh
 source "$HERE/services/mongodb.sh"
+# shellcheck source=services/helm.sh
+source "$HERE/services/helm.sh"
 
 APT_PACKAGES=("${PG_APT[@]}" "${REDIS_APT[@]}" curl ca-certificates make gcc)
 
@@ -156,6 +160,8 @@ cmd_install() {
   install_kafka
   install_weaviate
   install_ferretdb
+  install_helm
+  install_charts
   kube install
 }
 
@@ -175,7 +181,8 @@ write_services_json() {
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
  "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","backupPath":"$WEAVIATE_DIR/backups"},
- "kube": $(kube json)
+ "kube": $(kube json),
+ "helm": $(helm_json)
 }
 EOF
   )

@@ -19,6 +19,17 @@ export type KafkajsMechanism = "plain" | "scram-sha-256" | "scram-sha-512";
  */
 const KAFKA_CONTROLLER_MECHANISM: KafkaMechanism = "PLAIN";
 
+/** Container ports the chart gives the brokers and their exporters. */
+export const KAFKA_PORTS = {
+  client: 9092,
+  controller: 9093,
+  interbroker: 9094,
+  /** kafka-exporter (`metrics.kafka.containerPorts.metrics`). */
+  exporter: 9308,
+  /** JMX exporter sidecar (`metrics.jmx.containerPorts.metrics`). */
+  jmx: 5556,
+} as const;
+
 /** Requests and limits of the kafka-exporter and JMX exporter containers and the init container. */
 const KAFKA_HELPER_RESOURCES = {
   exporter: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
@@ -108,6 +119,53 @@ export const KAFKA_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAu
 /** The chart's broker and controller users (`sasl.interbroker.user`, `sasl.controller.user` defaults). */
 export const KAFKA_CHART_USERS = ["inter_broker_user", "controller_user"] as const;
 
+/**
+ * The read-only login of the kafka-exporter and the backup job: DESCRIBE and DESCRIBE_CONFIGS on the
+ * cluster, topics and groups (init/kafka-acls), nothing that reads messages or changes anything. It
+ * follows the config's client users in the chart's list, so the chart knows it for PLAIN as well as SCRAM.
+ */
+export const KAFKA_OBSERVER_USER = "kafka_observer";
+
+/** `sasl.client.users` of the chart: config's client users, then the observer. */
+export function kafkaChartClientUsers(clientUsers: string[]): string[] {
+  return [...clientUsers, KAFKA_OBSERVER_USER];
+}
+
+/** Where the exporter's start script leaves the file its password reaches kafka_exporter through. */
+const KAFKA_EXPORTER_RUN_DIR = "/run/kafka-exporter";
+
+/** kafka_exporter's spelling of a mechanism (its `--sasl.mechanism`). */
+const EXPORTER_MECHANISMS: Record<KafkaMechanism, string> = {
+  PLAIN: "plain",
+  "SCRAM-SHA-256": "scram-sha256",
+  "SCRAM-SHA-512": "scram-sha512",
+};
+
+/**
+ * The exporter container's start script (`bash -ce`), in place of the chart's, which puts
+ * `--sasl.password=$SASL_USER_PASSWORD` on kafka_exporter's command line (readable in /proc/<pid>/cmdline
+ * by anything in the pod's PID namespace) and logs in as the first client user, the super user. This one
+ * logs in as the observer and hands the password over in an argument file: kafka_exporter parses with
+ * kingpin, which reads `@file` as arguments. The chart's `system-user-password` key is the observer's.
+ */
+export function kafkaExporterScript(releaseName: string, mechanism: KafkaMechanism): string {
+  const args = `${KAFKA_EXPORTER_RUN_DIR}/args`;
+  return [
+    "umask 077",
+    `printf -- '--sasl.password=%s\\n' "$SASL_USER_PASSWORD" >${args}`,
+    "unset SASL_USER_PASSWORD",
+    [
+      "exec kafka_exporter",
+      `--kafka.server=${releaseName}:${KAFKA_PORTS.client}`,
+      "--sasl.enabled",
+      `--sasl.username=${KAFKA_OBSERVER_USER}`,
+      `--sasl.mechanism=${EXPORTER_MECHANISMS[mechanism]}`,
+      `@${args}`,
+      `--web.listen-address=:${KAFKA_PORTS.exporter}`,
+    ].join(" "),
+  ].join("\n");
+}
+
 /** The users that bypass ACLs: the initialiser's and the chart's own. */
 export function kafkaSuperUsers(clientUsers: string[]): string[] {
   return [clientUsers[0], ...KAFKA_CHART_USERS];
@@ -164,7 +222,7 @@ export function kafkaValues(
       enabledMechanisms: sasl.chart,
       interBrokerMechanism: sasl.interBroker,
       controllerMechanism: sasl.controller,
-      client: { users: config.clientUsers },
+      client: { users: kafkaChartClientUsers(config.clientUsers) },
       existingSecret: secretName,
     },
     extraConfig: renderProperties(kafkaServerSettings(config)),
@@ -175,11 +233,16 @@ export function kafkaValues(
     // Not rendered (external access is off), but no image of the release may point at docker.io/bitnami.
     externalAccess: { autoDiscovery: { image: bitnamiImage(undefined, "kubectl") } },
     metrics: {
-      // kafka-exporter: brokers, partitions, consumer lag; it logs in as the first client user.
+      // kafka-exporter: brokers, partitions, consumer lag; it logs in as the read-only observer.
       kafka: {
         enabled: true,
         image: bitnamiImage(config.images.kafkaExporter, "kafka-exporter"),
         resources: KAFKA_HELPER_RESOURCES.exporter,
+        // The chart's command is `bash`; these are its arguments.
+        args: ["-ce", kafkaExporterScript(releaseName, config.sasl.clientMechanism)],
+        // The root filesystem is read-only: the argument file goes to a memory-backed volume of its own.
+        extraVolumes: [{ name: "exporter-run", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }],
+        extraVolumeMounts: [{ name: "exporter-run", mountPath: KAFKA_EXPORTER_RUN_DIR }],
       },
       // JMX exporter sidecar: controller and broker internals.
       jmx: {

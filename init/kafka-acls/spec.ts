@@ -84,6 +84,21 @@ export function bindingsFor(access: KafkaUserAccess[]): AclBinding[] {
   return sortBindings([...out.values()]);
 }
 
+/**
+ * The bindings of a read-only observer (the exporter's and backup job's login): it sees the cluster,
+ * every topic and group and their configs (consumer lag needs the groups' committed offsets: DESCRIBE on
+ * the group and the topic), and can neither read messages nor change anything.
+ */
+export function observerBindings(user: string): AclBinding[] {
+  const bindings: AclBinding[] = [];
+  const add = (resource: string, name: string, operation: string) =>
+    bindings.push({ user, resource, pattern: "LITERAL", name, operation, permission: "ALLOW", host: "*" });
+  for (const op of ["DESCRIBE", "DESCRIBE_CONFIGS"]) add("CLUSTER", "kafka-cluster", op);
+  for (const op of ["DESCRIBE", "DESCRIBE_CONFIGS"]) add("TOPIC", "*", op);
+  add("GROUP", "*", "DESCRIBE");
+  return sortBindings(bindings);
+}
+
 /** What to create and what to remove so that the managed users hold exactly the desired bindings. */
 export function planBindings(
   desired: AclBinding[],

@@ -43,9 +43,12 @@ export function isReferenceSubtree(key: string): boolean {
   );
 }
 
-/** Placeholders and expansions are not literals: `$(VAR)`, `${VAR}`, `{{ .Values.x }}`, `<set-me>`. */
+/**
+ * Placeholders and expansions are not literals: `$(VAR)`, `${VAR}`, `{{ .Values.x }}`, `<set-me>`, and a
+ * printf conversion (`--sasl.password=%s` in a format whose argument is `"$VAR"`).
+ */
 function isPlaceholder(v: string): boolean {
-  return /^(\$\(|\$\{|\$[A-Za-z_]|\{\{|<)/.test(v.trim());
+  return /^(\$\(|\$\{|\$[A-Za-z_]|\{\{|<|%s(\\n)?$)/.test(v.trim());
 }
 
 /** A literal (non-empty, not a placeholder) string. */

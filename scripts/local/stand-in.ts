@@ -27,6 +27,8 @@ export interface StandInPasswords {
   mongodbReplicaSetKey: string;
   redisAcl: string;
   kafkaApp: string;
+  /** The read-only login of the exporter and backup job (KAFKA_OBSERVER_USER). */
+  kafkaObserver: string;
   kafkaInterBroker: string;
   kafkaController: string;
   weaviateApp: string;
@@ -42,6 +44,7 @@ export function newStandInPasswords(): StandInPasswords {
     mongodbReplicaSetKey: made(24),
     redisAcl: made(),
     kafkaApp: made(),
+    kafkaObserver: made(),
     kafkaInterBroker: made(),
     kafkaController: made(),
     weaviateApp: made(),
@@ -67,8 +70,8 @@ export function standInSecretData(
     },
     redis: { [REDIS_PASSWORD_KEY]: s.redis.password, [redisAclPasswordKey(redisAclUser)]: made.redisAcl },
     kafka: {
-      [KAFKA_SECRET_KEYS.clientPasswords]: `${s.kafka.password},${made.kafkaApp}`,
-      [KAFKA_SECRET_KEYS.systemUser]: s.kafka.password,
+      [KAFKA_SECRET_KEYS.clientPasswords]: `${s.kafka.password},${made.kafkaApp},${made.kafkaObserver}`,
+      [KAFKA_SECRET_KEYS.systemUser]: made.kafkaObserver,
       [KAFKA_SECRET_KEYS.interBroker]: made.kafkaInterBroker,
       [KAFKA_SECRET_KEYS.controller]: made.kafkaController,
     },

@@ -12,7 +12,7 @@ import { kafkaUserAccess } from "../../config";
 import { bindingsFor, KafkaAclsInputs, KafkaAclsOutputs, KafkaAclsProvider } from "../../init/kafka-acls";
 import { KafkaScramUsersProvider } from "../../init/kafka-users";
 import { viaSerialization } from "../support/dynamic";
-import { brokerLogin } from "../support/kafka-fixtures";
+import { brokerAnswer, brokerLogin } from "../support/kafka-fixtures";
 import { requireServer, Services, testKafka, withKafkaAdmin } from "../support/servers";
 import { until } from "../support/wait";
 
@@ -33,28 +33,9 @@ function inputs(svc: Svc, access: { read: string[]; write: string[]; groups: str
 
 const appLogin = { mechanism: "scram-sha-512", username: app, password: appPassword };
 
-/** The error type kafkajs reports for `work` done as the app user, or "ok". */
-async function asApp(
-  svc: Svc,
-  work: (kafka: ReturnType<typeof testKafka>) => Promise<unknown>,
-): Promise<string> {
-  try {
-    await work(testKafka(svc, appLogin, 0));
-    return "ok";
-  } catch (e) {
-    // kafkajs wraps the broker's answer (its `type`) in retry errors (`cause`) and batches (`errors`).
-    type Wrapped = { type?: string; cause?: unknown; errors?: unknown[] };
-    for (
-      let err = e as Wrapped | undefined;
-      err;
-      err = (err.cause ?? err.errors?.[0]) as Wrapped | undefined
-    ) {
-      if (err.type) return err.type;
-    }
-    // kafkajs drops the broker's answer to FindCoordinator (GROUP_AUTHORIZATION_FAILED) for this one.
-    if ((e as Error).name === "KafkaJSGroupCoordinatorNotFound") return "GROUP_AUTHORIZATION_FAILED?";
-    return String(e);
-  }
+/** The broker's answer to `work` done as the app user, or "ok". */
+function asApp(svc: Svc, work: (kafka: ReturnType<typeof testKafka>) => Promise<unknown>): Promise<string> {
+  return brokerAnswer(svc, appLogin, work);
 }
 
 async function withAppAdmin<T>(

@@ -54,10 +54,12 @@ export interface Services {
   };
   /** The Kubernetes API of scripts/kube.sh (no secret here: the kubeconfig file is 0600). */
   kube: { server: string; kubeconfig: string; context: string; node: string; storageClass: string };
+  /** Helm and the published pinned charts (scripts/services/helm.sh); no server. */
+  helm: { bin: string; version: string; charts: string };
 }
 
-/** The five database services, without the Kubernetes API. */
-export type DataServices = Omit<Services, "kube">;
+/** The five database services, without the Kubernetes API and Helm. */
+export type DataServices = Omit<Services, "kube" | "helm">;
 
 /** True when something accepts a TCP connection on host:port within 2 s. */
 export function portOpen(host: string, port: number): Promise<boolean> {

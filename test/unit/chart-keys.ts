@@ -115,6 +115,11 @@ export const KAFKA_KEYS = [
   "metrics.kafka.resources.requests.memory",
   "metrics.kafka.resources.limits.cpu",
   "metrics.kafka.resources.limits.memory",
+  // The exporter's start script (templates/metrics/deployment.yaml renders args under `command: [bash]`)
+  // and the volume its argument file lives on; raw lists, rendered as given.
+  "metrics.kafka.args[]",
+  "metrics.kafka.extraVolumes[]",
+  "metrics.kafka.extraVolumeMounts[]",
   "metrics.jmx.enabled",
   "metrics.jmx.image.registry",
   "metrics.jmx.image.repository",
@@ -178,6 +183,7 @@ export const MONGODB_KEYS = [
   "metrics.image.repository",
   "metrics.image.tag",
   "metrics.username",
+  "metrics.args[]",
   "metrics.compatibleMode",
   "metrics.collector.diagnosticdata",
   "metrics.collector.replicasetstatus",
@@ -318,3 +324,10 @@ export const POSTGRESQL_MAP_KEYS = [
   "readReplicas.extraVolumeMounts[]",
 ];
 export const WEAVIATE_MAP_KEYS = ["affinity"];
+
+/** Kafka's map-like and raw-list keys, checked as wholes. */
+export const KAFKA_MAP_KEYS = [
+  "metrics.serviceMonitor.labels",
+  "metrics.kafka.extraVolumes[]",
+  "metrics.kafka.extraVolumeMounts[]",
+];

@@ -52,8 +52,8 @@ const SECRETS: ClusterSecrets = {
     "acl-app-password": "MOCKSECRETkeptRedisApp",
   },
   [`${NS}/${KEPT.kafka}`]: {
-    "client-passwords": "MOCKSECRETkeptKafkaAdmin,MOCKSECRETkeptKafkaApp",
-    "system-user-password": "MOCKSECRETkeptKafkaAdmin",
+    "client-passwords": "MOCKSECRETkeptKafkaAdmin,MOCKSECRETkeptKafkaApp,MOCKSECRETkeptKafkaObserver",
+    "system-user-password": "MOCKSECRETkeptKafkaObserver",
     "inter-broker-password": "MOCKSECRETkeptKafkaBroker",
     "controller-password": "MOCKSECRETkeptKafkaController",
   },
@@ -173,6 +173,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
       ["kafka-scram-users", "password", "MOCKSECRETkeptKafkaAdmin"],
       ["kafka-scram-users", "userPasswords.admin", "MOCKSECRETkeptKafkaAdmin"],
       ["kafka-scram-users", "userPasswords.app", "MOCKSECRETkeptKafkaApp"],
+      ["kafka-scram-users", "userPasswords.kafka_observer", "MOCKSECRETkeptKafkaObserver"],
       ["kafka-topics", "password", "MOCKSECRETkeptKafkaAdmin"],
     ];
     for (const [name, path, value] of expect) {
@@ -282,25 +283,34 @@ describe("what each service's kept Secret must hold", () => {
     );
   });
 
-  it("Kafka: the four chart keys, one client password per clientUsers entry, the first also alone", () => {
+  it("Kafka: the four chart keys, a password per client user then the observer's, the observer's also alone", () => {
     const keys = KAFKA_EXISTING_SECRET_KEYS;
     const check = kafkaExistingSecretCheck(["admin", "app"]);
-    const good = { ...full(keys), "client-passwords": "pa,pb", "system-user-password": "pa" };
+    const good = { ...full(keys), "client-passwords": "pa,pb,po", "system-user-password": "po" };
     assert.equal(existingSecretProblem(args(keys, check), good), undefined);
     assert.match(
-      existingSecretProblem(args(keys, check), { ...good, "client-passwords": "pa" })!,
-      /key "client-passwords" holds 1 comma-separated password\(s\); the chart pairs them with kafka\.clientUsers \(admin, app\): it must hold 2/,
+      existingSecretProblem(args(keys, check), { ...good, "client-passwords": "pa,pb" })!,
+      /key "client-passwords" holds 2 comma-separated password\(s\); the chart pairs them with its client users \(admin, app, kafka_observer: kafka\.clientUsers, then the read-only kafka_observer of the exporter and backup job\): it must hold 3/,
     );
     assert.match(
-      existingSecretProblem(args(keys, check), { ...good, "client-passwords": "pa," })!,
-      /it must hold 2, non-empty, in that order/,
+      existingSecretProblem(args(keys, check), { ...good, "client-passwords": "pa,,po" })!,
+      /it must hold 3, non-empty, in that order/,
     );
-    const m = existingSecretProblem(args(keys, check), { ...good, "system-user-password": "pb" })!;
+    const m = existingSecretProblem(args(keys, check), { ...good, "system-user-password": "pa" })!;
     assert.match(
       m,
-      /key "system-user-password" differs from the first entry of "client-passwords"; it must be the password of "admin"/,
+      /key "system-user-password" differs from the last entry of "client-passwords"; it must be the password of kafka_observer/,
     );
-    assert.doesNotMatch(m, /\bpb\b/);
+    assert.doesNotMatch(m, /\bpa\b/);
+    // The layout before the observer: the admin's password in system-user-password, handed to the exporter.
+    assert.match(
+      existingSecretProblem(args(keys, check), {
+        ...good,
+        "client-passwords": "pa,pb,pa",
+        "system-user-password": "pa",
+      })!,
+      /is also the password of a client user; the exporter and backup job would hold that user's login/,
+    );
   });
 
   it("Weaviate: both env keys in the order the admin list expects, each key alone, OpenAI's when on", () => {

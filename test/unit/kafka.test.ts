@@ -10,7 +10,7 @@ import { assertKnownKeys, isSecretInput, leakedPasswords } from "../support/asse
 import { byType, ProgramRun, RegisteredResource, releaseValues, runError, runOk } from "../support/program";
 import { ALL_EXTERNAL } from "../support/unit-runs";
 import { backupJob, releaseNamed, secretNamed } from "../support/unit-resources";
-import { KAFKA_KEYS } from "./chart-keys";
+import { KAFKA_KEYS, KAFKA_MAP_KEYS } from "./chart-keys";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- chart values and k8s objects are untyped here */
 
@@ -35,8 +35,8 @@ describe("Kafka component", () => {
   });
 
   it("sets only keys the pinned chart reads", () => {
-    assertKnownKeys(releaseValues(prod, "/kafka"), KAFKA_KEYS, ["metrics.serviceMonitor.labels"]);
-    assertKnownKeys(releaseValues(dev, "/kafka"), KAFKA_KEYS, ["metrics.serviceMonitor.labels"]);
+    assertKnownKeys(releaseValues(prod, "/kafka"), KAFKA_KEYS, KAFKA_MAP_KEYS);
+    assertKnownKeys(releaseValues(dev, "/kafka"), KAFKA_KEYS, KAFKA_MAP_KEYS);
   });
 
   it("runs three combined KRaft nodes with the prod sizes of the design", () => {
@@ -114,7 +114,8 @@ describe("Kafka component", () => {
     assert.equal(v.sasl.enabledMechanisms, "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN");
     assert.equal(v.sasl.interBrokerMechanism, "SCRAM-SHA-512");
     assert.equal(v.sasl.controllerMechanism, "PLAIN");
-    assert.deepEqual(v.sasl.client.users, ["admin", "app"]);
+    // The chart's client users: config's, then the read-only login of the exporter and backup job.
+    assert.deepEqual(v.sasl.client.users, ["admin", "app", "kafka_observer"]);
     assert.match(
       v.extraConfig,
       /^listener\.name\.client\.sasl\.enabled\.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256$/m,
@@ -134,6 +135,7 @@ describe("Kafka component", () => {
     assert.deepEqual(keys, [
       "client-password-admin",
       "client-password-app",
+      "client-password-kafka_observer",
       "client-passwords",
       "controller-password",
       "inter-broker-password",
@@ -141,8 +143,13 @@ describe("Kafka component", () => {
     ]);
     for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
     // The chart splits client-passwords on commas in sasl.client.users order.
-    assert.equal(data["client-passwords"], `${data["client-password-admin"]},${data["client-password-app"]}`);
-    assert.equal(data["system-user-password"], data["client-password-admin"]);
+    assert.equal(
+      data["client-passwords"],
+      `${data["client-password-admin"]},${data["client-password-app"]},${data["client-password-kafka_observer"]}`,
+    );
+    // What the chart hands the exporter: the observer's password, never the admin's.
+    assert.equal(data["system-user-password"], data["client-password-kafka_observer"]);
+    assert.notEqual(data["system-user-password"], data["client-password-admin"]);
     assert.notEqual(data["client-password-admin"], data["client-password-app"]);
     assert.notEqual(data["inter-broker-password"], data["controller-password"]);
     const rel = releaseNamed(prod, "kafka")!;
@@ -171,7 +178,7 @@ describe("Kafka component", () => {
     assert.equal(env(c, "RETENTION_DAYS").value, "30");
     assert.equal(env(c, "KAFKA_BOOTSTRAP").value, "kafka:9092");
     assert.equal(env(c, "KAFKA_SASL_MECHANISM").value, "SCRAM-SHA-512");
-    assert.equal(env(c, "KAFKA_USER").value, "admin");
+    assert.equal(env(c, "KAFKA_USER").value, "kafka_observer");
     assert.deepEqual(env(c, "KAFKA_PASSWORD").valueFrom, {
       secretKeyRef: { name: "kafka-credentials", key: "system-user-password" },
     });
@@ -295,15 +302,18 @@ describe("Kafka component", () => {
     const users = scramUsers(run)!;
     assert.deepEqual(
       users.inputs.users,
-      ["admin", "app", "etl"].map((name) => ({ name, mechanism: "SCRAM-SHA-512" })),
+      ["admin", "app", "etl", "kafka_observer"].map((name) => ({ name, mechanism: "SCRAM-SHA-512" })),
     );
     assert.deepEqual(users.inputs.userPasswords, {
       admin: "MOCKSECRETkafkaclientpasswordadmin",
       app: "MOCKSECRETkafkaclientpasswordapp",
       etl: "MOCKSECRETkafkaclientpasswordetl",
+      kafka_observer: "MOCKSECRETkafkaclientpasswordkafkaobserver",
     });
     assert.equal(users.inputs.iterations, 8192);
-    for (const u of ["admin", "app", "etl"]) assert.ok(isSecretInput(users, `userPasswords.${u}`));
+    for (const u of ["admin", "app", "etl", "kafka_observer"]) {
+      assert.ok(isSecretInput(users, `userPasswords.${u}`));
+    }
     // PLAIN clients have no SCRAM credentials to keep.
     const plain = runOk("dev", {
       "ai-platform-data:kafka": {

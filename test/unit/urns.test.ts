@@ -25,6 +25,7 @@ const BOTH = [
   "ai-platform:data:Kafka$pulumi-nodejs:dynamic:Resource::kafka-topics",
   "ai-platform:data:Kafka$random:index/randomPassword:RandomPassword::kafka-client-password-admin",
   "ai-platform:data:Kafka$random:index/randomPassword:RandomPassword::kafka-client-password-app",
+  "ai-platform:data:Kafka$random:index/randomPassword:RandomPassword::kafka-client-password-kafka_observer",
   "ai-platform:data:Kafka$random:index/randomPassword:RandomPassword::kafka-controller-password",
   "ai-platform:data:Kafka$random:index/randomPassword:RandomPassword::kafka-inter-broker-password",
   "ai-platform:data:Kafka::kafka",
