@@ -187,10 +187,11 @@ export function initialiseDatabases(
       kafkaOpts,
     );
     // The release runs the StandardAuthorizer; an external cluster gets ACLs only when config asks.
-    const aclUsers = [...config.kafka.clientUsers.slice(1), ...(conn.observer ? [conn.observer] : [])];
+    const observers = conn.observer ? [conn.observer] : [];
+    const aclUsers = [...config.kafka.clientUsers.slice(1), ...observers];
     if (aclUsers.length > 0 && (config.kafka.mode === "helm" || config.kafka.access !== undefined)) {
       const access = kafkaUserAccess({ ...config.kafka, access: config.kafka.access ?? {} });
-      const acls = [...bindingsFor(access), ...(conn.observer ? observerBindings(conn.observer) : [])];
+      const acls = [...bindingsFor(access), ...observers.flatMap(observerBindings)];
       out.kafkaAcls = new KafkaAcls(
         "kafka-acls",
         {

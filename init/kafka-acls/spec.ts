@@ -58,6 +58,11 @@ function resourcePattern(p: string): { pattern: string; name: string } {
   return { pattern: "LITERAL", name: p };
 }
 
+/** An ALLOW binding from any host; `p` as in config (a name, `prefix*`, or `*`). */
+function allow(user: string, resource: string, p: string, operation: string): AclBinding {
+  return { user, resource, ...resourcePattern(p), operation, permission: "ALLOW", host: "*" };
+}
+
 /**
  * The bindings of each user's access: consuming needs READ and DESCRIBE on the topic and READ on the
  * group, producing WRITE and DESCRIBE on the topic (an idempotent producer needs no more since Kafka 3.0).
@@ -66,14 +71,7 @@ function resourcePattern(p: string): { pattern: string; name: string } {
 export function bindingsFor(access: KafkaUserAccess[]): AclBinding[] {
   const out = new Map<string, AclBinding>();
   const add = (user: string, resource: string, p: string, operation: string) => {
-    const b: AclBinding = {
-      user,
-      resource,
-      ...resourcePattern(p),
-      operation,
-      permission: "ALLOW",
-      host: "*",
-    };
+    const b = allow(user, resource, p, operation);
     out.set(bindingKey(b), b);
   };
   for (const a of access) {
@@ -90,13 +88,11 @@ export function bindingsFor(access: KafkaUserAccess[]): AclBinding[] {
  * the group and the topic), and can neither read messages nor change anything.
  */
 export function observerBindings(user: string): AclBinding[] {
-  const bindings: AclBinding[] = [];
-  const add = (resource: string, name: string, operation: string) =>
-    bindings.push({ user, resource, pattern: "LITERAL", name, operation, permission: "ALLOW", host: "*" });
-  for (const op of ["DESCRIBE", "DESCRIBE_CONFIGS"]) add("CLUSTER", "kafka-cluster", op);
-  for (const op of ["DESCRIBE", "DESCRIBE_CONFIGS"]) add("TOPIC", "*", op);
-  add("GROUP", "*", "DESCRIBE");
-  return sortBindings(bindings);
+  return sortBindings([
+    ...["DESCRIBE", "DESCRIBE_CONFIGS"].map((op) => allow(user, "CLUSTER", "kafka-cluster", op)),
+    ...["DESCRIBE", "DESCRIBE_CONFIGS"].map((op) => allow(user, "TOPIC", "*", op)),
+    allow(user, "GROUP", "*", "DESCRIBE"),
+  ]);
 }
 
 /** What to create and what to remove so that the managed users hold exactly the desired bindings. */

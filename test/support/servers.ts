@@ -106,12 +106,15 @@ export async function requireServer<K extends keyof Services>(
     if (!(await portOpen(probe.host, probe.port)))
       reason = `${name} is not answering on ${probe.host}:${probe.port}`;
   }
-  if (reason) {
-    if (process.env.CI === "true") throw new Error(`real server required under CI=true: ${reason}`);
-    t.skip(reason);
-    return undefined;
-  }
+  if (reason) return missing(t, "real server", reason);
   return svc;
+}
+
+/** A test's missing prerequisite: fails under CI=true, skips with the reason locally. */
+export function missing(t: TestContext, what: string, reason: string): undefined {
+  if (process.env.CI === "true") throw new Error(`${what} required under CI=true: ${reason}`);
+  t.skip(reason);
+  return undefined;
 }
 
 function endpointOf(name: keyof Services, svc: unknown): { host: string; port: number } {
