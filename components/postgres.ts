@@ -7,8 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseBytes, PlatformSecrets, PostgresConfig } from "../config";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
-import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
+import { EXPORTER_PORT_NAME, exporterSidecar, podMonitor } from "./shared/exporter";
 import { AlertRule } from "./shared/monitoring";
 import { deployService, serviceCredentials } from "./shared/service";
 import { pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
@@ -23,25 +24,62 @@ const POSTGRES_DEFAULT_SETTINGS: Record<string, string | number> = {
   random_page_cost: 1.1,
 };
 
-/** Keys of the Secret the chart reads (`auth.secretKeys` defaults of the chart). */
+/**
+ * Settings the initialiser sets with `ALTER SYSTEM` once the server is up, never in the chart's conf.d:
+ * the image's first boot copies conf.d in before it runs `CREATE ROLE ... PASSWORD '<app password>'`
+ * (bitnami libpostgresql.sh), and `log_statement: ddl` would log that statement, password and all.
+ */
+export const POSTGRES_DEFERRED_SETTINGS = ["log_statement"];
+
+/** The settings of {@link postgresSettings} split: conf.d's (the chart's) and the initialiser's. */
+export function postgresSettingsByPlace(config: Pick<PostgresConfig, "settings" | "resources">): {
+  confD: Record<string, string>;
+  deferred: Record<string, string>;
+} {
+  const all = Object.entries(postgresSettings(config));
+  const isDeferred = ([k]: [string, string]) => POSTGRES_DEFERRED_SETTINGS.includes(k);
+  return {
+    confD: Object.fromEntries(all.filter((e) => !isDeferred(e))),
+    deferred: Object.fromEntries(all.filter(isDeferred)),
+  };
+}
+
+/**
+ * Keys of the Secret: the chart's three (`auth.secretKeys` defaults of the chart) and the exporter's
+ * password, which only the program's exporter container reads.
+ */
 export const POSTGRES_SECRET_KEYS = {
   admin: "postgres-password",
   user: "password",
   replication: "replication-password",
+  metrics: "metrics-password",
 } as const;
 
+/** The exporter's login: `pg_monitor` only (statistics and settings, no table data, no DDL). */
+export const POSTGRES_METRICS_USER = "postgres_exporter";
+
+/** postgres-exporter's tag in bitnami/postgresql 15.5.38 (`metrics.image.tag`). */
+const POSTGRES_EXPORTER_IMAGE_TAG = "0.15.0-debian-12-r43";
+
 /**
- * Keys a Secret the user keeps (`postgres.credentials.existingSecret`) must hold: the admin's and the app
- * role's passwords (chart and initialiser), the replication password when there are read replicas.
+ * Keys a Secret the user keeps (`postgres.credentials.existingSecret`) must hold: the admin's, the app
+ * role's and the exporter's passwords (chart, initialiser, exporter), the replication password when
+ * there are read replicas.
  */
 export function postgresExistingSecretKeys(config: Pick<PostgresConfig, "readReplicas">): string[] {
-  const keys: string[] = [POSTGRES_SECRET_KEYS.admin, POSTGRES_SECRET_KEYS.user];
-  if (config.readReplicas > 0) keys.push(POSTGRES_SECRET_KEYS.replication);
+  const k = POSTGRES_SECRET_KEYS;
+  const keys: string[] = [k.admin, k.user, k.metrics];
+  if (config.readReplicas > 0) keys.push(k.replication);
   return keys;
 }
 
 const PORT = 5432;
 const METRICS_PORT = 9187;
+
+/** Labels of every pod of the release (primary and read replicas), as the chart sets them. */
+function postgresPodLabels(releaseName: string): Record<string, string> {
+  return { "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": releaseName };
+}
 
 /**
  * The postgresql.conf settings for a memory limit: the design's defaults, `shared_buffers` at 25% and
@@ -89,6 +127,12 @@ export interface PostgresConnection {
   appUser: string;
   /** Secret. */
   appPassword: pulumi.Output<string>;
+  /** The exporter's login, which the initialiser keeps (helm mode only: no exporter runs otherwise). */
+  metricsUser?: string;
+  /** Secret. */
+  metricsPassword?: pulumi.Output<string>;
+  /** Settings the initialiser sets after the first boot (helm mode; see POSTGRES_DEFERRED_SETTINGS). */
+  serverSettings?: Record<string, string>;
 }
 
 export class PostgreSQL extends pulumi.ComponentResource {
@@ -143,6 +187,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
         [POSTGRES_SECRET_KEYS.replication]: generatedPassword(`${name}-replication-password`, {
           parent: this,
         }),
+        [POSTGRES_SECRET_KEYS.metrics]: generatedPassword(`${name}-metrics-password`, { parent: this }),
       }),
     });
     const secretName = creds.secretName;
@@ -175,6 +220,17 @@ export class PostgreSQL extends pulumi.ComponentResource {
         : undefined,
       alerts: () => postgresAlertRules(ns),
     });
+    podMonitor(
+      `${name}-pod-monitor`,
+      {
+        service: "postgres",
+        releaseName: this.releaseName,
+        podLabels: postgresPodLabels(this.releaseName),
+        port: EXPORTER_PORT_NAME,
+      },
+      platform,
+      { ...childOptions(this, platform), dependsOn: [this.release] },
+    );
 
     const host = serviceHost(this.releaseName, ns);
     this.endpoint = pulumi.output(`${host}:${PORT}`);
@@ -186,6 +242,9 @@ export class PostgreSQL extends pulumi.ComponentResource {
       adminPassword: pulumi.secret(adminPassword),
       appUser: config.appUser,
       appPassword: pulumi.secret(appPassword),
+      metricsUser: POSTGRES_METRICS_USER,
+      metricsPassword: pulumi.secret(creds.values[POSTGRES_SECRET_KEYS.metrics]),
+      serverSettings: postgresSettingsByPlace(config).deferred,
     };
     this.ready = [this.release, creds.resource];
     this.clientSecretData = postgresClientData({
@@ -263,6 +322,19 @@ function postgresValues(
   // The same init containers and mounts on the primary and the read replicas: a replica replays WAL
   // into vector indexes and answers queries that call the extension's functions.
   const pgvector = pgvectorPodValues(config) ?? {};
+  // The chart's own exporter would hold the admin's password (module comment of ./shared/exporter).
+  const sidecars = [
+    exporterSidecar({
+      image: bitnamiImage(config.images.metrics, "postgres-exporter"),
+      defaultTag: POSTGRES_EXPORTER_IMAGE_TAG,
+      port: METRICS_PORT,
+      env: [
+        { name: "DATA_SOURCE_URI", value: `127.0.0.1:${PORT}/postgres?sslmode=disable` },
+        { name: "DATA_SOURCE_USER", value: POSTGRES_METRICS_USER },
+        secretEnv("DATA_SOURCE_PASS", secretName, POSTGRES_SECRET_KEYS.metrics),
+      ],
+    }),
+  ];
   const values: Record<string, unknown> = {
     fullnameOverride: releaseName,
     image: bitnamiImage(config.images.postgresql, "postgresql"),
@@ -281,11 +353,12 @@ function postgresValues(
     postgresqlSharedPreloadLibraries: config.sharedPreloadLibraries,
     primary: {
       initdb: { args: "--data-checksums" },
-      extendedConfiguration: renderPostgresConf(postgresSettings(config)),
+      extendedConfiguration: renderPostgresConf(postgresSettingsByPlace(config).confD),
       resources,
       persistence,
       networkPolicy: { enabled: false },
       podAntiAffinityPreset: platform.podAntiAffinity,
+      sidecars,
       ...pgvector,
     },
     readReplicas: {
@@ -295,13 +368,15 @@ function postgresValues(
       networkPolicy: { enabled: false },
       // Read replicas on separate nodes in prod (the preset spreads the pods of one component).
       podAntiAffinityPreset: platform.podAntiAffinity,
+      sidecars,
       ...pgvector,
     },
     volumePermissions: { image: bitnamiImage(config.images.volumePermissions, "os-shell") },
+    // Off: the sidecars above export instead. `metrics.image` stays the stack's image slot (the policy
+    // pack checks its tag there); the chart ignores it while metrics are off.
     metrics: {
-      enabled: true,
+      enabled: false,
       image: bitnamiImage(config.images.metrics, "postgres-exporter"),
-      serviceMonitor: { enabled: platform.monitoring.serviceMonitor, labels: platform.monitoring.labels },
     },
   };
   return values;

@@ -11,18 +11,27 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HostPort, PlatformSecrets, RedisConfig } from "../config";
 import { redisAlertRules } from "./redis/alerts";
-import { REDIS_PASSWORD_KEY, redisValues } from "./redis/values";
+import {
+  REDIS_METRICS_COMMANDS,
+  REDIS_METRICS_PASSWORD_KEY,
+  REDIS_METRICS_PORT,
+  REDIS_METRICS_USER,
+  REDIS_PASSWORD_KEY,
+  redisPodLabels,
+  redisValues,
+} from "./redis/values";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
-import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
+import { EXPORTER_PORT_NAME, podMonitor } from "./shared/exporter";
 import { deployService, serviceCredentials } from "./shared/service";
 
-export { REDIS_PASSWORD_KEY };
+export { REDIS_METRICS_PASSWORD_KEY, REDIS_METRICS_USER, REDIS_PASSWORD_KEY };
 
 const REDIS_PORT = 6379;
 const SENTINEL_PORT = 26379;
-const METRICS_PORT = 9121;
+const METRICS_PORT = REDIS_METRICS_PORT;
 
 /** Key of an ACL user's generated password in the credentials Secret. */
 export function redisAclPasswordKey(user: string): string {
@@ -31,11 +40,15 @@ export function redisAclPasswordKey(user: string): string {
 
 /**
  * Keys a Secret the user keeps (`redis.credentials.existingSecret`) must hold: the default user's password
- * (the chart's key; nodes and Sentinels) and one password per ACL user (`acl-<user>-password`), which the
- * initialiser sets on every node.
+ * (the chart's key; nodes and Sentinels), one password per ACL user (`acl-<user>-password`), which the
+ * initialiser sets on every node, and the exporter's (`metrics-password`, its ACL user `redis_exporter`).
  */
 export function redisExistingSecretKeys(config: Pick<RedisConfig, "aclUsers">): string[] {
-  return [REDIS_PASSWORD_KEY, ...config.aclUsers.map((u) => redisAclPasswordKey(u.name))];
+  return [
+    REDIS_PASSWORD_KEY,
+    ...config.aclUsers.map((u) => redisAclPasswordKey(u.name)),
+    REDIS_METRICS_PASSWORD_KEY,
+  ];
 }
 
 /** Tag of `redis` in chart 17.17.1; the backup job runs its `redis-cli`. */
@@ -78,6 +91,8 @@ export interface RedisConnection {
   nodes: number;
   /** ACL users with their generated passwords. */
   aclUsers: RedisAclUserConnection[];
+  /** The exporter's ACL user (helm mode only: no exporter runs otherwise), kept like `aclUsers`. */
+  metricsUser?: RedisAclUserConnection;
 }
 
 export class Redis extends pulumi.ComponentResource {
@@ -144,6 +159,7 @@ export class Redis extends pulumi.ComponentResource {
           [REDIS_PASSWORD_KEY]: generatedPassword(`${name}-password`, { parent: this }),
           // Kept beside the chart's key so operators can read them; the chart reads only its own key.
           ...Object.fromEntries(config.aclUsers.map((u, i) => [redisAclPasswordKey(u.name), acl[i]])),
+          [REDIS_METRICS_PASSWORD_KEY]: generatedPassword(`${name}-metrics-password`, { parent: this }),
         };
       },
     });
@@ -178,6 +194,17 @@ export class Redis extends pulumi.ComponentResource {
         : undefined,
       alerts: () => redisAlertRules(ns, config.nodes),
     });
+    podMonitor(
+      `${name}-pod-monitor`,
+      {
+        service: "redis",
+        releaseName: this.releaseName,
+        podLabels: redisPodLabels(this.releaseName),
+        port: EXPORTER_PORT_NAME,
+      },
+      platform,
+      { ...childOptions(this, platform), dependsOn: [this.release] },
+    );
 
     const sentinels = [{ host: serviceHost(this.releaseName, ns), port: SENTINEL_PORT }];
     this.endpoint = pulumi.output(joinHostPorts(sentinels));
@@ -188,6 +215,13 @@ export class Redis extends pulumi.ComponentResource {
       sentinelPassword: pulumi.secret(password),
       nodes: config.nodes,
       aclUsers: aclUsers(config.aclUsers.map((u) => creds.values[redisAclPasswordKey(u.name)])),
+      metricsUser: {
+        name: REDIS_METRICS_USER,
+        keys: [],
+        channels: [],
+        commands: REDIS_METRICS_COMMANDS,
+        password: pulumi.secret(creds.values[REDIS_METRICS_PASSWORD_KEY]),
+      },
     };
     this.ready = [this.release, creds.resource];
     this.clientSecretData = redisClientData({ ...this.connection, sentinels });

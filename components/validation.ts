@@ -6,9 +6,10 @@
 import { PlatformConfig } from "../config";
 import { kafkaConfigProblems } from "./kafka";
 import { mongodbUserProblem } from "./mongodb";
+import { POSTGRES_METRICS_USER, postgresSettingsByPlace } from "./postgres";
 import { CHARTS, chartSourceProblems } from "./shared/charts";
 import { pgvectorConfigProblems } from "./shared/pgvector";
-import { redisConfigProblems } from "./redis/values";
+import { REDIS_METRICS_USER, redisConfigProblems } from "./redis/values";
 import { weaviateConfigProblems } from "./weaviate";
 
 /** Problems of the deployed (`helm` mode) services, one line each naming the key. */
@@ -20,12 +21,32 @@ export function componentConfigProblems(c: PlatformConfig): string[] {
       `ai-platform-data:postgres.adminUser: "${c.postgres.adminUser}" is only for external servers; the chart's administrator is always "postgres"`,
     );
   }
-  if (helm(c.postgres)) problems.push(...pgvectorConfigProblems(c.postgres));
+  if (helm(c.postgres) && c.postgres.appUser === POSTGRES_METRICS_USER) {
+    problems.push(
+      `ai-platform-data:postgres.appUser: "${POSTGRES_METRICS_USER}" is the exporter's login, which the program creates itself; choose another name`,
+    );
+  }
+  if (helm(c.postgres)) {
+    for (const [name, value] of Object.entries(postgresSettingsByPlace(c.postgres).deferred)) {
+      // The initialiser quotes it into ALTER SYSTEM: words and numbers only.
+      if (!/^[A-Za-z0-9_.,:-]{1,200}$/.test(value)) {
+        problems.push(
+          `ai-platform-data:postgres.settings.${name}: "${value}" is not a value this program sets (letters, digits, _ . , : -); log_statement takes none, ddl, mod or all`,
+        );
+      }
+    }
+    problems.push(...pgvectorConfigProblems(c.postgres));
+  }
   if (helm(c.mongodb)) {
     const p = mongodbUserProblem(c.mongodb);
     if (p) problems.push(p);
   }
   if (helm(c.redis)) problems.push(...redisConfigProblems(c.redis));
+  if (helm(c.redis) && c.redis.aclUsers.some((u) => u.name === REDIS_METRICS_USER)) {
+    problems.push(
+      `ai-platform-data:redis.aclUsers: "${REDIS_METRICS_USER}" is the exporter's user, which the program adds itself; choose another name`,
+    );
+  }
   if (helm(c.kafka)) problems.push(...kafkaConfigProblems(c.kafka).map((p) => `ai-platform-data:${p}`));
   if (helm(c.weaviate)) problems.push(...weaviateConfigProblems(c.weaviate));
   // A local chart folder must be the pinned chart (name and version in its Chart.yaml).

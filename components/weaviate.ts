@@ -28,6 +28,7 @@ import { secretEnv } from "./shared/backup";
 import { CHARTS, imageValues } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
+import { podMonitor } from "./shared/exporter";
 import { serviceLabels } from "./shared/labels";
 import { deployService, serviceCredentials } from "./shared/service";
 
@@ -228,29 +229,14 @@ export class Weaviate extends pulumi.ComponentResource {
       );
     }
 
-    if (platform.monitoring.serviceMonitor) {
-      // Instead of the chart's ServiceMonitor, which takes no labels (Prometheus would not select it) and
-      // matches all three Services (every pod scraped three times).
-      new k8s.apiextensions.CustomResource(
-        `${name}-pod-monitor`,
-        {
-          apiVersion: "monitoring.coreos.com/v1",
-          kind: "PodMonitor",
-          metadata: {
-            name: this.releaseName,
-            namespace: ns,
-            labels: { ...serviceLabels("weaviate", this.releaseName), ...platform.monitoring.labels },
-          },
-          spec: {
-            selector: { matchLabels: WEAVIATE_POD_LABELS },
-            podMetricsEndpoints: [
-              { port: "metrics", path: "/metrics", interval: "30s", scrapeTimeout: "10s" },
-            ],
-          },
-        },
-        { ...childOpts, dependsOn: [this.release] },
-      );
-    }
+    // Instead of the chart's ServiceMonitor, which takes no labels (Prometheus would not select it) and
+    // matches all three Services (every pod scraped three times).
+    podMonitor(
+      `${name}-pod-monitor`,
+      { service: "weaviate", releaseName: this.releaseName, podLabels: WEAVIATE_POD_LABELS, port: "metrics" },
+      platform,
+      { ...childOpts, dependsOn: [this.release] },
+    );
 
     const host = serviceHost(this.releaseName, ns);
     const grpcHost = serviceHost(`${this.releaseName}-grpc`, ns);

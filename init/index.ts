@@ -70,6 +70,9 @@ export function initialiseDatabases(
         database: conn.database,
         appUser: conn.appUser,
         appPassword: conn.appPassword,
+        metricsUser: conn.metricsUser,
+        metricsPassword: conn.metricsPassword,
+        serverSettings: conn.serverSettings,
         migrations: loadMigrations(),
         timeoutSeconds: config.postgres.initTimeoutSeconds,
         forward: forward(config.postgres),
@@ -124,7 +127,13 @@ export function initialiseDatabases(
     );
   }
 
-  if (c.redis && c.redis.connection.aclUsers.length > 0) {
+  const redisUsers = c.redis
+    ? [
+        ...c.redis.connection.aclUsers,
+        ...(c.redis.connection.metricsUser ? [c.redis.connection.metricsUser] : []),
+      ]
+    : [];
+  if (c.redis && redisUsers.length > 0) {
     const conn = c.redis.connection;
     out.redisAclUsers = new RedisAclUsers(
       "redis-acl-users",
@@ -133,13 +142,8 @@ export function initialiseDatabases(
         masterName: conn.masterName,
         password: conn.password,
         sentinelPassword: conn.sentinelPassword,
-        users: conn.aclUsers.map(({ name, keys, channels, commands }) => ({
-          name,
-          keys,
-          channels,
-          commands,
-        })),
-        userPasswords: Object.fromEntries(conn.aclUsers.map((u) => [u.name, u.password])),
+        users: redisUsers.map(({ name, keys, channels, commands }) => ({ name, keys, channels, commands })),
+        userPasswords: Object.fromEntries(redisUsers.map((u) => [u.name, u.password])),
         expectedNodes: conn.nodes,
         timeoutSeconds: config.redis.initTimeoutSeconds,
         forward: forward(config.redis),

@@ -41,6 +41,12 @@ export interface PostgresSchemaArgs {
   appUser: pulumi.Input<string>;
   /** The application role's password (secret): `connection.appPassword`. Never stored in an output. */
   appPassword?: pulumi.Input<string>;
+  /** The exporter's role (`connection.metricsUser`, helm mode): kept with `pg_monitor` only. */
+  metricsUser?: pulumi.Input<string>;
+  /** Its password (secret): `connection.metricsPassword`. Never stored in an output. */
+  metricsPassword?: pulumi.Input<string>;
+  /** Settings set with `ALTER SYSTEM` after the first boot (`connection.serverSettings`); default none. */
+  serverSettings?: pulumi.Input<Record<string, string>>;
   /** Schemas on which the application role gets usage and DML; default {@link DEFAULT_APP_SCHEMAS}. */
   appSchemas?: pulumi.Input<string[]>;
   /** The migrations, read at program time: `loadMigrations()`. */
@@ -71,12 +77,14 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
         maintenanceDatabase: args.maintenanceDatabase ?? "postgres",
         appSchemas: args.appSchemas ?? DEFAULT_APP_SCHEMAS,
         codeVersion: codeVersion(__filename),
+        serverSettings: args.serverSettings ?? {},
         appPasswordRevision: undefined,
+        metricsPasswordRevision: undefined,
         applied: undefined,
         log: undefined,
       },
-      // appPassword is not returned (see PostgresSchemaOutputs); named too, so it stays secret if it ever is.
-      initialiserOptions(opts, ["password", "appPassword"]),
+      // Role passwords are not returned (see PostgresSchemaOutputs); named too, so they stay secret if they ever are.
+      initialiserOptions(opts, ["password", "appPassword", "metricsPassword"]),
     );
   }
 }

@@ -169,18 +169,18 @@ cmd_install() {
 write_services_json() {
   local pg mg rd rs kf wv wva
   pg=$(secret postgres); mg=$(secret mongodb); rd=$(secret redis)
-  rs=$(sentinel_secret); kf=$(secret kafka); wv=$(secret weaviate); wva=$(secret weaviate-app)
+  rs=$(sentinel_secret); kf=$(secret kafka); wv=$(secret weaviate); wva=$(secret weaviate-app); wvc=$(secret weaviate-cluster)
   local nodes="" sents="" p
   for p in "${REDIS_PORTS[@]}"; do nodes+="${nodes:+,}{\"host\":\"$HOST\",\"port\":$p}"; done
   for p in "${SENTINEL_PORTS[@]}"; do sents+="${sents:+,}{\"host\":\"$HOST\",\"port\":$p}"; done
   # Passwords are hex, so no JSON escaping is needed.
   (umask 077; cat >"$RUN/services.json.tmp" <<EOF
 {
- "postgres": {"host":"$HOST","port":$PG_PORT,"user":"postgres","password":"$pg","database":"postgres","bin":"$PG_BIN"},
+ "postgres": {"host":"$HOST","port":$PG_PORT,"user":"postgres","password":"$pg","database":"postgres","bin":"$PG_BIN","log":"$PG_DIR/postgres.log"},
  "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
- "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","backupPath":"$WEAVIATE_DIR/backups"},
+ "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","dataPort":$WEAVIATE_DATA_PORT,"clusterUser":"$WEAVIATE_CLUSTER_USER","clusterPassword":"$wvc","backupPath":"$WEAVIATE_DIR/backups"},
  "kube": $(kube json),
  "helm": $(helm_json)
 }

@@ -1,5 +1,6 @@
 /** Redis's alert rules, on the redis_exporter metrics of the pinned chart. */
 import { AlertRule } from "../shared/monitoring";
+import { REDIS_MAXCLIENTS } from "./values";
 
 /**
  * Alerts on the redis_exporter 1.52 metrics (the chart's `metrics.image`) for seed §8.1: hit ratio, memory,
@@ -41,7 +42,8 @@ export function redisAlertRules(namespace: string, nodes: number): AlertRule[] {
     },
     {
       alert: "RedisTooManyClients",
-      expr: `redis_connected_clients{${sel}} / redis_config_maxclients{${sel}} > 0.8`,
+      // maxclients is fixed in redis.conf: the exporter may not run CONFIG GET (REDIS_METRICS_COMMANDS).
+      expr: `redis_connected_clients{${sel}} > ${0.8 * REDIS_MAXCLIENTS}`,
       for: "5m",
       severity: "warning",
       summary: "A Redis node has more than 80% of maxclients connected",

@@ -3,12 +3,43 @@
  * tests check every key path against the pinned chart (bitnami/redis 17.17.1) without Pulumi.
  */
 import { parseBytes, RedisConfig } from "../../config";
+import { secretEnv } from "../shared/backup";
 import { bitnamiImage } from "../shared/charts";
 import { PlatformContext } from "../shared/context";
+import { exporterSidecar } from "../shared/exporter";
 import { disruptionBudget } from "../shared/scheduling";
 
 /** Key of the default user's password in the credentials Secret (`auth.existingSecretPasswordKey`). */
 export const REDIS_PASSWORD_KEY = "redis-password";
+
+/** The exporter's ACL user, which the initialiser keeps on every node like the configured ones. */
+export const REDIS_METRICS_USER = "redis_exporter";
+
+/** Key of its password in the credentials Secret; only the program's exporter container reads it. */
+export const REDIS_METRICS_PASSWORD_KEY = "metrics-password";
+
+/**
+ * What redis_exporter runs with its defaults (exporter.go `scrapeRedisHost`: CLIENT SETNAME, INFO ALL,
+ * LATENCY, SLOWLOG) and nothing else: no key, no channel, and no CONFIG GET, whose answer carries
+ * `requirepass` and `masterauth` (the default user's password). Config metrics are skipped
+ * (`REDIS_EXPORTER_CONFIG_COMMAND=-`); maxclients is fixed in redis.conf instead ({@link REDIS_MAXCLIENTS}).
+ */
+export const REDIS_METRICS_COMMANDS =
+  "-@all +ping +info +client|setname +latency|latest +latency|histogram +slowlog|len +slowlog|get";
+
+/** `maxclients`, stated in redis.conf (Redis's default): the alert on clients compares against it. */
+export const REDIS_MAXCLIENTS = 10000;
+
+/** redis-exporter's tag in chart 17.17.1 (`metrics.image.tag`). */
+const REDIS_EXPORTER_IMAGE_TAG = "1.52.0-debian-11-r25";
+
+/** The exporter's port (redis_exporter's default, the chart's). */
+export const REDIS_METRICS_PORT = 9121;
+
+/** Labels of every Redis node pod of the release (with Sentinel: the `node` StatefulSet). */
+export function redisPodLabels(releaseName: string): Record<string, string> {
+  return { "app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": releaseName };
+}
 
 /**
  * The ACL file, on the data volume (`replica.persistence.path`, `/data` in the chart) so that the users the
@@ -146,6 +177,7 @@ export function renderRedisConf(
     "# ai-platform-data: memory (redis.maxmemory, redis.maxmemoryPolicy)",
     `maxmemory ${redisMaxmemory(config)}`,
     `maxmemory-policy ${config.maxmemoryPolicy}`,
+    `maxclients ${REDIS_MAXCLIENTS}`,
     "# ai-platform-data: ACL users saved by the initialiser (ACL SAVE); prepared by replica.preExecCmds",
     `aclfile ${REDIS_ACL_FILE}`,
   ].join("\n");
@@ -175,6 +207,22 @@ export function redisValues(
       resources: config.resources,
       persistence: { enabled: true, size: config.storageSize, storageClass: platform.storageClass },
       preExecCmds: REDIS_ACL_PREPARE,
+      // The chart's exporter would log in as `default` (module comment of ../shared/exporter).
+      sidecars: [
+        exporterSidecar({
+          image: bitnamiImage(config.images.metrics, "redis-exporter"),
+          defaultTag: REDIS_EXPORTER_IMAGE_TAG,
+          port: REDIS_METRICS_PORT,
+          command: ["redis_exporter"],
+          env: [
+            { name: "REDIS_ADDR", value: "redis://127.0.0.1:6379" },
+            { name: "REDIS_ALIAS", value: releaseName },
+            { name: "REDIS_USER", value: REDIS_METRICS_USER },
+            secretEnv("REDIS_PASSWORD", secretName, REDIS_METRICS_PASSWORD_KEY),
+            { name: "REDIS_EXPORTER_CONFIG_COMMAND", value: "-" },
+          ],
+        }),
+      ],
       // Nodes (each with its Sentinel) on separate nodes in prod, so a drain keeps the Sentinel quorum.
       podAntiAffinityPreset: platform.podAntiAffinity,
     },
@@ -189,15 +237,11 @@ export function redisValues(
     },
     // Off by default in this chart; stated because NetworkPolicies add up (see shared/network.ts).
     networkPolicy: { enabled: false },
+    // Off: the sidecar above exports instead. `metrics.image` stays the stack's image slot (the policy
+    // pack checks its tag there); the chart ignores it while metrics are off.
     metrics: {
-      enabled: true,
+      enabled: false,
       image: bitnamiImage(config.images.metrics, "redis-exporter"),
-      resources: REDIS_SIDECAR_RESOURCES,
-      // This chart calls the ServiceMonitor's labels `additionalLabels`.
-      serviceMonitor: {
-        enabled: platform.monitoring.serviceMonitor,
-        additionalLabels: platform.monitoring.labels,
-      },
     },
     volumePermissions: { image: bitnamiImage(config.images.volumePermissions, "os-shell") },
     sysctl: { image: bitnamiImage(config.images.sysctl, "os-shell") },

@@ -10,6 +10,8 @@ import { podAntiAffinity } from "../shared/scheduling";
 /**
  * Keys of the API-key Secret. The chart's `envSecrets` reads each env var from the Secret key of the
  * same name, so the first three are env var names; the last two are for the backup job and clients.
+ * (The cluster API's basic auth is the chart's own: it renders CLUSTER_BASIC_AUTH_USERNAME/PASSWORD from
+ * its Secret `weaviate-cluster-api-basic-auth`, random at install and kept by `lookup` on upgrades.)
  */
 export const WEAVIATE_SECRET_KEYS = {
   allowedKeys: "AUTHENTICATION_APIKEY_ALLOWED_KEYS",
@@ -212,7 +214,7 @@ export function weaviateValues(
 }
 
 /**
- * The API-key users, in the order of their keys. Both are on the admin list: applications write objects,
- * so a read-only app key would not do; two keys still let each be rotated without touching the other.
+ * The API-key users, in the order of their keys: the admin (initialiser, backup job) and the
+ * applications' user, read-only unless `weaviate.appAccess: admin`. Two keys, so each can be rotated alone.
  */
 export const WEAVIATE_USERS = { admin: "admin", app: "app" } as const;

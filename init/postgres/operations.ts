@@ -266,7 +266,7 @@ export async function adminSession<T>(
       what: sessionWhat(inputs, database),
       deadlineMs,
       startedAt,
-      secrets: [inputs.password, inputs.appPassword, previousPassword],
+      secrets: [inputs.password, inputs.appPassword, inputs.metricsPassword, previousPassword],
       log,
       // 28P01 invalid_password.
       connect: () =>

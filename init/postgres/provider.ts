@@ -18,6 +18,7 @@ import {
   observeOwnership,
   readApplied,
 } from "./operations";
+import { convergeMetricsRole, convergeServerSettings, passwordStatement } from "./server";
 import {
   appliedDriftError,
   compareWithApplied,
@@ -58,7 +59,9 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
       migrations: Array.isArray(news.migrations)
         ? [...news.migrations].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
         : news.migrations,
+      serverSettings: news.serverSettings ?? {},
       appPasswordRevision: nextAppPasswordRevision(olds ?? {}, news),
+      metricsPasswordRevision: nextAppPasswordRevision(olds ?? {}, news, "metrics"),
     };
     const failures = [
       ...validateInputs(inputs),
@@ -181,7 +184,10 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     const step1 = async (login: RotatingLogin<Pg.Client>) => {
       const admin = login.client;
       if (login.withPrevious) {
-        await admin.query(`ALTER ROLE ${q(inputs.adminUser)} PASSWORD '${scramVerifier(inputs.password)}'`);
+        await passwordStatement(
+          admin,
+          `ALTER ROLE ${q(inputs.adminUser)} PASSWORD '${scramVerifier(inputs.password)}'`,
+        );
         opts.onAdminRotated?.();
         log(
           `set the new password of administrator role "${inputs.adminUser}" (logged in with the previous one)`,
@@ -199,7 +205,8 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
           );
         }
         try {
-          await admin.query(
+          await passwordStatement(
+            admin,
             `CREATE ROLE ${q(inputs.appUser)} LOGIN PASSWORD '${scramVerifier(inputs.appPassword)}'`,
           );
           created = true;
@@ -213,7 +220,10 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         log(`allowed role "${inputs.appUser}" to log in`);
       }
       if (!created && opts.setPassword && inputs.appPassword !== undefined) {
-        await admin.query(`ALTER ROLE ${q(inputs.appUser)} PASSWORD '${scramVerifier(inputs.appPassword)}'`);
+        await passwordStatement(
+          admin,
+          `ALTER ROLE ${q(inputs.appUser)} PASSWORD '${scramVerifier(inputs.appPassword)}'`,
+        );
         log(`set the password of role "${inputs.appUser}"`);
       }
 
@@ -244,6 +254,10 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
           `gave database "${inputs.database}" to "${inputs.adminUser}" (it was owned by "${inputs.appUser}")`,
         );
       }
+      if (inputs.metricsUser && inputs.metricsPassword) {
+        await convergeMetricsRole(admin, inputs.metricsUser, inputs.metricsPassword, log);
+      }
+      await convergeServerSettings(admin, inputs.serverSettings ?? {}, log);
       if (!(await hasConnectGrant(admin, inputs.database, inputs.appUser))) {
         await admin.query(
           `GRANT CONNECT, TEMPORARY ON DATABASE ${q(inputs.database)} TO ${q(inputs.appUser)}`,
@@ -315,7 +329,12 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
       const applied = await readApplied(client);
       const outs: Partial<PostgresSchemaInputs> = { ...inputs };
       delete outs.appPassword;
-      return { ...(outs as Omit<PostgresSchemaInputs, "appPassword">), applied, log: lines };
+      delete outs.metricsPassword;
+      return {
+        ...(outs as Omit<PostgresSchemaInputs, "appPassword" | "metricsPassword">),
+        applied,
+        log: lines,
+      };
     });
   }
 }

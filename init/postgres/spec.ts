@@ -57,12 +57,27 @@ export interface PostgresSchemaInputs extends VersionedInputs {
    * password being stored in any output.
    */
   appPasswordRevision: number;
+  /**
+   * The exporter's login (helm mode): kept with exactly `pg_monitor` and this password on every run;
+   * unset: no exporter login is managed (external mode).
+   */
+  metricsUser?: string;
+  /** Its password; never in an output. */
+  metricsPassword?: string;
+  /** Set by `check`, as `appPasswordRevision` for `metricsPassword`. */
+  metricsPasswordRevision: number;
+  /**
+   * Server settings the initialiser sets with `ALTER SYSTEM` (then reloads), rather than the chart's
+   * conf.d: those that must not be on during the image's first boot, whose `CREATE ROLE ... PASSWORD`
+   * statements `log_statement` would write to the server log in clear text. Empty in external mode.
+   */
+  serverSettings: Record<string, string>;
   /** How to reach the server from here (shared/port-forward.ts); unset: as given. Never a change. */
   forward?: ForwardSpec;
 }
 
-/** Outputs: the inputs except `appPassword`, the tracking table's rows and the last run's steps. */
-export interface PostgresSchemaOutputs extends Omit<PostgresSchemaInputs, "appPassword"> {
+/** Outputs: the inputs except the passwords of roles, the tracking table's rows and the last run's steps. */
+export interface PostgresSchemaOutputs extends Omit<PostgresSchemaInputs, "appPassword" | "metricsPassword"> {
   /** Rows of the tracking table (without the library's own row 0). */
   applied: AppliedMigration[];
   /** Steps of the last create or update: one line per role, database, migration and schema grant. */
@@ -100,6 +115,9 @@ export const DIFF_KEYS = [
   "appSchemas",
   "migrations",
   "appPasswordRevision",
+  "metricsUser",
+  "metricsPasswordRevision",
+  "serverSettings",
 ];
 
 /** Reads the migration files at program time, in name order (their contents become an input). */
@@ -306,13 +324,19 @@ export function missingExtensionsError(
 export function nextAppPasswordRevision(
   olds: Partial<PostgresSchemaInputs>,
   news: Partial<PostgresSchemaInputs>,
+  which: "app" | "metrics" = "app",
 ): number {
-  if (isUnknown(news.appPassword)) return UNKNOWN as unknown as number;
-  const before = typeof olds.appPasswordRevision === "number" ? olds.appPasswordRevision : 0;
+  const password = which === "app" ? "appPassword" : "metricsPassword";
+  const revision = which === "app" ? "appPasswordRevision" : "metricsPasswordRevision";
+  if (isUnknown(news[password])) return UNKNOWN as unknown as number;
+  const before = typeof olds[revision] === "number" ? olds[revision] : 0;
   const isUpdate = Object.keys(olds).length > 0;
-  const rotated = isUpdate && news.appPassword !== undefined && olds.appPassword !== news.appPassword;
+  const rotated = isUpdate && news[password] !== undefined && olds[password] !== news[password];
   return rotated ? before + 1 : before;
 }
+
+/** Values `ALTER SYSTEM SET` gets quoted: words, numbers with units, nothing that could end the literal. */
+const SETTING_VALUE = /^[A-Za-z0-9_.,:-]{1,200}$/;
 
 /** Validation of the scalar inputs (unknown preview values are let through). */
 export function validateInputs(news: Partial<PostgresSchemaInputs>): Failure[] {
@@ -341,6 +365,29 @@ export function validateInputs(news: Partial<PostgresSchemaInputs>): Failure[] {
     failures.push({ property: "password", reason: "the administrator's password is required" });
   }
   if (news.appPassword === "") failures.push({ property: "appPassword", reason: "must not be empty" });
+  if (known(news.metricsUser)) {
+    if (typeof news.metricsUser !== "string" || !IDENTIFIER.test(news.metricsUser)) {
+      failures.push({ property: "metricsUser", reason: "must be a lower-case SQL identifier" });
+    } else if ([news.appUser, news.adminUser].includes(news.metricsUser)) {
+      failures.push({
+        property: "metricsUser",
+        reason: `the exporter's role must be a role of its own, not "${news.metricsUser}"`,
+      });
+    }
+    if (news.metricsPassword === undefined || news.metricsPassword === "") {
+      failures.push({ property: "metricsPassword", reason: "is required with metricsUser" });
+    }
+  }
+  if (known(news.serverSettings)) {
+    for (const [name, value] of Object.entries(news.serverSettings ?? {})) {
+      if (!IDENTIFIER.test(name) || typeof value !== "string" || !SETTING_VALUE.test(value)) {
+        failures.push({
+          property: `serverSettings.${name}`,
+          reason: `"${String(value)}" is not a setting value this initialiser sets (letters, digits, _ . , : -)`,
+        });
+      }
+    }
+  }
   if (known(news.timeoutSeconds) && !(Number(news.timeoutSeconds) > 0)) {
     failures.push({ property: "timeoutSeconds", reason: "must be a positive number of seconds" });
   }

@@ -75,6 +75,16 @@ export function scramVerifier(password: string, salt?: Buffer, iterations = 4096
   return `SCRAM-SHA-256$${iterations}:${s.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
 
+/**
+ * Whether a stored SCRAM-SHA-256 verifier (`pg_authid.rolpassword`) is the one of `password`: the
+ * verifier is recomputed with its own salt and iteration count. False for anything else (md5, none).
+ */
+export function scramMatches(stored: string, password: string): boolean {
+  const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$[^:]+:.+$/.exec(stored);
+  if (!m) return false;
+  return scramVerifier(password, Buffer.from(m[2], "base64"), Number(m[1])) === stored;
+}
+
 /** Role attributes an application login never needs; the chart's first boot gives the app role CREATEDB. */
 export const ELEVATED_ATTRIBUTES = [
   "SUPERUSER",

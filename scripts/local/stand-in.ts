@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { KAFKA_SECRET_KEYS } from "../../components/kafka";
 import { MONGODB_SECRET_KEYS } from "../../components/mongodb";
 import { POSTGRES_SECRET_KEYS } from "../../components/postgres";
-import { REDIS_PASSWORD_KEY, redisAclPasswordKey } from "../../components/redis";
+import { REDIS_METRICS_PASSWORD_KEY, REDIS_PASSWORD_KEY, redisAclPasswordKey } from "../../components/redis";
 import { WEAVIATE_SECRET_KEYS, WEAVIATE_USERS } from "../../components/weaviate";
 
 /** The servers' admin credentials, as scripts/services.sh describes them in services.json. */
@@ -22,10 +22,14 @@ export interface StandInServers {
 /** Passwords of users the initialisers create (the servers do not have them yet). */
 export interface StandInPasswords {
   postgresApp: string;
+  /** The exporter's role (POSTGRES_METRICS_USER), which the initialiser creates. */
+  postgresMetrics: string;
   mongodbApp: string;
   mongodbMetrics: string;
   mongodbReplicaSetKey: string;
   redisAcl: string;
+  /** The exporter's ACL user (REDIS_METRICS_USER), which the initialiser creates. */
+  redisMetrics: string;
   kafkaApp: string;
   /** The read-only login of the exporter and backup job (KAFKA_OBSERVER_USER). */
   kafkaObserver: string;
@@ -39,10 +43,12 @@ export function newStandInPasswords(): StandInPasswords {
   const made = (bytes = 16) => randomBytes(bytes).toString("hex");
   return {
     postgresApp: made(),
+    postgresMetrics: made(),
     mongodbApp: made(),
     mongodbMetrics: made(),
     mongodbReplicaSetKey: made(24),
     redisAcl: made(),
+    redisMetrics: made(),
     kafkaApp: made(),
     kafkaObserver: made(),
     kafkaInterBroker: made(),
@@ -61,6 +67,7 @@ export function standInSecretData(
     postgres: {
       [POSTGRES_SECRET_KEYS.admin]: s.postgres.password,
       [POSTGRES_SECRET_KEYS.user]: made.postgresApp,
+      [POSTGRES_SECRET_KEYS.metrics]: made.postgresMetrics,
     },
     mongodb: {
       [MONGODB_SECRET_KEYS.root]: s.mongodb.password,
@@ -68,7 +75,11 @@ export function standInSecretData(
       [MONGODB_SECRET_KEYS.metrics]: made.mongodbMetrics,
       [MONGODB_SECRET_KEYS.replicaSetKey]: made.mongodbReplicaSetKey,
     },
-    redis: { [REDIS_PASSWORD_KEY]: s.redis.password, [redisAclPasswordKey(redisAclUser)]: made.redisAcl },
+    redis: {
+      [REDIS_PASSWORD_KEY]: s.redis.password,
+      [redisAclPasswordKey(redisAclUser)]: made.redisAcl,
+      [REDIS_METRICS_PASSWORD_KEY]: made.redisMetrics,
+    },
     kafka: {
       [KAFKA_SECRET_KEYS.clientPasswords]: `${s.kafka.password},${made.kafkaApp},${made.kafkaObserver}`,
       [KAFKA_SECRET_KEYS.systemUser]: made.kafkaObserver,

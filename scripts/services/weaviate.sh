@@ -29,11 +29,14 @@ weaviate_ready() {
 
 # Two API keys as the chart gets them (components/weaviate/values.ts): admin's (the initialiser, backups)
 # is an admin, app's (the applications') read-only. A server started with another layout is restarted.
-WEAVIATE_AUTH_LAYOUT="keys=admin,app admins=admin readonly=app"
+# The cluster API (data port) takes basic auth, as the chart sets it (CLUSTER_BASIC_AUTH_* from its own
+# Secret weaviate-cluster-api-basic-auth).
+WEAVIATE_AUTH_LAYOUT="keys=admin,app admins=admin readonly=app cluster=basic"
+WEAVIATE_CLUSTER_USER=weaviate-cluster
 
 start_weaviate() {
-  local key appkey state="already running"
-  key=$(secret weaviate); appkey=$(secret weaviate-app)
+  local key appkey clusterpw state="already running"
+  key=$(secret weaviate); appkey=$(secret weaviate-app); clusterpw=$(secret weaviate-cluster)
   [[ -x $WEAVIATE_BIN ]] || die "weaviate is not installed (run: $0 install)"
   mkdir -p "$WEAVIATE_DIR/data" "$WEAVIATE_DIR/backups"
   if [[ $(cat "$WEAVIATE_DIR/auth-layout" 2>/dev/null) != "$WEAVIATE_AUTH_LAYOUT" ]]; then
@@ -59,6 +62,8 @@ start_weaviate() {
       CLUSTER_HOSTNAME=node1 \
       CLUSTER_GOSSIP_BIND_PORT="$WEAVIATE_GOSSIP_PORT" \
       CLUSTER_DATA_BIND_PORT="$WEAVIATE_DATA_PORT" \
+      CLUSTER_BASIC_AUTH_USERNAME="$WEAVIATE_CLUSTER_USER" \
+      CLUSTER_BASIC_AUTH_PASSWORD="$clusterpw" \
       GRPC_PORT="$WEAVIATE_GRPC_PORT" \
       QUERY_DEFAULTS_LIMIT=25 \
       DISK_USE_READONLY_PERCENTAGE=99 \

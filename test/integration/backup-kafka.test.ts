@@ -17,7 +17,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
+import { KAFKA_OBSERVER_USER } from "../../components/kafka/values";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
+import { KafkaAclsProvider, observerBindings } from "../../init/kafka-acls";
+import { KafkaScramUsersProvider } from "../../init/kafka-users";
+import { viaSerialization } from "../support/dynamic";
+import { brokerLogin } from "../support/kafka-fixtures";
+import { until } from "../support/wait";
 import { ROOT } from "../support/program";
 import { backupContainer, jobEnv } from "../support/backup-job";
 import { requireServer, Services, withKafkaAdmin } from "../support/servers";
@@ -76,6 +82,25 @@ function kafkaBin(t: TestContext, dir: string): string | undefined {
 }
 
 const withAdmin = withKafkaAdmin;
+
+/** The observer as the initialisers leave it: its SCRAM credential and exactly its read-only bindings. */
+async function makeObserver(svc: Svc, name: string, password: string): Promise<void> {
+  const users = (await viaSerialization(new KafkaScramUsersProvider())).provider;
+  await users.create!({
+    ...brokerLogin(svc),
+    users: [{ name, mechanism: "SCRAM-SHA-512" }],
+    userPasswords: { [name]: password },
+    iterations: 4096,
+    timeoutSeconds: 60,
+  });
+  const acls = (await viaSerialization(new KafkaAclsProvider())).provider;
+  await acls.create!({
+    ...brokerLogin(svc),
+    users: [name],
+    acls: observerBindings(name),
+    timeoutSeconds: 60,
+  });
+}
 
 /** What a topic backup must bring back: partitions, replication factor, topic-level configs; and what not. */
 async function topicState(admin: Admin, name: string) {
@@ -199,21 +224,35 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
         fs.writeFileSync(f, "old");
         fs.utimesSync(f, monthAgo, monthAgo);
       }
+      // The CronJob logs in as the read-only observer, which the initialisers create with its bindings
+      // (observerBindings): the same here, with a password of this run.
+      const observer = job.env.find((e) => e.name === "KAFKA_USER")?.value;
+      assert.equal(observer, KAFKA_OBSERVER_USER);
+      const observerPassword = randomBytes(16).toString("hex");
+      await makeObserver(svc, observer, observerPassword);
       // The CronJob's environment (components/kafka.ts) with this machine's broker; KAFKA_BIN because the
       // image's /opt/bitnami/kafka/bin is not here.
       const env = jobEnv(
         job,
-        {
-          KAFKA_BOOTSTRAP: svc.brokers.join(","),
-          KAFKA_USER: svc.username,
-          KAFKA_PASSWORD: svc.password,
-          BACKUP_DIR: backups,
-        },
+        { KAFKA_BOOTSTRAP: svc.brokers.join(","), KAFKA_PASSWORD: observerPassword, BACKUP_DIR: backups },
         { KAFKA_BIN: bin },
       );
-      const r = spawnSync(job.command[0], job.command.slice(1), { env, encoding: "utf8", timeout: 120_000 });
-      assert.equal(r.status, 0, r.stderr);
-      assert.ok(!`${r.stdout}${r.stderr}`.includes(svc.password), "no password in the output");
+      // New SCRAM credentials and ACLs reach the broker's authorizer a moment after they are written.
+      let last = "";
+      const r = await until(
+        "the backup as the observer",
+        async () => {
+          const attempt = spawnSync(job.command[0], job.command.slice(1), {
+            env,
+            encoding: "utf8",
+            timeout: 120_000,
+          });
+          last = attempt.stderr;
+          return attempt.status === 0 ? attempt : undefined;
+        },
+        120_000,
+      ).catch((e: Error) => assert.fail(`${e.message}: ${last}`));
+      assert.ok(!`${r.stdout}${r.stderr}`.includes(observerPassword), "no password in the output");
       const m = r.stdout.match(
         /^backup written: (.+\/kafka-topics-\d{8}T\d{6}Z\.txt) \((\d+) topics, (\d+) bytes\)$/m,
       );
@@ -244,9 +283,21 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
         await admin.deleteTopics({ topics: names });
         await waitUntilGone(admin, names);
       });
-      // ...README: `kafka.sh restore` with the backup job's environment re-creates them.
-      const restore = spawnSync("sh", [SCRIPT, "restore", file, ...names], {
+      // The observer may not re-create them (README: a restore needs the admin's login)...
+      const refused = spawnSync("sh", [SCRIPT, "restore", file, names[2]], {
         env,
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+      assert.notEqual(refused.status, 0, refused.stdout);
+      assert.match(
+        `${refused.stdout}${refused.stderr}`,
+        /Authorization failed|not authorized|AuthorizationException/i,
+      );
+      // ...README: `kafka.sh restore` with the backup job's environment and the admin's login does.
+      const adminEnv = { ...env, KAFKA_USER: svc.username, KAFKA_PASSWORD: svc.password };
+      const restore = spawnSync("sh", [SCRIPT, "restore", file, ...names], {
+        env: adminEnv,
         encoding: "utf8",
         timeout: 120_000,
       });
@@ -268,7 +319,7 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
 
       // A re-run leaves existing topics alone; a topic the file does not hold is an error.
       const again = spawnSync("sh", [SCRIPT, "restore", file, ...names], {
-        env,
+        env: adminEnv,
         encoding: "utf8",
         timeout: 120_000,
       });

@@ -134,6 +134,35 @@ function runStartScript(rc: RenderedContainer, programs: string[]): Recorded {
   }
 }
 
+/** Each exporter's own password key in the program's Secret (the only key it may read). */
+const EXPORTER_KEYS: Record<string, string> = {
+  postgresql: "metrics-password",
+  redis: "metrics-password",
+  mongodb: "mongodb-metrics-password",
+  kafka: "system-user-password",
+};
+
+/**
+ * What each exporter container of a rendered chart reads beyond its own key: Secret keys from its env,
+ * and Secret volumes it mounts (a mounted Secret is readable in the container, whatever runs there).
+ */
+function exporterExcess(manifests: Manifest[], chart: string): string[] {
+  const exporters = containersOf(manifests).filter((rc) =>
+    ["metrics", "kafka-exporter"].includes(rc.container.name),
+  );
+  assert.ok(exporters.length > 0, `${chart}: no exporter container rendered`);
+  return exporters.flatMap((rc) => {
+    const keys = Object.values(secretEnvKeys(rc.container))
+      .map((r) => r.key)
+      .filter((k) => k !== EXPORTER_KEYS[chart]);
+    const secretVolumes = (rc.container.volumeMounts ?? [])
+      .map((m: any) => rc.volumes.find((v) => v.name === m.name))
+      .filter((v: any) => v?.secret || v?.projected)
+      .map((v: any) => `volume ${v.name}`);
+    return [...keys, ...secretVolumes].map((x) => `${rc.workload} ${rc.container.name}: ${x}`);
+  });
+}
+
 function container(manifests: Manifest[], name: string): RenderedContainer {
   const found = containersOf(manifests).filter((rc) => rc.container.name === name);
   assert.equal(found.length, 1, `one container named ${name}`);
@@ -178,6 +207,38 @@ describe("the published charts, rendered from the program's values", () => {
       secretsOnCommandLine(container(renderRelease(helm, chartsOwn, "mongodb"), "metrics").container),
       ["metrics: MONGODB_METRICS_PASSWORD"],
     );
+  });
+
+  it("every exporter reads its own password and no other (env and mounted Secrets)", (t) => {
+    const helm = requireHelm(t);
+    if (!helm) return;
+    for (const [stack, run] of runs) {
+      for (const chart of Object.keys(EXPORTER_KEYS)) {
+        assert.deepEqual(exporterExcess(renderRelease(helm, run, chart), chart), [], `${stack} ${chart}`);
+      }
+    }
+  });
+
+  it("the check above sees the charts' own PostgreSQL and Redis exporters holding the admin's password", (t) => {
+    const helm = requireHelm(t);
+    if (!helm) return;
+    const chartsOwn = structuredClone(runs[1][1]);
+    for (const r of chartsOwn.resources) {
+      const v = r.inputs.values as any;
+      if (r.type !== "kubernetes:helm.sh/v3:Release" || !v?.metrics) continue;
+      if (/\/(postgresql|redis)$/.test(String(r.inputs.chart))) {
+        v.metrics.enabled = true;
+        delete v.primary?.sidecars;
+        delete v.readReplicas?.sidecars;
+        delete v.replica?.sidecars;
+      }
+    }
+    assert.deepEqual(exporterExcess(renderRelease(helm, chartsOwn, "postgresql"), "postgresql"), [
+      "StatefulSet/postgresql metrics: postgres-password",
+    ]);
+    assert.deepEqual(exporterExcess(renderRelease(helm, chartsOwn, "redis"), "redis"), [
+      "StatefulSet/redis-node metrics: redis-password",
+    ]);
   });
 
   it("kafka-exporter logs in as the read-only observer, its password in an argument file only", (t) => {
@@ -229,6 +290,36 @@ describe("the published charts, rendered from the program's values", () => {
       assert.equal(got.env.MONGODB_USER, "prometheus_exporter");
       assert.equal(got.env.MONGODB_PASSWORD, password);
       assert.equal(got.env.MONGODB_METRICS_PASSWORD, undefined);
+    }
+  });
+  it("Weaviate's cluster API takes basic auth from the chart's own Secret, each env var once", (t) => {
+    // weaviate-helm 16.8.0 renders CLUSTER_BASIC_AUTH_* from `weaviate-cluster-api-basic-auth`
+    // (weaviateSecretClusterAPI.yaml: random at install, kept by `lookup` on upgrades). A second entry of
+    // the same name from the program's values would be shadowed by the chart's (the last one wins).
+    const helm = requireHelm(t);
+    if (!helm) return;
+    for (const [stack, run] of runs) {
+      const manifests = renderRelease(helm, run, "weaviate");
+      const c = container(manifests, "weaviate").container;
+      const names = (c.env ?? []).map((e: any) => e.name as string);
+      assert.deepEqual(
+        names.filter((n: string, i: number) => names.indexOf(n) !== i),
+        [],
+        `${stack}: env names given twice`,
+      );
+      const env = secretEnvKeys(c);
+      const secret = "weaviate-cluster-api-basic-auth";
+      assert.deepEqual(
+        [env.CLUSTER_BASIC_AUTH_USERNAME, env.CLUSTER_BASIC_AUTH_PASSWORD],
+        [
+          { name: secret, key: "username" },
+          { name: secret, key: "password" },
+        ],
+        stack,
+      );
+      const object = manifests.find((m) => m.kind === "Secret" && m.metadata.name === secret);
+      assert.ok(object, `${stack}: the chart renders ${secret}`);
+      assert.equal(Buffer.from(object.data.password, "base64").toString().length, 32);
     }
   });
 });

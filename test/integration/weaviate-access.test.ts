@@ -71,3 +71,36 @@ describe("Weaviate API keys: the applications' key is read-only (real server)", 
     }
   });
 });
+
+describe("Weaviate cluster API: basic auth (real server)", () => {
+  // The data port serves what nodes ask each other (schema transactions, shard reads and writes, backup
+  // commits); API keys do not cover it. The server runs with CLUSTER_BASIC_AUTH_* set, as the pinned chart
+  // sets them from its own Secret (the rendered-charts test checks that it does).
+  async function nodeStatus(svc: Svc, auth?: string): Promise<number> {
+    const r = await fetch(`${svc.scheme}://${svc.host}:${svc.dataPort}/nodes/status`, {
+      headers: auth ? { Authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {},
+      signal: AbortSignal.timeout(30_000),
+    });
+    await r.arrayBuffer();
+    return r.status;
+  }
+
+  it("refuses requests without the cluster's user and password, and with an API key's user", async (t) => {
+    const svc = await requireServer(t, "weaviate");
+    if (!svc) return;
+    assert.deepEqual(
+      {
+        "no credentials": await nodeStatus(svc),
+        "wrong password": await nodeStatus(svc, `${svc.clusterUser}:${svc.appApiKey}`),
+        "the app's key as password": await nodeStatus(svc, `app:${svc.appApiKey}`),
+        "the cluster's own": await nodeStatus(svc, `${svc.clusterUser}:${svc.clusterPassword}`),
+      },
+      {
+        "no credentials": 401,
+        "wrong password": 401,
+        "the app's key as password": 401,
+        "the cluster's own": 200,
+      },
+    );
+  });
+});

@@ -42,6 +42,8 @@ export function schemaInputs(
     password: svc.password,
     maintenanceDatabase: svc.database,
     appSchemas: [],
+    serverSettings: {},
+    metricsPasswordRevision: 0,
     timeoutSeconds: 30,
     appPasswordRevision: 0,
     ...spec,

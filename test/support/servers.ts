@@ -21,6 +21,8 @@ export interface Services {
      * absent in a services.json of the PostgreSQL 15 era (scripts/services.sh before PostgreSQL 16).
      */
     bin?: string;
+    /** The server's log file (its statement log, when `log_statement` is on). */
+    log?: string;
   };
   mongodb: {
     host: string;
@@ -50,6 +52,10 @@ export interface Services {
     apiKey: string;
     /** The applications' key: a read-only user, as the chart's default (`weaviate.appAccess`). */
     appApiKey: string;
+    /** The cluster API's port (CLUSTER_DATA_BIND_PORT) and its basic auth, as the chart's Secret sets it. */
+    dataPort: number;
+    clusterUser: string;
+    clusterPassword: string;
     backupPath: string;
   };
   /** The Kubernetes API of scripts/kube.sh (no secret here: the kubeconfig file is 0600). */

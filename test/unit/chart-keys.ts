@@ -35,6 +35,7 @@ export const POSTGRESQL_KEYS = [
   "primary.initContainers[]",
   "primary.extraVolumes[]",
   "primary.extraVolumeMounts[]",
+  "primary.sidecars[]",
   "readReplicas.replicaCount",
   "readReplicas.resources.requests.cpu",
   "readReplicas.resources.requests.memory",
@@ -48,6 +49,7 @@ export const POSTGRESQL_KEYS = [
   "readReplicas.initContainers[]",
   "readReplicas.extraVolumes[]",
   "readReplicas.extraVolumeMounts[]",
+  "readReplicas.sidecars[]",
   "volumePermissions.image.registry",
   "volumePermissions.image.repository",
   "volumePermissions.image.tag",
@@ -55,8 +57,6 @@ export const POSTGRESQL_KEYS = [
   "metrics.image.registry",
   "metrics.image.repository",
   "metrics.image.tag",
-  "metrics.serviceMonitor.enabled",
-  "metrics.serviceMonitor.labels",
 ];
 
 /**
@@ -281,6 +281,8 @@ export const REDIS_KEYS = [
   "replica.persistence.storageClass",
   "replica.preExecCmds",
   "replica.podAntiAffinityPreset",
+  // A raw container list (checked as a whole: the chart renders it as given).
+  "replica.sidecars[]",
   "pdb.create",
   "pdb.minAvailable",
   "pdb.maxUnavailable",
@@ -299,12 +301,6 @@ export const REDIS_KEYS = [
   "metrics.image.registry",
   "metrics.image.repository",
   "metrics.image.tag",
-  "metrics.resources.requests.cpu",
-  "metrics.resources.requests.memory",
-  "metrics.resources.limits.cpu",
-  "metrics.resources.limits.memory",
-  "metrics.serviceMonitor.enabled",
-  "metrics.serviceMonitor.additionalLabels",
   "volumePermissions.image.registry",
   "volumePermissions.image.repository",
   "volumePermissions.image.tag",
@@ -315,8 +311,9 @@ export const REDIS_KEYS = [
 
 /** Keys whose values are free maps or raw Kubernetes objects, checked as wholes (`assertKnownKeys`). */
 export const POSTGRESQL_MAP_KEYS = [
-  "metrics.serviceMonitor.labels",
   "primary.initContainers[]",
+  "primary.sidecars[]",
+  "readReplicas.sidecars[]",
   "primary.extraVolumes[]",
   "primary.extraVolumeMounts[]",
   "readReplicas.initContainers[]",

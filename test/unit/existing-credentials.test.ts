@@ -40,6 +40,7 @@ const SECRETS: ClusterSecrets = {
     "postgres-password": "MOCKSECRETkeptPgAdmin",
     // Characters a URL's user-info must percent-encode.
     password: "MOCKSECRETkeptPg@App/:%",
+    "metrics-password": "MOCKSECRETkeptPgMetrics",
   },
   [`${NS}/${KEPT.mongodb}`]: {
     "mongodb-root-password": "MOCKSECRETkeptMongoRoot",
@@ -50,6 +51,7 @@ const SECRETS: ClusterSecrets = {
   [`${NS}/${KEPT.redis}`]: {
     "redis-password": "MOCKSECRETkeptRedis",
     "acl-app-password": "MOCKSECRETkeptRedisApp",
+    "metrics-password": "MOCKSECRETkeptRedisMetrics",
   },
   [`${NS}/${KEPT.kafka}`]: {
     "client-passwords": "MOCKSECRETkeptKafkaAdmin,MOCKSECRETkeptKafkaApp,MOCKSECRETkeptKafkaObserver",
@@ -143,6 +145,13 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     assert.equal(at(releaseValues(run, "mongodb"), "auth.existingSecret"), KEPT.mongodb);
     assert.equal(at(releaseValues(run, "redis"), "auth.existingSecret"), KEPT.redis);
     assert.equal(at(releaseValues(run, "kafka"), "sasl.existingSecret"), KEPT.kafka);
+    for (const place of ["primary", "readReplicas"]) {
+      const exporter = at(releaseValues(run, "postgresql"), `${place}.sidecars`) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any -- chart input
+      assert.deepEqual(
+        exporter[0].env.find((e: { name: string }) => e.name === "DATA_SOURCE_PASS").valueFrom,
+        { secretKeyRef: { name: KEPT.postgres, key: "metrics-password" } },
+      );
+    }
     assert.deepEqual(at(releaseValues(run, "weaviate"), "envSecrets"), {
       AUTHENTICATION_APIKEY_ALLOWED_KEYS: KEPT.weaviate,
       AUTHENTICATION_APIKEY_USERS: KEPT.weaviate,
@@ -164,12 +173,14 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     const expect: [string, string, string][] = [
       ["postgres-schema", "password", "MOCKSECRETkeptPgAdmin"],
       ["postgres-schema", "appPassword", "MOCKSECRETkeptPg@App/:%"],
+      ["postgres-schema", "metricsPassword", "MOCKSECRETkeptPgMetrics"],
       ["mongodb-collections", "password", "MOCKSECRETkeptMongoRoot"],
       ["mongodb-collections", "appPassword", "MOCKSECRETkeptMongoApp"],
       ["weaviate-classes", "apiKey", "MOCKSECRETkeptWvAdmin"],
       ["redis-acl-users", "password", "MOCKSECRETkeptRedis"],
       ["redis-acl-users", "sentinelPassword", "MOCKSECRETkeptRedis"],
       ["redis-acl-users", "userPasswords.app", "MOCKSECRETkeptRedisApp"],
+      ["redis-acl-users", "userPasswords.redis_exporter", "MOCKSECRETkeptRedisMetrics"],
       ["kafka-scram-users", "password", "MOCKSECRETkeptKafkaAdmin"],
       ["kafka-scram-users", "userPasswords.admin", "MOCKSECRETkeptKafkaAdmin"],
       ["kafka-scram-users", "userPasswords.app", "MOCKSECRETkeptKafkaApp"],
@@ -219,7 +230,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     assert.equal(r.error.name, "RunError"); // printed without a stack trace
     assert.match(
       r.error.message,
-      /ai-platform-data:postgres\.credentials\.existingSecret: Secret "ai-platform-data-dev\/pg-kept" has no value for key "postgres-password" \(keys it has: "other", "password"\); it must hold "postgres-password", "password"/,
+      /ai-platform-data:postgres\.credentials\.existingSecret: Secret "ai-platform-data-dev\/pg-kept" has no value for keys "postgres-password", "metrics-password" \(keys it has: "other", "password"\); it must hold "postgres-password", "password", "metrics-password"/,
     );
     assert.doesNotMatch(r.error.message, /MOCKSECRET/);
   });
@@ -235,11 +246,16 @@ describe("what each service's kept Secret must hold", () => {
   });
   const full = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, `v-${k}`]));
 
-  it("PostgreSQL: the admin and app passwords, the replication password with read replicas", () => {
-    assert.deepEqual(postgresExistingSecretKeys({ readReplicas: 0 }), ["postgres-password", "password"]);
+  it("PostgreSQL: the admin, app and exporter passwords, the replication password with read replicas", () => {
+    assert.deepEqual(postgresExistingSecretKeys({ readReplicas: 0 }), [
+      "postgres-password",
+      "password",
+      "metrics-password",
+    ]);
     assert.deepEqual(postgresExistingSecretKeys({ readReplicas: 2 }), [
       "postgres-password",
       "password",
+      "metrics-password",
       "replication-password",
     ]);
     const keys = postgresExistingSecretKeys({ readReplicas: 1 });
@@ -247,6 +263,7 @@ describe("what each service's kept Secret must hold", () => {
       existingSecretProblem(args(keys), {
         "postgres-password": "a",
         password: "b",
+        "metrics-password": "c",
         "replication-password": "",
       })!,
       /^ai-platform-data:svc\.credentials\.existingSecret: Secret "ns\/kept" has no value for key "replication-password"/,
@@ -270,8 +287,8 @@ describe("what each service's kept Secret must hold", () => {
     assert.doesNotMatch(m, /secret-one/);
   });
 
-  it("Redis: the default user's password and one per ACL user", () => {
-    assert.deepEqual(redisExistingSecretKeys({ aclUsers: [] }), ["redis-password"]);
+  it("Redis: the default user's password, one per ACL user and the exporter's", () => {
+    assert.deepEqual(redisExistingSecretKeys({ aclUsers: [] }), ["redis-password", "metrics-password"]);
     assert.deepEqual(
       redisExistingSecretKeys({
         aclUsers: [
@@ -279,7 +296,7 @@ describe("what each service's kept Secret must hold", () => {
           { name: "jobs", keys: [], channels: [], commands: "+@read" },
         ],
       }),
-      ["redis-password", "acl-app-password", "acl-jobs-password"],
+      ["redis-password", "acl-app-password", "acl-jobs-password", "metrics-password"],
     );
   });
 

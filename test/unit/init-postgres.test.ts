@@ -48,6 +48,8 @@ const base: PostgresSchemaInputs = {
   migrations: repo,
   timeoutSeconds: 600,
   appPasswordRevision: 0,
+  metricsPasswordRevision: 0,
+  serverSettings: {},
 };
 
 /** The outputs create would return for `base` (what diff and check see as olds). */

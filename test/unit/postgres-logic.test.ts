@@ -22,6 +22,8 @@ const base: PostgresSchemaInputs = {
   migrations: repo,
   timeoutSeconds: 30,
   appPasswordRevision: 0,
+  metricsPasswordRevision: 0,
+  serverSettings: {},
 };
 
 describe("PostgreSQL schema initialiser: check refuses before connecting", () => {

@@ -2,8 +2,11 @@ import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
 import { postgresSettings, renderPostgresConf } from "../../components/postgres";
+import { componentConfigProblems } from "../../components/validation";
+import { parseConfig } from "../../config";
 import { assertKnownKeys, isSecretInput } from "../support/assert-helpers";
 import { byType, releaseValues, runOk } from "../support/program";
+import { named } from "../support/unit-resources";
 import { POSTGRESQL_KEYS, POSTGRESQL_MAP_KEYS } from "./chart-keys";
 
 describe("PostgreSQL component", () => {
@@ -39,7 +42,63 @@ describe("PostgreSQL component", () => {
     assert.equal(v.metrics.image.repository, "bitnamilegacy/postgres-exporter");
     assert.equal(v.volumePermissions.image.repository, "bitnamilegacy/os-shell");
     assert.equal(v.primary.networkPolicy.enabled, false);
-    assert.equal(v.metrics.serviceMonitor.enabled, true);
+    // The chart's exporter would hold the admin's password: off, the program's sidecar instead.
+    assert.equal(v.metrics.enabled, false);
+  });
+
+  it("exports metrics from a sidecar of its own that logs in as the pg_monitor role", () => {
+    const v = releaseValues(prod, "/postgresql") as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- values are untyped chart input
+    for (const place of ["primary", "readReplicas"]) {
+      const [c] = v[place].sidecars;
+      assert.equal(c.image, "docker.io/bitnamilegacy/postgres-exporter:0.15.0-debian-12-r43");
+      const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom])); // eslint-disable-line @typescript-eslint/no-explicit-any -- chart input
+      assert.deepEqual(env, {
+        DATA_SOURCE_URI: "127.0.0.1:5432/postgres?sslmode=disable",
+        DATA_SOURCE_USER: "postgres_exporter",
+        DATA_SOURCE_PASS: { secretKeyRef: { name: "postgresql-credentials", key: "metrics-password" } },
+      });
+      assert.deepEqual(c.ports, [{ name: "http-metrics", containerPort: 9187, protocol: "TCP" }]);
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+      assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] });
+    }
+    const monitor = named(prod, "kubernetes:monitoring.coreos.com/v1:PodMonitor", "postgresql")!;
+    const spec = monitor.inputs.spec as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- CRD
+    assert.deepEqual(spec.selector.matchLabels, {
+      "app.kubernetes.io/name": "postgresql",
+      "app.kubernetes.io/instance": "postgresql",
+    });
+    assert.equal(spec.podMetricsEndpoints[0].port, "http-metrics");
+    assert.equal(named(dev, "kubernetes:monitoring.coreos.com/v1:PodMonitor", "postgresql"), undefined);
+  });
+
+  it("refuses the exporter's name for the app, the Redis one for an ACL user, and an unquotable log_statement", () => {
+    const config = parseConfig({
+      postgres: { appUser: "postgres_exporter", settings: { log_statement: "ddl'; DROP" } },
+      redis: { aclUsers: [{ name: "redis_exporter", keys: ["*"], commands: "+@read" }] },
+    });
+    const problems = componentConfigProblems(config);
+    assert.ok(
+      problems.includes(
+        `ai-platform-data:postgres.appUser: "postgres_exporter" is the exporter's login, which the program creates itself; choose another name`,
+      ),
+      problems.join("\n"),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith(`ai-platform-data:postgres.settings.log_statement: "ddl'; DROP"`)),
+    );
+    assert.ok(
+      problems.some((p) =>
+        p.startsWith(`ai-platform-data:redis.aclUsers: "redis_exporter" is the exporter's user`),
+      ),
+    );
+  });
+
+  it("keeps log_statement out of conf.d: the initialiser sets it after the first boot", () => {
+    const v = releaseValues(prod, "/postgresql") as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- values are untyped chart input
+    assert.doesNotMatch(v.primary.extendedConfiguration, /log_statement/);
+    const schema = byType(prod, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "postgres-schema")!;
+    assert.deepEqual(schema.inputs.serverSettings, { log_statement: "ddl" });
+    assert.equal(schema.inputs.metricsUser, "postgres_exporter");
   });
 
   it("reads passwords from the credentials Secret, never from values", () => {
@@ -51,7 +110,7 @@ describe("PostgreSQL component", () => {
       (s) => (s.inputs.metadata as { name: string }).name === "postgresql-credentials",
     )!;
     const keys = Object.keys(secret.inputs.stringData as object).sort();
-    assert.deepEqual(keys, ["password", "postgres-password", "replication-password"]);
+    assert.deepEqual(keys, ["metrics-password", "password", "postgres-password", "replication-password"]);
     for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
   });
 

@@ -53,7 +53,7 @@ describe("Redis component", () => {
   });
 
   it("sets only keys the pinned chart reads", () => {
-    const maps = ["metrics.serviceMonitor.additionalLabels"];
+    const maps = ["replica.sidecars[]"];
     assertKnownKeys(releaseValues(prod, "/redis"), REDIS_KEYS, maps);
     assertKnownKeys(releaseValues(dev, "/redis"), REDIS_KEYS, maps);
   });
@@ -79,7 +79,7 @@ describe("Redis component", () => {
       requests: { cpu: "500m", memory: "1Gi" },
       limits: { cpu: "1", memory: "2Gi" },
     });
-    for (const sidecar of [v.sentinel, v.metrics]) {
+    for (const sidecar of [v.sentinel, ...v.replica.sidecars]) {
       assert.ok(
         sidecar.resources.requests.cpu && sidecar.resources.limits.memory,
         "sidecar without resources",
@@ -92,12 +92,47 @@ describe("Redis component", () => {
     assert.equal(v.sysctl.image.repository, "bitnamilegacy/os-shell");
     assert.equal(v.image.tag, undefined, "the chart's own tag must stay unless config pins one");
     assert.equal(v.networkPolicy.enabled, false);
-    assert.equal(v.metrics.enabled, true);
-    assert.deepEqual(v.metrics.serviceMonitor, {
-      enabled: true,
-      additionalLabels: { release: "prometheus" },
+    // The chart's exporter would log in as `default`: off, the program's sidecar instead.
+    assert.equal(v.metrics.enabled, false);
+  });
+
+  it("exports metrics from a sidecar of its own, logged in as the exporter's ACL user", () => {
+    const v = releaseValues(prod, "/redis") as any;
+    const [c] = v.replica.sidecars;
+    assert.equal(c.image, "docker.io/bitnamilegacy/redis-exporter:1.52.0-debian-11-r25");
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    assert.deepEqual(env, {
+      REDIS_ADDR: "redis://127.0.0.1:6379",
+      REDIS_ALIAS: "redis",
+      REDIS_USER: "redis_exporter",
+      REDIS_PASSWORD: { secretKeyRef: { name: "redis-credentials", key: "metrics-password" } },
+      REDIS_EXPORTER_CONFIG_COMMAND: "-",
     });
-    assert.equal((releaseValues(dev, "/redis") as any).metrics.serviceMonitor.enabled, false);
+    assert.deepEqual(c.ports, [{ name: "http-metrics", containerPort: 9121, protocol: "TCP" }]);
+    const monitor = byType(prod, "kubernetes:monitoring.coreos.com/v1:PodMonitor").find(
+      (r) => r.name === "redis-pod-monitor",
+    )!;
+    assert.deepEqual((monitor.inputs.spec as any).selector.matchLabels, {
+      "app.kubernetes.io/name": "redis",
+      "app.kubernetes.io/instance": "redis",
+    });
+    assert.equal(
+      byType(dev, "kubernetes:monitoring.coreos.com/v1:PodMonitor").find(
+        (r) => r.name === "redis-pod-monitor",
+      ),
+      undefined,
+    );
+    // The initialiser keeps the exporter's user: no key, no channel, no CONFIG (it would reveal requirepass).
+    const acl = byType(prod, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "redis-acl-users")!;
+    const user = (acl.inputs.users as any[]).find((u) => u.name === "redis_exporter");
+    assert.deepEqual(user, {
+      name: "redis_exporter",
+      keys: [],
+      channels: [],
+      commands:
+        "-@all +ping +info +client|setname +latency|latest +latency|histogram +slowlog|len +slowlog|get",
+    });
+    assert.ok(isSecretInput(acl, "userPasswords.redis_exporter"));
   });
 
   it("writes persistence, maxmemory and the ACL file into redis.conf", () => {
@@ -123,7 +158,7 @@ describe("Redis component", () => {
     });
     const secret = named(prod, "kubernetes:core/v1:Secret", "redis-credentials")!;
     const keys = Object.keys(secret.inputs.stringData as object).sort();
-    assert.deepEqual(keys, ["acl-app-password", "redis-password"]);
+    assert.deepEqual(keys, ["acl-app-password", "metrics-password", "redis-password"]);
     for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
   });
 

@@ -50,6 +50,7 @@ const BOTH = [
   "ai-platform:data:PostgreSQL$pulumi-nodejs:dynamic:Resource::postgres-schema",
   "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-admin-password",
   "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-app-password",
+  "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-metrics-password",
   "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-replication-password",
   "ai-platform:data:PostgreSQL::postgres",
   "ai-platform:data:Redis$ai-platform:data:BackupJob$kubernetes:batch/v1:CronJob::redis-backup-cronjob",
@@ -60,6 +61,7 @@ const BOTH = [
   "ai-platform:data:Redis$kubernetes:networking.k8s.io/v1:NetworkPolicy::redis-network-policy",
   "ai-platform:data:Redis$pulumi-nodejs:dynamic:Resource::redis-acl-users",
   "ai-platform:data:Redis$random:index/randomPassword:RandomPassword::redis-acl-app-password",
+  "ai-platform:data:Redis$random:index/randomPassword:RandomPassword::redis-metrics-password",
   "ai-platform:data:Redis$random:index/randomPassword:RandomPassword::redis-password",
   "ai-platform:data:Redis::redis",
   "ai-platform:data:Weaviate$ai-platform:data:BackupJob$kubernetes:batch/v1:CronJob::weaviate-backup-cronjob",
@@ -75,8 +77,10 @@ const BOTH = [
   "kubernetes:core/v1:Namespace::namespace",
 ];
 
-/** What prod adds: its alert rules, Weaviate's PodMonitor and the NetworkPolicy of its inference pods. */
+/** What prod adds: its alert rules, the PodMonitors and the NetworkPolicy of Weaviate's inference pods. */
 const PROD_ONLY = [
+  "ai-platform:data:PostgreSQL$kubernetes:monitoring.coreos.com/v1:PodMonitor::postgres-pod-monitor",
+  "ai-platform:data:Redis$kubernetes:monitoring.coreos.com/v1:PodMonitor::redis-pod-monitor",
   "ai-platform:data:Kafka$kubernetes:monitoring.coreos.com/v1:PrometheusRule::kafka-alerts",
   "ai-platform:data:MongoDB$kubernetes:monitoring.coreos.com/v1:PrometheusRule::mongodb-alerts",
   "ai-platform:data:PostgreSQL$kubernetes:monitoring.coreos.com/v1:PrometheusRule::postgres-alerts",

@@ -1,0 +1,114 @@
+/**
+ * Server-wide state the schema initialiser keeps besides the application's: the exporter's role and the
+ * settings that must wait for the first boot to be over. Run in the maintenance database as the
+ * administrator (a superuser: `pg_authid` and `ALTER SYSTEM` need one).
+ */
+import type * as Pg from "pg";
+import { quoteIdent } from "./spec";
+import { ELEVATED_ATTRIBUTES, scramMatches, scramVerifier } from "./statements";
+
+/**
+ * Runs a statement that carries a password (as a SCRAM verifier) with statement logging off for it:
+ * a verifier is what an attacker needs to guess the password offline, and `log_statement: ddl` would
+ * write it to the server log. A login that may not change `log_statement` (not a superuser, external
+ * mode) runs it as it is.
+ */
+export async function passwordStatement(client: Pg.Client, text: string): Promise<void> {
+  const off = await client.query("SET log_statement = 'none'").then(
+    () => true,
+    (e: { code?: string }) => {
+      if (e.code === "42501") return false; // insufficient_privilege
+      throw e;
+    },
+  );
+  try {
+    await client.query(text);
+  } finally {
+    if (off) await client.query("RESET log_statement");
+  }
+}
+
+/**
+ * The exporter's role: LOGIN, member of `pg_monitor` (statistics, settings and the activity of every
+ * session, no table data, no DDL), none of the elevated attributes, and `password`. Checked against
+ * the server on every run (the stored verifier is compared with the password, no write when it
+ * matches), so a role changed by hand is repaired by the next run.
+ */
+export async function convergeMetricsRole(
+  admin: Pg.Client,
+  user: string,
+  password: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const q = quoteIdent;
+  const found = await admin.query<{
+    rolcanlogin: boolean;
+    rolpassword: string | null;
+    monitor: boolean;
+    elevated: string[];
+  }>(
+    `SELECT a.rolcanlogin, a.rolpassword, pg_has_role(a.oid, 'pg_monitor', 'USAGE') AS monitor,
+            array_remove(ARRAY[
+              CASE WHEN a.rolsuper THEN 'SUPERUSER' END, CASE WHEN a.rolcreatedb THEN 'CREATEDB' END,
+              CASE WHEN a.rolcreaterole THEN 'CREATEROLE' END, CASE WHEN a.rolreplication THEN 'REPLICATION' END,
+              CASE WHEN a.rolbypassrls THEN 'BYPASSRLS' END], NULL) AS elevated
+       FROM pg_authid a WHERE a.rolname = $1`,
+    [user],
+  );
+  const none = ELEVATED_ATTRIBUTES.map((a) => `NO${a}`).join(" ");
+  if (found.rowCount === 0) {
+    try {
+      await passwordStatement(
+        admin,
+        `CREATE ROLE ${q(user)} LOGIN ${none} CONNECTION LIMIT 5 PASSWORD '${scramVerifier(password)}'`,
+      );
+      log(`created role "${user}" for the metrics exporter`);
+    } catch (e) {
+      // Another run created it meanwhile: the next run checks it.
+      if (!["42710", "23505"].includes((e as { code?: string }).code ?? "")) throw e;
+    }
+  } else {
+    const r = found.rows[0];
+    if (!r.rolcanlogin || r.elevated.length > 0) {
+      await admin.query(`ALTER ROLE ${q(user)} LOGIN ${none}`);
+      log(`reset the attributes of role "${user}" (LOGIN, nothing elevated)`);
+    }
+    if (!r.rolpassword || !scramMatches(r.rolpassword, password)) {
+      await passwordStatement(admin, `ALTER ROLE ${q(user)} PASSWORD '${scramVerifier(password)}'`);
+      log(`set the password of role "${user}"`);
+    }
+    if (r.monitor) return;
+  }
+  await admin.query(`GRANT pg_monitor TO ${q(user)}`);
+  log(`granted pg_monitor to "${user}"`);
+}
+
+/**
+ * `ALTER SYSTEM SET` for each setting whose value differs from the server's, then one reload. The
+ * values live in postgresql.auto.conf in the data directory: they outlive restarts, and a new data
+ * directory (whose first boot runs without them) gets them from the next run.
+ */
+export async function convergeServerSettings(
+  admin: Pg.Client,
+  settings: Record<string, string>,
+  log: (line: string) => void,
+): Promise<void> {
+  const names = Object.keys(settings);
+  if (names.length === 0) return;
+  const current = await admin.query<{ name: string; setting: string }>(
+    "SELECT name, setting FROM pg_settings WHERE name = ANY($1)",
+    [names],
+  );
+  const unknown = names.filter((n) => !current.rows.some((r) => r.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`the server has no setting ${unknown.map((n) => `"${n}"`).join(", ")}`);
+  }
+  const changed = current.rows.filter((r) => r.setting !== settings[r.name]);
+  for (const r of changed) {
+    await admin.query(`ALTER SYSTEM SET ${r.name} = '${settings[r.name]}'`);
+  }
+  if (changed.length > 0) {
+    await admin.query("SELECT pg_reload_conf()");
+    for (const r of changed) log(`set ${r.name} = '${settings[r.name]}' (was '${r.setting}'; ALTER SYSTEM)`);
+  }
+}
