@@ -45,18 +45,22 @@ export function postgresSettingsByPlace(config: Pick<PostgresConfig, "settings" 
 }
 
 /**
- * Keys of the Secret: the chart's three (`auth.secretKeys` defaults of the chart) and the exporter's
- * password, which only the program's exporter container reads.
+ * Keys of the Secret: the chart's three (`auth.secretKeys` defaults of the chart), the exporter's
+ * password (only the program's exporter container reads it) and the backup job's.
  */
 export const POSTGRES_SECRET_KEYS = {
   admin: "postgres-password",
   user: "password",
   replication: "replication-password",
   metrics: "metrics-password",
+  backup: "backup-password",
 } as const;
 
 /** The exporter's login: `pg_monitor` only (statistics and settings, no table data, no DDL). */
 export const POSTGRES_METRICS_USER = "postgres_exporter";
+
+/** The backup job's login: `pg_read_all_data` only (what pg_dump reads; it writes and creates nothing). */
+export const POSTGRES_BACKUP_USER = "postgres_backup";
 
 /** postgres-exporter's tag in bitnami/postgresql 15.5.38 (`metrics.image.tag`). */
 const POSTGRES_EXPORTER_IMAGE_TAG = "0.15.0-debian-12-r43";
@@ -64,12 +68,15 @@ const POSTGRES_EXPORTER_IMAGE_TAG = "0.15.0-debian-12-r43";
 /**
  * Keys a Secret the user keeps (`postgres.credentials.existingSecret`) must hold: the admin's, the app
  * role's and the exporter's passwords (chart, initialiser, exporter), the replication password when
- * there are read replicas.
+ * there are read replicas, the backup job's when backups are on.
  */
-export function postgresExistingSecretKeys(config: Pick<PostgresConfig, "readReplicas">): string[] {
+export function postgresExistingSecretKeys(
+  config: Pick<PostgresConfig, "readReplicas"> & { backup: Pick<PostgresConfig["backup"], "enabled"> },
+): string[] {
   const k = POSTGRES_SECRET_KEYS;
   const keys: string[] = [k.admin, k.user, k.metrics];
   if (config.readReplicas > 0) keys.push(k.replication);
+  if (config.backup.enabled) keys.push(k.backup);
   return keys;
 }
 
@@ -127,10 +134,10 @@ export interface PostgresConnection {
   appUser: string;
   /** Secret. */
   appPassword: pulumi.Output<string>;
-  /** The exporter's login, which the initialiser keeps (helm mode only: no exporter runs otherwise). */
-  metricsUser?: string;
-  /** Secret. */
-  metricsPassword?: pulumi.Output<string>;
+  /** The exporter's and backup job's logins, which the initialiser keeps (helm mode only). */
+  serviceRoles?: { name: string; grant: "pg_monitor" | "pg_read_all_data" }[];
+  /** Their passwords by name. Secret. */
+  serviceRolePasswords?: pulumi.Output<Record<string, string>>;
   /** Settings the initialiser sets after the first boot (helm mode; see POSTGRES_DEFERRED_SETTINGS). */
   serverSettings?: Record<string, string>;
 }
@@ -188,6 +195,9 @@ export class PostgreSQL extends pulumi.ComponentResource {
           parent: this,
         }),
         [POSTGRES_SECRET_KEYS.metrics]: generatedPassword(`${name}-metrics-password`, { parent: this }),
+        ...(config.backup.enabled
+          ? { [POSTGRES_SECRET_KEYS.backup]: generatedPassword(`${name}-backup-password`, { parent: this }) }
+          : {}),
       }),
     });
     const secretName = creds.secretName;
@@ -212,9 +222,10 @@ export class PostgreSQL extends pulumi.ComponentResource {
             env: [
               { name: "PGHOST", value: this.releaseName },
               { name: "PGPORT", value: String(PORT) },
-              { name: "PGUSER", value: "postgres" },
+              // Its own login, read-only (pg_read_all_data); a restore needs the admin (README).
+              { name: "PGUSER", value: POSTGRES_BACKUP_USER },
               { name: "PGDATABASE", value: config.database },
-              secretEnv("PGPASSWORD", secretName, POSTGRES_SECRET_KEYS.admin),
+              secretEnv("PGPASSWORD", secretName, POSTGRES_SECRET_KEYS.backup),
             ],
           }
         : undefined,
@@ -242,8 +253,22 @@ export class PostgreSQL extends pulumi.ComponentResource {
       adminPassword: pulumi.secret(adminPassword),
       appUser: config.appUser,
       appPassword: pulumi.secret(appPassword),
-      metricsUser: POSTGRES_METRICS_USER,
-      metricsPassword: pulumi.secret(creds.values[POSTGRES_SECRET_KEYS.metrics]),
+      serviceRoles: [
+        { name: POSTGRES_METRICS_USER, grant: "pg_monitor" },
+        ...(config.backup.enabled
+          ? [{ name: POSTGRES_BACKUP_USER, grant: "pg_read_all_data" as const }]
+          : []),
+      ],
+      serviceRolePasswords: pulumi.secret(
+        pulumi.all(
+          Object.fromEntries([
+            [POSTGRES_METRICS_USER, creds.values[POSTGRES_SECRET_KEYS.metrics]],
+            ...(config.backup.enabled
+              ? [[POSTGRES_BACKUP_USER, creds.values[POSTGRES_SECRET_KEYS.backup]]]
+              : []),
+          ]) as Record<string, pulumi.Output<string>>,
+        ),
+      ),
       serverSettings: postgresSettingsByPlace(config).deferred,
     };
     this.ready = [this.release, creds.resource];

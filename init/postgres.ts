@@ -14,7 +14,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresSchemaProvider } from "./postgres/provider";
-import { AppliedMigration, DEFAULT_APP_SCHEMAS, Migration } from "./postgres/spec";
+import { AppliedMigration, DEFAULT_APP_SCHEMAS, Migration, ServiceRole } from "./postgres/spec";
 import { initialiserOptions } from "./shared/options";
 import { ForwardSpec } from "./shared/port-forward";
 import { codeVersion } from "./shared/version";
@@ -41,10 +41,10 @@ export interface PostgresSchemaArgs {
   appUser: pulumi.Input<string>;
   /** The application role's password (secret): `connection.appPassword`. Never stored in an output. */
   appPassword?: pulumi.Input<string>;
-  /** The exporter's role (`connection.metricsUser`, helm mode): kept with `pg_monitor` only. */
-  metricsUser?: pulumi.Input<string>;
-  /** Its password (secret): `connection.metricsPassword`. Never stored in an output. */
-  metricsPassword?: pulumi.Input<string>;
+  /** Logins of the exporter and the backup job (`connection.serviceRoles`, helm mode); default none. */
+  serviceRoles?: pulumi.Input<ServiceRole[]>;
+  /** Their passwords by name (secret): `connection.serviceRolePasswords`. Never stored in an output. */
+  serviceRolePasswords?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Settings set with `ALTER SYSTEM` after the first boot (`connection.serverSettings`); default none. */
   serverSettings?: pulumi.Input<Record<string, string>>;
   /** Schemas on which the application role gets usage and DML; default {@link DEFAULT_APP_SCHEMAS}. */
@@ -79,12 +79,13 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
         codeVersion: codeVersion(__filename),
         serverSettings: args.serverSettings ?? {},
         appPasswordRevision: undefined,
-        metricsPasswordRevision: undefined,
+        serviceRoles: args.serviceRoles ?? [],
+        serviceRolePasswordsRevision: undefined,
         applied: undefined,
         log: undefined,
       },
       // Role passwords are not returned (see PostgresSchemaOutputs); named too, so they stay secret if they ever are.
-      initialiserOptions(opts, ["password", "appPassword", "metricsPassword"]),
+      initialiserOptions(opts, ["password", "appPassword", "serviceRolePasswords"]),
     );
   }
 }

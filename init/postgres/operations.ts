@@ -266,7 +266,12 @@ export async function adminSession<T>(
       what: sessionWhat(inputs, database),
       deadlineMs,
       startedAt,
-      secrets: [inputs.password, inputs.appPassword, inputs.metricsPassword, previousPassword],
+      secrets: [
+        inputs.password,
+        inputs.appPassword,
+        ...Object.values(inputs.serviceRolePasswords ?? {}),
+        previousPassword,
+      ],
       log,
       // 28P01 invalid_password.
       connect: () =>

@@ -18,7 +18,7 @@ import {
   observeOwnership,
   readApplied,
 } from "./operations";
-import { convergeMetricsRole, convergeServerSettings, passwordStatement } from "./server";
+import { convergeServerSettings, convergeServiceRole, passwordStatement } from "./server";
 import {
   appliedDriftError,
   compareWithApplied,
@@ -28,6 +28,7 @@ import {
   migrationId,
   missingExtensionsError,
   nextAppPasswordRevision,
+  nextServiceRolesRevision,
   PostgresSchemaInputs,
   PostgresSchemaOutputs,
   quoteIdent,
@@ -61,7 +62,8 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         : news.migrations,
       serverSettings: news.serverSettings ?? {},
       appPasswordRevision: nextAppPasswordRevision(olds ?? {}, news),
-      metricsPasswordRevision: nextAppPasswordRevision(olds ?? {}, news, "metrics"),
+      serviceRoles: news.serviceRoles ?? [],
+      serviceRolePasswordsRevision: nextServiceRolesRevision(olds ?? {}, news),
     };
     const failures = [
       ...validateInputs(inputs),
@@ -254,8 +256,8 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
           `gave database "${inputs.database}" to "${inputs.adminUser}" (it was owned by "${inputs.appUser}")`,
         );
       }
-      if (inputs.metricsUser && inputs.metricsPassword) {
-        await convergeMetricsRole(admin, inputs.metricsUser, inputs.metricsPassword, log);
+      for (const role of inputs.serviceRoles ?? []) {
+        await convergeServiceRole(admin, role, inputs.serviceRolePasswords![role.name], log);
       }
       await convergeServerSettings(admin, inputs.serverSettings ?? {}, log);
       if (!(await hasConnectGrant(admin, inputs.database, inputs.appUser))) {
@@ -329,9 +331,9 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
       const applied = await readApplied(client);
       const outs: Partial<PostgresSchemaInputs> = { ...inputs };
       delete outs.appPassword;
-      delete outs.metricsPassword;
+      delete outs.serviceRolePasswords;
       return {
-        ...(outs as Omit<PostgresSchemaInputs, "appPassword" | "metricsPassword">),
+        ...(outs as Omit<PostgresSchemaInputs, "appPassword" | "serviceRolePasswords">),
         applied,
         log: lines,
       };

@@ -4,7 +4,7 @@
  * administrator (a superuser: `pg_authid` and `ALTER SYSTEM` need one).
  */
 import type * as Pg from "pg";
-import { quoteIdent } from "./spec";
+import { quoteIdent, ServiceRole } from "./spec";
 import { ELEVATED_ATTRIBUTES, scramMatches, scramVerifier } from "./statements";
 
 /**
@@ -29,31 +29,33 @@ export async function passwordStatement(client: Pg.Client, text: string): Promis
 }
 
 /**
- * The exporter's role: LOGIN, member of `pg_monitor` (statistics, settings and the activity of every
- * session, no table data, no DDL), none of the elevated attributes, and `password`. Checked against
- * the server on every run (the stored verifier is compared with the password, no write when it
- * matches), so a role changed by hand is repaired by the next run.
+ * A service role (the exporter's, the backup job's): LOGIN, member of its predefined role
+ * (`pg_monitor`: statistics, settings and every session's activity; `pg_read_all_data`: SELECT on every
+ * table), none of the elevated attributes, and `password`. Checked against the server on every run (the
+ * stored verifier is compared with the password, no write when it matches), so a role changed by hand
+ * is repaired by the next run. Other memberships it may have been given by hand are not looked for.
  */
-export async function convergeMetricsRole(
+export async function convergeServiceRole(
   admin: Pg.Client,
-  user: string,
+  role: ServiceRole,
   password: string,
   log: (line: string) => void,
 ): Promise<void> {
   const q = quoteIdent;
+  const user = role.name;
   const found = await admin.query<{
     rolcanlogin: boolean;
     rolpassword: string | null;
-    monitor: boolean;
+    member: boolean;
     elevated: string[];
   }>(
-    `SELECT a.rolcanlogin, a.rolpassword, pg_has_role(a.oid, 'pg_monitor', 'USAGE') AS monitor,
+    `SELECT a.rolcanlogin, a.rolpassword, pg_has_role(a.oid, $2, 'USAGE') AS member,
             array_remove(ARRAY[
               CASE WHEN a.rolsuper THEN 'SUPERUSER' END, CASE WHEN a.rolcreatedb THEN 'CREATEDB' END,
               CASE WHEN a.rolcreaterole THEN 'CREATEROLE' END, CASE WHEN a.rolreplication THEN 'REPLICATION' END,
               CASE WHEN a.rolbypassrls THEN 'BYPASSRLS' END], NULL) AS elevated
        FROM pg_authid a WHERE a.rolname = $1`,
-    [user],
+    [user, role.grant],
   );
   const none = ELEVATED_ATTRIBUTES.map((a) => `NO${a}`).join(" ");
   if (found.rowCount === 0) {
@@ -62,7 +64,7 @@ export async function convergeMetricsRole(
         admin,
         `CREATE ROLE ${q(user)} LOGIN ${none} CONNECTION LIMIT 5 PASSWORD '${scramVerifier(password)}'`,
       );
-      log(`created role "${user}" for the metrics exporter`);
+      log(`created role "${user}"`);
     } catch (e) {
       // Another run created it meanwhile: the next run checks it.
       if (!["42710", "23505"].includes((e as { code?: string }).code ?? "")) throw e;
@@ -77,10 +79,10 @@ export async function convergeMetricsRole(
       await passwordStatement(admin, `ALTER ROLE ${q(user)} PASSWORD '${scramVerifier(password)}'`);
       log(`set the password of role "${user}"`);
     }
-    if (r.monitor) return;
+    if (r.member) return;
   }
-  await admin.query(`GRANT pg_monitor TO ${q(user)}`);
-  log(`granted pg_monitor to "${user}"`);
+  await admin.query(`GRANT ${role.grant} TO ${q(user)}`);
+  log(`granted ${role.grant} to "${user}"`);
 }
 
 /**

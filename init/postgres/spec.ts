@@ -58,14 +58,14 @@ export interface PostgresSchemaInputs extends VersionedInputs {
    */
   appPasswordRevision: number;
   /**
-   * The exporter's login (helm mode): kept with exactly `pg_monitor` and this password on every run;
-   * unset: no exporter login is managed (external mode).
+   * Logins of the platform's own jobs (helm mode: the exporter, the backup job), each kept on every run
+   * with exactly its predefined role, no elevated attribute and its password. Empty in external mode.
    */
-  metricsUser?: string;
-  /** Its password; never in an output. */
-  metricsPassword?: string;
-  /** Set by `check`, as `appPasswordRevision` for `metricsPassword`. */
-  metricsPasswordRevision: number;
+  serviceRoles: ServiceRole[];
+  /** Their passwords by role name; never in an output. */
+  serviceRolePasswords?: Record<string, string>;
+  /** Set by `check`: counts changes of `serviceRolePasswords`, as `appPasswordRevision` does. */
+  serviceRolePasswordsRevision: number;
   /**
    * Server settings the initialiser sets with `ALTER SYSTEM` (then reloads), rather than the chart's
    * conf.d: those that must not be on during the image's first boot, whose `CREATE ROLE ... PASSWORD`
@@ -76,8 +76,21 @@ export interface PostgresSchemaInputs extends VersionedInputs {
   forward?: ForwardSpec;
 }
 
+/** A login of one of the platform's own jobs: a role whose only rights are one predefined role's. */
+export interface ServiceRole {
+  name: string;
+  /** `pg_monitor` (statistics, the exporter) or `pg_read_all_data` (SELECT everywhere, pg_dump). */
+  grant: "pg_monitor" | "pg_read_all_data";
+}
+
+/** The predefined roles a {@link ServiceRole} may get. */
+export const SERVICE_ROLE_GRANTS: ServiceRole["grant"][] = ["pg_monitor", "pg_read_all_data"];
+
 /** Outputs: the inputs except the passwords of roles, the tracking table's rows and the last run's steps. */
-export interface PostgresSchemaOutputs extends Omit<PostgresSchemaInputs, "appPassword" | "metricsPassword"> {
+export interface PostgresSchemaOutputs extends Omit<
+  PostgresSchemaInputs,
+  "appPassword" | "serviceRolePasswords"
+> {
   /** Rows of the tracking table (without the library's own row 0). */
   applied: AppliedMigration[];
   /** Steps of the last create or update: one line per role, database, migration and schema grant. */
@@ -115,8 +128,8 @@ export const DIFF_KEYS = [
   "appSchemas",
   "migrations",
   "appPasswordRevision",
-  "metricsUser",
-  "metricsPasswordRevision",
+  "serviceRoles",
+  "serviceRolePasswordsRevision",
   "serverSettings",
 ];
 
@@ -324,15 +337,27 @@ export function missingExtensionsError(
 export function nextAppPasswordRevision(
   olds: Partial<PostgresSchemaInputs>,
   news: Partial<PostgresSchemaInputs>,
-  which: "app" | "metrics" = "app",
 ): number {
-  const password = which === "app" ? "appPassword" : "metricsPassword";
-  const revision = which === "app" ? "appPasswordRevision" : "metricsPasswordRevision";
-  if (isUnknown(news[password])) return UNKNOWN as unknown as number;
-  const before = typeof olds[revision] === "number" ? olds[revision] : 0;
+  if (isUnknown(news.appPassword)) return UNKNOWN as unknown as number;
+  const before = typeof olds.appPasswordRevision === "number" ? olds.appPasswordRevision : 0;
   const isUpdate = Object.keys(olds).length > 0;
-  const rotated = isUpdate && news[password] !== undefined && olds[password] !== news[password];
+  const rotated = isUpdate && news.appPassword !== undefined && olds.appPassword !== news.appPassword;
   return rotated ? before + 1 : before;
+}
+
+/** As {@link nextAppPasswordRevision}, for the service roles' passwords (any of them changed). */
+export function nextServiceRolesRevision(
+  olds: Partial<PostgresSchemaInputs>,
+  news: Partial<PostgresSchemaInputs>,
+): number {
+  const pw = news.serviceRolePasswords;
+  if (isUnknown(pw) || Object.values(pw ?? {}).some(isUnknown)) return UNKNOWN as unknown as number;
+  const before =
+    typeof olds.serviceRolePasswordsRevision === "number" ? olds.serviceRolePasswordsRevision : 0;
+  const isUpdate = Object.keys(olds).length > 0;
+  const same = (a: Record<string, string> = {}, b: Record<string, string> = {}) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  return isUpdate && !same(olds.serviceRolePasswords, pw) ? before + 1 : before;
 }
 
 /** Values `ALTER SYSTEM SET` gets quoted: words, numbers with units, nothing that could end the literal. */
@@ -365,18 +390,31 @@ export function validateInputs(news: Partial<PostgresSchemaInputs>): Failure[] {
     failures.push({ property: "password", reason: "the administrator's password is required" });
   }
   if (news.appPassword === "") failures.push({ property: "appPassword", reason: "must not be empty" });
-  if (known(news.metricsUser)) {
-    if (typeof news.metricsUser !== "string" || !IDENTIFIER.test(news.metricsUser)) {
-      failures.push({ property: "metricsUser", reason: "must be a lower-case SQL identifier" });
-    } else if ([news.appUser, news.adminUser].includes(news.metricsUser)) {
-      failures.push({
-        property: "metricsUser",
-        reason: `the exporter's role must be a role of its own, not "${news.metricsUser}"`,
-      });
-    }
-    if (news.metricsPassword === undefined || news.metricsPassword === "") {
-      failures.push({ property: "metricsPassword", reason: "is required with metricsUser" });
-    }
+  if (Array.isArray(news.serviceRoles)) {
+    const seen = new Set<string>();
+    news.serviceRoles.forEach((r, i) => {
+      const at = `serviceRoles[${i}]`;
+      if (isUnknown(r?.name)) return;
+      if (typeof r?.name !== "string" || !IDENTIFIER.test(r.name)) {
+        failures.push({ property: `${at}.name`, reason: "must be a lower-case SQL identifier" });
+      } else if ([news.appUser, news.adminUser].includes(r.name) || seen.has(r.name)) {
+        failures.push({ property: `${at}.name`, reason: `"${r.name}" must be a role of its own` });
+      }
+      seen.add(r?.name);
+      if (!SERVICE_ROLE_GRANTS.includes(r?.grant)) {
+        failures.push({
+          property: `${at}.grant`,
+          reason: `must be one of ${SERVICE_ROLE_GRANTS.join(", ")}`,
+        });
+      }
+      const pw = news.serviceRolePasswords?.[r?.name];
+      if (!isUnknown(news.serviceRolePasswords) && !isUnknown(pw) && (typeof pw !== "string" || pw === "")) {
+        failures.push({
+          property: `serviceRolePasswords.${r?.name}`,
+          reason: "is required for each service role",
+        });
+      }
+    });
   }
   if (known(news.serverSettings)) {
     for (const [name, value] of Object.entries(news.serverSettings ?? {})) {

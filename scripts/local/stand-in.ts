@@ -24,6 +24,8 @@ export interface StandInPasswords {
   postgresApp: string;
   /** The exporter's role (POSTGRES_METRICS_USER), which the initialiser creates. */
   postgresMetrics: string;
+  /** The backup job's role (POSTGRES_BACKUP_USER). */
+  postgresBackup: string;
   mongodbApp: string;
   mongodbMetrics: string;
   mongodbReplicaSetKey: string;
@@ -44,6 +46,7 @@ export function newStandInPasswords(): StandInPasswords {
   return {
     postgresApp: made(),
     postgresMetrics: made(),
+    postgresBackup: made(),
     mongodbApp: made(),
     mongodbMetrics: made(),
     mongodbReplicaSetKey: made(24),
@@ -68,6 +71,7 @@ export function standInSecretData(
       [POSTGRES_SECRET_KEYS.admin]: s.postgres.password,
       [POSTGRES_SECRET_KEYS.user]: made.postgresApp,
       [POSTGRES_SECRET_KEYS.metrics]: made.postgresMetrics,
+      [POSTGRES_SECRET_KEYS.backup]: made.postgresBackup,
     },
     mongodb: {
       [MONGODB_SECRET_KEYS.root]: s.mongodb.password,

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL backup round trip against the real server of scripts/services.sh: the CronJob's own
- * script (components/backup/postgres.sh) dumps and prunes, the README's restore procedure
- * (createdb + pg_restore) brings the data, the HNSW index and the tracking table back.
+ * script (components/backup/postgres.sh) dumps and prunes, logged in as the backup job's role the
+ * initialiser keeps (`pg_read_all_data` only: it can write nothing), and the README's restore procedure
+ * (createdb + pg_restore, as the administrator) brings the data, the HNSW index and the tracking table back.
  */
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -26,7 +27,12 @@ describe("PostgreSQL backup round trip (components/backup/postgres.sh, README re
     const svc = await requireServer(t, "postgres");
     if (!svc) return;
     const p = await schemaProvider();
-    const news = S.inputs(svc, "bak");
+    const backupRole = { user: `aipd_${S.run}_bak_backup`, password: `backup-${S.run}-pw` };
+    S.roles.add(backupRole.user);
+    const news = S.inputs(svc, "bak", {
+      serviceRoles: [{ name: backupRole.user, grant: "pg_read_all_data" }],
+      serviceRolePasswords: { [backupRole.user]: backupRole.password },
+    });
     const first = await createSchema(p, news);
     const app = { user: news.appUser, password: news.appPassword! };
     await sql(svc, news.database, "INSERT INTO iam.users (username) VALUES ('bob'), ('carol')", [], app);
@@ -52,8 +58,8 @@ describe("PostgreSQL backup round trip (components/backup/postgres.sh, README re
       PATH: `${svc.bin ?? "/usr/lib/postgresql/15/bin"}:${process.env.PATH}`,
       PGHOST: svc.host,
       PGPORT: String(svc.port),
-      PGUSER: svc.user,
-      PGPASSWORD: svc.password,
+      PGUSER: backupRole.user,
+      PGPASSWORD: backupRole.password,
       PGDATABASE: news.database,
       BACKUP_DIR: dir,
       RETENTION_DAYS: "7",
@@ -79,13 +85,24 @@ describe("PostgreSQL backup round trip (components/backup/postgres.sh, README re
       // Every row of the database is in it: the job's user alone may read it (umask 077).
       assert.equal(fs.statSync(path.join(dir, dumps[0])).mode & 0o077, 0, "the dump is readable by others");
 
-      // README: createdb + pg_restore into a fresh database.
+      // The backup role reads everything and changes nothing.
+      await assert.rejects(
+        sql(svc, news.database, "INSERT INTO iam.users (username) VALUES ('mallory')", [], backupRole),
+        (e: { code?: string }) => e.code === "42501",
+      );
+      await assert.rejects(
+        sql(svc, news.database, "CREATE TABLE public.backup_probe (x int)", [], backupRole),
+        (e: { code?: string }) => e.code === "42501",
+      );
+
+      // README: createdb + pg_restore into a fresh database, as the administrator.
+      const adminEnv = { ...env, PGUSER: svc.user, PGPASSWORD: svc.password };
       const restored = `${news.database}_restored`;
       S.databases.add(restored);
       const conn = ["-h", svc.host, "-p", String(svc.port), "-U", svc.user];
-      execFileSync("createdb", [...conn, restored], { env });
+      execFileSync("createdb", [...conn, restored], { env: adminEnv });
       const r = spawnSync("pg_restore", [...conn, "-d", restored, path.join(dir, dumps[0])], {
-        env,
+        env: adminEnv,
         encoding: "utf8",
       });
       assert.equal(r.status, 0, r.stderr);

@@ -50,8 +50,8 @@ function withMonitor(svc: Svc, tag: string): { news: PostgresSchemaInputs; monit
   monitors.push(user);
   const password = randomBytes(12).toString("hex");
   const news = S.inputs(svc, tag, {
-    metricsUser: user,
-    metricsPassword: password,
+    serviceRoles: [{ name: user, grant: "pg_monitor" }],
+    serviceRolePasswords: { [user]: password },
     serverSettings: { log_statement: "ddl" },
   });
   return { news, monitor: { user, password } };
@@ -64,9 +64,9 @@ describe("PostgreSQL exporter login and deferred settings (real server)", () => 
     server = svc;
     const { news, monitor } = withMonitor(svc, "mon");
     const created = await createSchema(await schemaProvider(), news);
-    assert.ok(created.outs.log.includes(`created role "${monitor.user}" for the metrics exporter`));
+    assert.ok(created.outs.log.includes(`created role "${monitor.user}"`));
     assert.ok(created.outs.log.includes(`granted pg_monitor to "${monitor.user}"`));
-    assert.ok(!("metricsPassword" in created.outs), "the exporter's password is no output");
+    assert.ok(!("serviceRolePasswords" in created.outs), "the exporter's password is no output");
 
     // What postgres_exporter's default collectors read, as the exporter.
     const db = svc.database;
@@ -166,7 +166,7 @@ describe("PostgreSQL exporter login and deferred settings (real server)", () => 
     const r = await updateSchema(p, created.id, repaired.outs, repaired.inputs, {
       ...news,
       codeVersion: "one more release",
-      metricsPassword: rotated.password,
+      serviceRolePasswords: { [monitor.user]: rotated.password },
     });
     assert.ok(r.changes, "a new exporter password is a change");
     assert.ok(r.outs.log.includes(`set the password of role "${monitor.user}"`));
@@ -196,7 +196,7 @@ describe("PostgreSQL exporter login and deferred settings (real server)", () => 
     await updateSchema(p, created.id, created.outs, created.inputs, {
       ...news,
       appPassword: `${news.appPassword}-2`,
-      metricsPassword: `${monitor.password}-2`,
+      serviceRolePasswords: { [monitor.user]: `${monitor.password}-2` },
     });
     if (logSize === undefined) {
       t.diagnostic("services.json names no server log (started before it did): the log is not read");

@@ -43,7 +43,8 @@ export function schemaInputs(
     maintenanceDatabase: svc.database,
     appSchemas: [],
     serverSettings: {},
-    metricsPasswordRevision: 0,
+    serviceRoles: [],
+    serviceRolePasswordsRevision: 0,
     timeoutSeconds: 30,
     appPasswordRevision: 0,
     ...spec,
@@ -165,6 +166,8 @@ export function seedScenarios() {
     repo,
     /** Registers a database made outside `inputs` (a restore target) for the clean-up. */
     databases,
+    /** Registers a role made outside `inputs` (a service role) for the clean-up. */
+    roles,
     inputs(svc: Svc, tag: string, extra: Partial<PostgresSchemaInputs> = {}): PostgresSchemaInputs {
       lastSvc = svc;
       const database = `aipd_${run}_${tag}`;

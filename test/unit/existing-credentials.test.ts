@@ -41,6 +41,7 @@ const SECRETS: ClusterSecrets = {
     // Characters a URL's user-info must percent-encode.
     password: "MOCKSECRETkeptPg@App/:%",
     "metrics-password": "MOCKSECRETkeptPgMetrics",
+    "backup-password": "MOCKSECRETkeptPgBackup",
   },
   [`${NS}/${KEPT.mongodb}`]: {
     "mongodb-root-password": "MOCKSECRETkeptMongoRoot",
@@ -158,7 +159,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
       OPENAI_APIKEY: KEPT.weaviate,
     });
     const backups: [job: string, env: string, secret: string, key: string][] = [
-      ["postgres-backup-cronjob", "PGPASSWORD", KEPT.postgres, "postgres-password"],
+      ["postgres-backup-cronjob", "PGPASSWORD", KEPT.postgres, "backup-password"],
       ["mongodb-backup-cronjob", "MONGODB_PASSWORD", KEPT.mongodb, "mongodb-root-password"],
       ["redis-backup-cronjob", "REDISCLI_AUTH", KEPT.redis, "redis-password"],
       ["kafka-backup-cronjob", "KAFKA_PASSWORD", KEPT.kafka, "system-user-password"],
@@ -173,7 +174,8 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     const expect: [string, string, string][] = [
       ["postgres-schema", "password", "MOCKSECRETkeptPgAdmin"],
       ["postgres-schema", "appPassword", "MOCKSECRETkeptPg@App/:%"],
-      ["postgres-schema", "metricsPassword", "MOCKSECRETkeptPgMetrics"],
+      ["postgres-schema", "serviceRolePasswords.postgres_exporter", "MOCKSECRETkeptPgMetrics"],
+      ["postgres-schema", "serviceRolePasswords.postgres_backup", "MOCKSECRETkeptPgBackup"],
       ["mongodb-collections", "password", "MOCKSECRETkeptMongoRoot"],
       ["mongodb-collections", "appPassword", "MOCKSECRETkeptMongoApp"],
       ["weaviate-classes", "apiKey", "MOCKSECRETkeptWvAdmin"],
@@ -230,7 +232,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     assert.equal(r.error.name, "RunError"); // printed without a stack trace
     assert.match(
       r.error.message,
-      /ai-platform-data:postgres\.credentials\.existingSecret: Secret "ai-platform-data-dev\/pg-kept" has no value for keys "postgres-password", "metrics-password" \(keys it has: "other", "password"\); it must hold "postgres-password", "password", "metrics-password"/,
+      /ai-platform-data:postgres\.credentials\.existingSecret: Secret "ai-platform-data-dev\/pg-kept" has no value for keys "postgres-password", "metrics-password", "backup-password" \(keys it has: "other", "password"\); it must hold "postgres-password", "password", "metrics-password", "backup-password"/,
     );
     assert.doesNotMatch(r.error.message, /MOCKSECRET/);
   });
@@ -246,19 +248,21 @@ describe("what each service's kept Secret must hold", () => {
   });
   const full = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, `v-${k}`]));
 
-  it("PostgreSQL: the admin, app and exporter passwords, the replication password with read replicas", () => {
-    assert.deepEqual(postgresExistingSecretKeys({ readReplicas: 0 }), [
+  it("PostgreSQL: the admin, app and exporter passwords, the replication and backup passwords when used", () => {
+    const off = { enabled: false };
+    assert.deepEqual(postgresExistingSecretKeys({ readReplicas: 0, backup: off }), [
       "postgres-password",
       "password",
       "metrics-password",
     ]);
-    assert.deepEqual(postgresExistingSecretKeys({ readReplicas: 2 }), [
+    assert.deepEqual(postgresExistingSecretKeys({ readReplicas: 2, backup: { enabled: true } }), [
       "postgres-password",
       "password",
       "metrics-password",
       "replication-password",
+      "backup-password",
     ]);
-    const keys = postgresExistingSecretKeys({ readReplicas: 1 });
+    const keys = postgresExistingSecretKeys({ readReplicas: 1, backup: off });
     assert.match(
       existingSecretProblem(args(keys), {
         "postgres-password": "a",

@@ -48,7 +48,8 @@ const base: PostgresSchemaInputs = {
   migrations: repo,
   timeoutSeconds: 600,
   appPasswordRevision: 0,
-  metricsPasswordRevision: 0,
+  serviceRoles: [],
+  serviceRolePasswordsRevision: 0,
   serverSettings: {},
 };
 

@@ -22,7 +22,8 @@ const base: PostgresSchemaInputs = {
   migrations: repo,
   timeoutSeconds: 30,
   appPasswordRevision: 0,
-  metricsPasswordRevision: 0,
+  serviceRoles: [],
+  serviceRolePasswordsRevision: 0,
   serverSettings: {},
 };
 

@@ -98,7 +98,10 @@ describe("PostgreSQL component", () => {
     assert.doesNotMatch(v.primary.extendedConfiguration, /log_statement/);
     const schema = byType(prod, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "postgres-schema")!;
     assert.deepEqual(schema.inputs.serverSettings, { log_statement: "ddl" });
-    assert.equal(schema.inputs.metricsUser, "postgres_exporter");
+    assert.deepEqual(schema.inputs.serviceRoles, [
+      { name: "postgres_exporter", grant: "pg_monitor" },
+      { name: "postgres_backup", grant: "pg_read_all_data" },
+    ]);
   });
 
   it("reads passwords from the credentials Secret, never from values", () => {
@@ -110,11 +113,17 @@ describe("PostgreSQL component", () => {
       (s) => (s.inputs.metadata as { name: string }).name === "postgresql-credentials",
     )!;
     const keys = Object.keys(secret.inputs.stringData as object).sort();
-    assert.deepEqual(keys, ["metrics-password", "password", "postgres-password", "replication-password"]);
+    assert.deepEqual(keys, [
+      "backup-password",
+      "metrics-password",
+      "password",
+      "postgres-password",
+      "replication-password",
+    ]);
     for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
   });
 
-  it("backs up with pg_dump in custom format on the configured schedule, password by secretKeyRef", () => {
+  it("backs up with pg_dump in custom format on the configured schedule, as its read-only role", () => {
     const job = byType(prod, "kubernetes:batch/v1:CronJob").find(
       (j) => j.name === "postgres-backup-cronjob",
     )!;
@@ -124,8 +133,9 @@ describe("PostgreSQL component", () => {
     assert.match(c.command[2], /pg_dump --format=custom/);
     const pw = c.env.find((e: { name: string }) => e.name === "PGPASSWORD");
     assert.deepEqual(pw.valueFrom, {
-      secretKeyRef: { name: "postgresql-credentials", key: "postgres-password" },
+      secretKeyRef: { name: "postgresql-credentials", key: "backup-password" },
     });
+    assert.equal(c.env.find((e: { name: string }) => e.name === "PGUSER").value, "postgres_backup");
     assert.equal(c.env.find((e: { name: string }) => e.name === "RETENTION_DAYS").value, "14");
   });
 

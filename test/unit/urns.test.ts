@@ -50,6 +50,7 @@ const BOTH = [
   "ai-platform:data:PostgreSQL$pulumi-nodejs:dynamic:Resource::postgres-schema",
   "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-admin-password",
   "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-app-password",
+  "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-backup-password",
   "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-metrics-password",
   "ai-platform:data:PostgreSQL$random:index/randomPassword:RandomPassword::postgres-replication-password",
   "ai-platform:data:PostgreSQL::postgres",
