@@ -12,6 +12,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostPort, PlatformSecrets, RedisConfig } from "../config";
 import { redisAlertRules } from "./redis/alerts";
 import {
+  REDIS_BACKUP_COMMANDS,
+  REDIS_BACKUP_PASSWORD_KEY,
+  REDIS_BACKUP_USER,
   REDIS_METRICS_COMMANDS,
   REDIS_METRICS_PASSWORD_KEY,
   REDIS_METRICS_PORT,
@@ -27,7 +30,13 @@ import { generatedPassword } from "./shared/credentials";
 import { EXPORTER_PORT_NAME, podMonitor } from "./shared/exporter";
 import { deployService, serviceCredentials } from "./shared/service";
 
-export { REDIS_METRICS_PASSWORD_KEY, REDIS_METRICS_USER, REDIS_PASSWORD_KEY };
+export {
+  REDIS_BACKUP_PASSWORD_KEY,
+  REDIS_BACKUP_USER,
+  REDIS_METRICS_PASSWORD_KEY,
+  REDIS_METRICS_USER,
+  REDIS_PASSWORD_KEY,
+};
 
 const REDIS_PORT = 6379;
 const SENTINEL_PORT = 26379;
@@ -41,13 +50,17 @@ export function redisAclPasswordKey(user: string): string {
 /**
  * Keys a Secret the user keeps (`redis.credentials.existingSecret`) must hold: the default user's password
  * (the chart's key; nodes and Sentinels), one password per ACL user (`acl-<user>-password`), which the
- * initialiser sets on every node, and the exporter's (`metrics-password`, its ACL user `redis_exporter`).
+ * initialiser sets on every node, the exporter's (`metrics-password`, its ACL user `redis_exporter`) and,
+ * with backups on, the backup job's (`backup-password`, ACL user `redis_backup`).
  */
-export function redisExistingSecretKeys(config: Pick<RedisConfig, "aclUsers">): string[] {
+export function redisExistingSecretKeys(
+  config: Pick<RedisConfig, "aclUsers"> & { backup: Pick<RedisConfig["backup"], "enabled"> },
+): string[] {
   return [
     REDIS_PASSWORD_KEY,
     ...config.aclUsers.map((u) => redisAclPasswordKey(u.name)),
     REDIS_METRICS_PASSWORD_KEY,
+    ...(config.backup.enabled ? [REDIS_BACKUP_PASSWORD_KEY] : []),
   ];
 }
 
@@ -91,8 +104,8 @@ export interface RedisConnection {
   nodes: number;
   /** ACL users with their generated passwords. */
   aclUsers: RedisAclUserConnection[];
-  /** The exporter's ACL user (helm mode only: no exporter runs otherwise), kept like `aclUsers`. */
-  metricsUser?: RedisAclUserConnection;
+  /** The exporter's and backup job's ACL users (helm mode only), kept like `aclUsers`. */
+  serviceUsers?: RedisAclUserConnection[];
 }
 
 export class Redis extends pulumi.ComponentResource {
@@ -160,6 +173,9 @@ export class Redis extends pulumi.ComponentResource {
           // Kept beside the chart's key so operators can read them; the chart reads only its own key.
           ...Object.fromEntries(config.aclUsers.map((u, i) => [redisAclPasswordKey(u.name), acl[i]])),
           [REDIS_METRICS_PASSWORD_KEY]: generatedPassword(`${name}-metrics-password`, { parent: this }),
+          ...(config.backup.enabled
+            ? { [REDIS_BACKUP_PASSWORD_KEY]: generatedPassword(`${name}-backup-password`, { parent: this }) }
+            : {}),
         };
       },
     });
@@ -187,8 +203,10 @@ export class Redis extends pulumi.ComponentResource {
               { name: "REDIS_SENTINEL_HOST", value: this.releaseName },
               { name: "REDIS_SENTINEL_PORT", value: String(SENTINEL_PORT) },
               { name: "REDIS_MASTER_SET", value: config.sentinel.masterSet },
-              // redis-cli reads REDISCLI_AUTH; the Sentinels take the same password (auth.sentinel).
-              secretEnv("REDISCLI_AUTH", secretName, REDIS_PASSWORD_KEY),
+              // Its own ACL user (replication stream only), also its discovery login on the Sentinels
+              // (init/redis.ts); redis-cli reads the password from REDISCLI_AUTH.
+              { name: "REDIS_USER", value: REDIS_BACKUP_USER },
+              secretEnv("REDISCLI_AUTH", secretName, REDIS_BACKUP_PASSWORD_KEY),
             ],
           }
         : undefined,
@@ -215,13 +233,26 @@ export class Redis extends pulumi.ComponentResource {
       sentinelPassword: pulumi.secret(password),
       nodes: config.nodes,
       aclUsers: aclUsers(config.aclUsers.map((u) => creds.values[redisAclPasswordKey(u.name)])),
-      metricsUser: {
-        name: REDIS_METRICS_USER,
-        keys: [],
-        channels: [],
-        commands: REDIS_METRICS_COMMANDS,
-        password: pulumi.secret(creds.values[REDIS_METRICS_PASSWORD_KEY]),
-      },
+      serviceUsers: [
+        {
+          name: REDIS_METRICS_USER,
+          keys: [],
+          channels: [],
+          commands: REDIS_METRICS_COMMANDS,
+          password: pulumi.secret(creds.values[REDIS_METRICS_PASSWORD_KEY]),
+        },
+        ...(config.backup.enabled
+          ? [
+              {
+                name: REDIS_BACKUP_USER,
+                keys: [],
+                channels: [],
+                commands: REDIS_BACKUP_COMMANDS,
+                password: pulumi.secret(creds.values[REDIS_BACKUP_PASSWORD_KEY]),
+              },
+            ]
+          : []),
+      ],
     };
     this.ready = [this.release, creds.resource];
     this.clientSecretData = redisClientData({ ...this.connection, sentinels });

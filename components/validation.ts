@@ -9,7 +9,7 @@ import { mongodbUserProblem } from "./mongodb";
 import { POSTGRES_METRICS_USER, postgresSettingsByPlace } from "./postgres";
 import { CHARTS, chartSourceProblems } from "./shared/charts";
 import { pgvectorConfigProblems } from "./shared/pgvector";
-import { REDIS_METRICS_USER, redisConfigProblems } from "./redis/values";
+import { REDIS_BACKUP_USER, REDIS_METRICS_USER, redisConfigProblems } from "./redis/values";
 import { weaviateConfigProblems } from "./weaviate";
 
 /** Problems of the deployed (`helm` mode) services, one line each naming the key. */
@@ -42,10 +42,15 @@ export function componentConfigProblems(c: PlatformConfig): string[] {
     if (p) problems.push(p);
   }
   if (helm(c.redis)) problems.push(...redisConfigProblems(c.redis));
-  if (helm(c.redis) && c.redis.aclUsers.some((u) => u.name === REDIS_METRICS_USER)) {
-    problems.push(
-      `ai-platform-data:redis.aclUsers: "${REDIS_METRICS_USER}" is the exporter's user, which the program adds itself; choose another name`,
-    );
+  for (const [reserved, whose] of [
+    [REDIS_METRICS_USER, "the exporter's"],
+    [REDIS_BACKUP_USER, "the backup job's"],
+  ]) {
+    if (helm(c.redis) && c.redis.aclUsers.some((u) => u.name === reserved)) {
+      problems.push(
+        `ai-platform-data:redis.aclUsers: "${reserved}" is ${whose} user, which the program adds itself; choose another name`,
+      );
+    }
   }
   if (helm(c.kafka)) problems.push(...kafkaConfigProblems(c.kafka).map((p) => `ai-platform-data:${p}`));
   if (helm(c.weaviate)) problems.push(...weaviateConfigProblems(c.weaviate));

@@ -128,10 +128,7 @@ export function initialiseDatabases(
   }
 
   const redisUsers = c.redis
-    ? [
-        ...c.redis.connection.aclUsers,
-        ...(c.redis.connection.metricsUser ? [c.redis.connection.metricsUser] : []),
-      ]
+    ? [...c.redis.connection.aclUsers, ...(c.redis.connection.serviceUsers ?? [])]
     : [];
   if (c.redis && redisUsers.length > 0) {
     const conn = c.redis.connection;

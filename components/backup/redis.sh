@@ -5,9 +5,11 @@
 # streams an RDB snapshot of it with `redis-cli --rdb` (the replication stream, so it works whatever the
 # `save` rules are), checks the file's RDB signature, writes it under a temporary name and renames it
 # once complete, then prunes old snapshots.
-# Environment: REDIS_SENTINEL_HOST REDIS_SENTINEL_PORT (26379) REDIS_MASTER_SET REDISCLI_AUTH (password of
-# the nodes, read by redis-cli itself; the Sentinels take the same one unless REDIS_SENTINEL_PASSWORD is set,
-# empty for Sentinels without a password) BACKUP_DIR RETENTION_DAYS.
+# Environment: REDIS_SENTINEL_HOST REDIS_SENTINEL_PORT (26379) REDIS_MASTER_SET REDISCLI_AUTH (the password,
+# read by redis-cli itself) with REDIS_USER (an ACL user: the CronJob's, which may only take the replication
+# stream on the nodes and discover the master on the Sentinels; unset: the `default` user); the Sentinels
+# take the same login unless REDIS_SENTINEL_PASSWORD is set (their own password, empty for none)
+# BACKUP_DIR RETENTION_DAYS.
 #
 # restore RDB_FILE DATA_DIR: turns a snapshot of the backup into a Redis data directory that a node
 # starts from, with appendonly yes or no.
@@ -46,7 +48,7 @@ backup() {
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
   out="$BACKUP_DIR/redis-$REDIS_MASTER_SET-$stamp.rdb"
   trap 'rm -f "$out.partial"' EXIT
-  if ! log=$(redis-cli -h "$master_host" -p "$master_port" --rdb "$out.partial" 2>&1); then
+  if ! log=$(login_cli -h "$master_host" -p "$master_port" --rdb "$out.partial" 2>&1); then
     echo "redis-cli --rdb from $master_host:$master_port failed: $log" >&2
     exit 1
   fi
@@ -60,6 +62,15 @@ backup() {
   find "$BACKUP_DIR" -maxdepth 1 -name "redis-$REDIS_MASTER_SET-*.rdb*" -mtime +"$RETENTION_DAYS" -print -delete
 }
 
+# redis-cli as REDIS_USER when it is set (its password in REDISCLI_AUTH), else as `default`.
+login_cli() {
+  if [ -n "${REDIS_USER:-}" ]; then
+    redis-cli --user "$REDIS_USER" "$@"
+  else
+    redis-cli "$@"
+  fi
+}
+
 ask_sentinel() {
   if [ "${REDIS_SENTINEL_PASSWORD+set}" = set ]; then
     if [ -n "$REDIS_SENTINEL_PASSWORD" ]; then
@@ -68,7 +79,7 @@ ask_sentinel() {
       (unset REDISCLI_AUTH && redis-cli -h "$REDIS_SENTINEL_HOST" -p "$sentinel_port" "$@")
     fi
   else
-    redis-cli -h "$REDIS_SENTINEL_HOST" -p "$sentinel_port" "$@"
+    login_cli -h "$REDIS_SENTINEL_HOST" -p "$sentinel_port" "$@"
   fi
 }
 

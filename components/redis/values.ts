@@ -27,6 +27,18 @@ export const REDIS_METRICS_PASSWORD_KEY = "metrics-password";
 export const REDIS_METRICS_COMMANDS =
   "-@all +ping +info +client|setname +latency|latest +latency|histogram +slowlog|len +slowlog|get";
 
+/** The backup job's ACL user: the replication stream (`redis-cli --rdb`) and nothing else. */
+export const REDIS_BACKUP_USER = "redis_backup";
+
+/** Key of its password in the credentials Secret. */
+export const REDIS_BACKUP_PASSWORD_KEY = "backup-password";
+
+/**
+ * What `redis-cli --rdb` sends (REPLCONF, SYNC): the snapshot holds every key anyway, but the user can
+ * neither read a key by name nor write, configure or administer anything.
+ */
+export const REDIS_BACKUP_COMMANDS = "-@all +ping +replconf +sync +psync";
+
 /** `maxclients`, stated in redis.conf (Redis's default): the alert on clients compares against it. */
 export const REDIS_MAXCLIENTS = 10000;
 

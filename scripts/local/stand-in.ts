@@ -7,7 +7,12 @@ import { randomBytes } from "node:crypto";
 import { KAFKA_SECRET_KEYS } from "../../components/kafka";
 import { MONGODB_SECRET_KEYS } from "../../components/mongodb";
 import { POSTGRES_SECRET_KEYS } from "../../components/postgres";
-import { REDIS_METRICS_PASSWORD_KEY, REDIS_PASSWORD_KEY, redisAclPasswordKey } from "../../components/redis";
+import {
+  REDIS_BACKUP_PASSWORD_KEY,
+  REDIS_METRICS_PASSWORD_KEY,
+  REDIS_PASSWORD_KEY,
+  redisAclPasswordKey,
+} from "../../components/redis";
 import { WEAVIATE_SECRET_KEYS, WEAVIATE_USERS } from "../../components/weaviate";
 
 /** The servers' admin credentials, as scripts/services.sh describes them in services.json. */
@@ -32,6 +37,8 @@ export interface StandInPasswords {
   redisAcl: string;
   /** The exporter's ACL user (REDIS_METRICS_USER), which the initialiser creates. */
   redisMetrics: string;
+  /** The backup job's ACL user (REDIS_BACKUP_USER). */
+  redisBackup: string;
   kafkaApp: string;
   /** The read-only login of the exporter and backup job (KAFKA_OBSERVER_USER). */
   kafkaObserver: string;
@@ -52,6 +59,7 @@ export function newStandInPasswords(): StandInPasswords {
     mongodbReplicaSetKey: made(24),
     redisAcl: made(),
     redisMetrics: made(),
+    redisBackup: made(),
     kafkaApp: made(),
     kafkaObserver: made(),
     kafkaInterBroker: made(),
@@ -83,6 +91,7 @@ export function standInSecretData(
       [REDIS_PASSWORD_KEY]: s.redis.password,
       [redisAclPasswordKey(redisAclUser)]: made.redisAcl,
       [REDIS_METRICS_PASSWORD_KEY]: made.redisMetrics,
+      [REDIS_BACKUP_PASSWORD_KEY]: made.redisBackup,
     },
     kafka: {
       [KAFKA_SECRET_KEYS.clientPasswords]: `${s.kafka.password},${made.kafkaApp},${made.kafkaObserver}`,

@@ -17,7 +17,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
+import { REDIS_BACKUP_COMMANDS, REDIS_BACKUP_USER } from "../../components/redis/values";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
+import { RedisAclUsersProvider } from "../../init/redis";
+import { viaSerialization } from "../support/dynamic";
+import { aclScenarios, onRedis } from "../support/redis-fixtures";
 import { backupContainer, JobContainer, jobEnv } from "../support/backup-job";
 import { closedPort, requireServer, Services } from "../support/servers";
 
@@ -25,6 +29,10 @@ const Redis = require("ioredis");
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis client from an untyped require
 type Client = any;
 type Svc = Services["redis"];
+
+const aclInputsFor = aclScenarios().inputs;
+/** The backup job's user as the test made it (deleted after). */
+let backupUserMade: { id: string; outs: unknown } | undefined;
 
 /** The CronJob's script, whose `restore` mode the README runs. */
 const SCRIPT = path.join(BACKUP_SCRIPTS_DIR, "redis.sh");
@@ -151,6 +159,10 @@ async function withFreshRedis<T>(dir: string, appendonly: "yes" | "no", fn: (c: 
 }
 
 after(async () => {
+  if (backupUserMade) {
+    const acl = (await viaSerialization(new RedisAclUsersProvider())).provider;
+    await acl.delete!(backupUserMade.id, backupUserMade.outs);
+  }
   if (!written) return;
   const { svc } = written;
   // The master may have moved meanwhile: ask again.
@@ -183,20 +195,30 @@ describe("Redis backup round trip (components/backup/redis.sh, README restore)",
         fs.writeFileSync(f, "old");
         fs.utimesSync(f, monthAgo, monthAgo);
       }
-      // The CronJob's environment (components/redis.ts) with this machine's servers. The services'
-      // Sentinels have a password of their own: REDIS_SENTINEL_PASSWORD, which the chart does not need
-      // (its Sentinels take the nodes' password, REDISCLI_AUTH).
-      const env = jobEnv(
-        job,
-        {
-          REDIS_SENTINEL_HOST: svc.sentinels[0].host,
-          REDIS_SENTINEL_PORT: String(svc.sentinels[0].port),
-          REDIS_MASTER_SET: svc.masterName,
-          REDISCLI_AUTH: svc.password,
-          BACKUP_DIR: backups,
-        },
-        { REDIS_SENTINEL_PASSWORD: svc.sentinelPassword },
+      // The CronJob logs in as its own ACL user (REDIS_USER), which the initialiser keeps on every node
+      // with a discovery login on every Sentinel: made here the same way, with a password of this run.
+      const backupUser = job.env.find((e) => e.name === "REDIS_USER")?.value;
+      assert.equal(backupUser, REDIS_BACKUP_USER);
+      const aclInputs = aclInputsFor(svc, [
+        { name: backupUser, keys: [], channels: [], commands: REDIS_BACKUP_COMMANDS },
+      ]);
+      const acl = (await viaSerialization(new RedisAclUsersProvider())).provider;
+      const made = await acl.create!(aclInputs);
+      backupUserMade = { id: made.id, outs: made.outs };
+      const backupPassword = aclInputs.userPasswords[backupUser];
+      // It may take the replication stream and nothing else.
+      await assert.rejects(
+        onRedis(master, backupPassword, (c) => c.call("GET", key("a")), backupUser),
+        /NOPERM/,
       );
+      // The CronJob's environment (components/redis.ts) with this machine's servers.
+      const env = jobEnv(job, {
+        REDIS_SENTINEL_HOST: svc.sentinels[0].host,
+        REDIS_SENTINEL_PORT: String(svc.sentinels[0].port),
+        REDIS_MASTER_SET: svc.masterName,
+        REDISCLI_AUTH: backupPassword,
+        BACKUP_DIR: backups,
+      });
       const r = runJob(job, env);
       assert.equal(r.status, 0, r.stderr);
       const output = `${r.stdout}${r.stderr}`;
@@ -275,6 +297,8 @@ describe("Redis backup round trip (components/backup/redis.sh, README restore)",
     const wrong = `wrong-${randomBytes(8).toString("hex")}`;
     try {
       const local = {
+        // As the `default` user: the refusals below are of the password, whoever logs in.
+        REDIS_USER: "",
         REDIS_SENTINEL_HOST: svc.sentinels[0].host,
         REDIS_SENTINEL_PORT: String(svc.sentinels[0].port),
         REDIS_MASTER_SET: svc.masterName,

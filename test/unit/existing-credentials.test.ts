@@ -53,6 +53,7 @@ const SECRETS: ClusterSecrets = {
     "redis-password": "MOCKSECRETkeptRedis",
     "acl-app-password": "MOCKSECRETkeptRedisApp",
     "metrics-password": "MOCKSECRETkeptRedisMetrics",
+    "backup-password": "MOCKSECRETkeptRedisBackup",
   },
   [`${NS}/${KEPT.kafka}`]: {
     "client-passwords": "MOCKSECRETkeptKafkaAdmin,MOCKSECRETkeptKafkaApp,MOCKSECRETkeptKafkaObserver",
@@ -161,7 +162,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     const backups: [job: string, env: string, secret: string, key: string][] = [
       ["postgres-backup-cronjob", "PGPASSWORD", KEPT.postgres, "backup-password"],
       ["mongodb-backup-cronjob", "MONGODB_PASSWORD", KEPT.mongodb, "mongodb-root-password"],
-      ["redis-backup-cronjob", "REDISCLI_AUTH", KEPT.redis, "redis-password"],
+      ["redis-backup-cronjob", "REDISCLI_AUTH", KEPT.redis, "backup-password"],
       ["kafka-backup-cronjob", "KAFKA_PASSWORD", KEPT.kafka, "system-user-password"],
       ["weaviate-backup-cronjob", "WEAVIATE_API_KEY", KEPT.weaviate, "admin-api-key"],
     ];
@@ -183,6 +184,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
       ["redis-acl-users", "sentinelPassword", "MOCKSECRETkeptRedis"],
       ["redis-acl-users", "userPasswords.app", "MOCKSECRETkeptRedisApp"],
       ["redis-acl-users", "userPasswords.redis_exporter", "MOCKSECRETkeptRedisMetrics"],
+      ["redis-acl-users", "userPasswords.redis_backup", "MOCKSECRETkeptRedisBackup"],
       ["kafka-scram-users", "password", "MOCKSECRETkeptKafkaAdmin"],
       ["kafka-scram-users", "userPasswords.admin", "MOCKSECRETkeptKafkaAdmin"],
       ["kafka-scram-users", "userPasswords.app", "MOCKSECRETkeptKafkaApp"],
@@ -291,16 +293,20 @@ describe("what each service's kept Secret must hold", () => {
     assert.doesNotMatch(m, /secret-one/);
   });
 
-  it("Redis: the default user's password, one per ACL user and the exporter's", () => {
-    assert.deepEqual(redisExistingSecretKeys({ aclUsers: [] }), ["redis-password", "metrics-password"]);
+  it("Redis: the default user's password, one per ACL user, the exporter's and the backup job's", () => {
+    assert.deepEqual(redisExistingSecretKeys({ aclUsers: [], backup: { enabled: false } }), [
+      "redis-password",
+      "metrics-password",
+    ]);
     assert.deepEqual(
       redisExistingSecretKeys({
         aclUsers: [
           { name: "app", keys: [], channels: [], commands: "+@read" },
           { name: "jobs", keys: [], channels: [], commands: "+@read" },
         ],
+        backup: { enabled: true },
       }),
-      ["redis-password", "acl-app-password", "acl-jobs-password", "metrics-password"],
+      ["redis-password", "acl-app-password", "acl-jobs-password", "metrics-password", "backup-password"],
     );
   });
 

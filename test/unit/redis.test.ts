@@ -158,7 +158,7 @@ describe("Redis component", () => {
     });
     const secret = named(prod, "kubernetes:core/v1:Secret", "redis-credentials")!;
     const keys = Object.keys(secret.inputs.stringData as object).sort();
-    assert.deepEqual(keys, ["acl-app-password", "metrics-password", "redis-password"]);
+    assert.deepEqual(keys, ["acl-app-password", "backup-password", "metrics-password", "redis-password"]);
     for (const k of keys) assert.ok(isSecretInput(secret, `stringData.${k}`), `${k} is not a Pulumi secret`);
   });
 
@@ -184,16 +184,22 @@ describe("Redis component", () => {
     assert.equal(prod.outputs.connectionStrings.secret, true);
   });
 
-  it("backs up the master's RDB found through Sentinel, password by secretKeyRef", () => {
+  it("backs up the master's RDB found through Sentinel, as its own ACL user, password by secretKeyRef", () => {
     const { spec, container: c } = backupJob(prod, "redis");
     assert.equal(spec.schedule, "15 2 * * *");
     assert.equal(c.image, "docker.io/bitnamilegacy/redis:7.0.12-debian-11-r34");
     assert.match(c.command[2], /SENTINEL get-master-addr-by-name/);
     assert.match(c.command[2], /--rdb "\$out\.partial"/);
     const env = (n: string) => c.env.find((e: { name: string }) => e.name === n);
+    assert.equal(env("REDIS_USER").value, "redis_backup");
     assert.deepEqual(env("REDISCLI_AUTH").valueFrom, {
-      secretKeyRef: { name: "redis-credentials", key: "redis-password" },
+      secretKeyRef: { name: "redis-credentials", key: "backup-password" },
     });
+    const acl = byType(prod, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "redis-acl-users")!;
+    assert.deepEqual(
+      (acl.inputs.users as any[]).find((u) => u.name === "redis_backup"),
+      { name: "redis_backup", keys: [], channels: [], commands: "-@all +ping +replconf +sync +psync" },
+    );
     assert.equal(env("REDISCLI_AUTH").value, undefined);
     assert.equal(env("REDIS_SENTINEL_HOST").value, "redis");
     assert.equal(env("REDIS_SENTINEL_PORT").value, "26379");

@@ -62,6 +62,7 @@ const BOTH = [
   "ai-platform:data:Redis$kubernetes:networking.k8s.io/v1:NetworkPolicy::redis-network-policy",
   "ai-platform:data:Redis$pulumi-nodejs:dynamic:Resource::redis-acl-users",
   "ai-platform:data:Redis$random:index/randomPassword:RandomPassword::redis-acl-app-password",
+  "ai-platform:data:Redis$random:index/randomPassword:RandomPassword::redis-backup-password",
   "ai-platform:data:Redis$random:index/randomPassword:RandomPassword::redis-metrics-password",
   "ai-platform:data:Redis$random:index/randomPassword:RandomPassword::redis-password",
   "ai-platform:data:Redis::redis",
