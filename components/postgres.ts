@@ -1,5 +1,6 @@
 /**
- * PostgreSQL 16 (bitnami/postgresql), its credentials Secret, backup CronJob, NetworkPolicy and alerts.
+ * PostgreSQL 16 (bitnami/postgresql), its credentials Secret, exporter sidecar and PodMonitor, backup CronJob,
+ * NetworkPolicy and alerts.
  * Values keys checked against bitnami/charts `bitnami/postgresql/values.yaml` at chart 15.5.38.
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -8,9 +9,9 @@ import { parseBytes, PlatformSecrets, PostgresConfig } from "../config";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { postgresAlertRules } from "./postgres/alerts";
 import { generatedPassword } from "./shared/credentials";
 import { EXPORTER_PORT_NAME, exporterSidecar, podMonitor } from "./shared/exporter";
-import { AlertRule } from "./shared/monitoring";
 import { deployService, serviceCredentials } from "./shared/service";
 import { pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
 
@@ -279,40 +280,6 @@ export class PostgreSQL extends pulumi.ComponentResource {
     });
     this.registerOutputs({ endpoint: this.endpoint, release: this.release });
   }
-}
-
-/** PostgreSQL's own alert rules (seed §8.1): connections, cache hit ratio, replication lag, exporter down. */
-function postgresAlertRules(ns: string): AlertRule[] {
-  return [
-    {
-      alert: "PostgresTooManyConnections",
-      expr: `sum(pg_stat_database_numbackends{namespace="${ns}"}) / max(pg_settings_max_connections{namespace="${ns}"}) > 0.8`,
-      for: "5m",
-      severity: "warning",
-      summary: "PostgreSQL uses more than 80% of max_connections",
-    },
-    {
-      alert: "PostgresLowCacheHitRatio",
-      expr: `sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) / (sum(rate(pg_stat_database_blks_hit{namespace="${ns}"}[5m])) + sum(rate(pg_stat_database_blks_read{namespace="${ns}"}[5m]))) < 0.9`,
-      for: "15m",
-      severity: "warning",
-      summary: "PostgreSQL buffer cache hit ratio is below 90%",
-    },
-    {
-      alert: "PostgresReplicationLag",
-      expr: `max(pg_replication_lag_seconds{namespace="${ns}"}) > 30`,
-      for: "5m",
-      severity: "warning",
-      summary: "A PostgreSQL read replica is more than 30 s behind",
-    },
-    {
-      alert: "PostgresDown",
-      expr: `pg_up{namespace="${ns}"} == 0`,
-      for: "1m",
-      severity: "critical",
-      summary: "The PostgreSQL exporter cannot reach the server",
-    },
-  ];
 }
 
 /** Application-facing keys: the app role, never the admin. */

@@ -1,5 +1,6 @@
 /**
- * Redis 7.0 with Sentinel (bitnami/redis), its credentials Secret, backup CronJob, NetworkPolicy and alerts.
+ * Redis 7.0 with Sentinel (bitnami/redis), its credentials Secret, exporter sidecar and PodMonitor, backup
+ * CronJob, NetworkPolicy and alerts.
  * Values keys checked against bitnami/charts `bitnami/redis/values.yaml` and templates at chart 17.17.1
  * (commit b2beb14f).
  *

@@ -22,6 +22,7 @@ import { codeVersion } from "./shared/version";
 export { PostgresSchemaProvider } from "./postgres/provider";
 export * from "./postgres/spec";
 export * from "./postgres/statements";
+export * from "./postgres/validate";
 
 /** Arguments of {@link PostgresSchema}. */
 export interface PostgresSchemaArgs {

@@ -19,6 +19,7 @@ import {
   readApplied,
 } from "./operations";
 import { convergeServerSettings, convergeServiceRole, passwordStatement } from "./server";
+import { validateInputs } from "./validate";
 import {
   appliedDriftError,
   compareWithApplied,
@@ -35,7 +36,6 @@ import {
   refusedMigrationChanges,
   requiredExtensions,
   TRACKING_TABLE,
-  validateInputs,
   validateMigrations,
 } from "./spec";
 import {

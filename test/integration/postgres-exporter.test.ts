@@ -12,6 +12,7 @@ import { PostgresSchemaInputs } from "../../init/postgres";
 import {
   createSchema,
   PgLogin,
+  refusal,
   schemaProvider,
   seedScenarios,
   sql,
@@ -34,16 +35,6 @@ after(async () => {
   await sql(server, server.database, "ALTER SYSTEM RESET log_statement").catch(() => undefined);
   await sql(server, server.database, "SELECT pg_reload_conf()").catch(() => undefined);
 });
-
-/** The SQLSTATE the server answers `text` with as `as` (undefined when it succeeds). */
-async function refusal(svc: Svc, database: string, text: string, as: PgLogin): Promise<string | undefined> {
-  try {
-    await sql(svc, database, text, [], as);
-    return undefined;
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-}
 
 function withMonitor(svc: Svc, tag: string): { news: PostgresSchemaInputs; monitor: PgLogin } {
   const user = `aipd_${S.run}_${tag}_mon`;

@@ -11,6 +11,7 @@ import { PostgresSchemaInputs } from "../../init/postgres";
 import {
   createSchema,
   PgLogin,
+  refusal,
   schemaProvider,
   seedScenarios,
   sql,
@@ -28,16 +29,6 @@ async function chartFirstBoot(svc: Svc, news: PostgresSchemaInputs): Promise<voi
   await sql(svc, svc.database, `CREATE DATABASE "${news.database}"`);
   await sql(svc, svc.database, `ALTER DATABASE "${news.database}" OWNER TO "${news.appUser}"`);
   await sql(svc, news.database, `ALTER SCHEMA public OWNER TO "${news.appUser}"`);
-}
-
-/** The SQLSTATE the server answers `text` with as `as` (undefined when it succeeds). */
-async function refusal(svc: Svc, database: string, text: string, as: PgLogin): Promise<string | undefined> {
-  try {
-    await sql(svc, database, text, [], as);
-    return undefined;
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
 }
 
 /**

@@ -120,6 +120,21 @@ export function sql<T extends Pg.QueryResultRow = Record<string, unknown>>(
   return withPgClient(svc, database, async (c) => (await c.query<T>(text, values)).rows, as);
 }
 
+/** The SQLSTATE the server answers `text` with as `as` (undefined when it succeeds). */
+export async function refusal(
+  svc: Svc,
+  database: string,
+  text: string,
+  as: PgLogin,
+): Promise<string | undefined> {
+  try {
+    await sql(svc, database, text, [], as);
+    return undefined;
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  }
+}
+
 /** The tracking table's rows. */
 export const tracking = (svc: Svc, db: string) =>
   sql<{ id: number; hash: string; executed_at: Date }>(
