@@ -206,6 +206,9 @@ export class PostgreSQL extends pulumi.ComponentResource {
     const adminPassword = creds.values[POSTGRES_SECRET_KEYS.admin];
     const appPassword = creds.values[POSTGRES_SECRET_KEYS.user];
 
+    // The chart names the primary's Service `<release>-primary` once there are read replicas
+    // (`postgresql.v1.primary.fullname`, architecture replication); `<release>` otherwise.
+    const primaryService = config.readReplicas > 0 ? `${this.releaseName}-primary` : this.releaseName;
     this.release = deployService(name, this, platform, {
       service: "postgres",
       releaseName: this.releaseName,
@@ -221,7 +224,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
             image: bitnamiImage(config.images.postgresql, "postgresql"),
             defaultTag: POSTGRESQL_IMAGE_TAG,
             env: [
-              { name: "PGHOST", value: this.releaseName },
+              { name: "PGHOST", value: primaryService },
               { name: "PGPORT", value: String(PORT) },
               // Its own login, read-only (pg_read_all_data); a restore needs the admin (README).
               { name: "PGUSER", value: POSTGRES_BACKUP_USER },
@@ -244,7 +247,7 @@ export class PostgreSQL extends pulumi.ComponentResource {
       { ...childOptions(this, platform), dependsOn: [this.release] },
     );
 
-    const host = serviceHost(this.releaseName, ns);
+    const host = serviceHost(primaryService, ns);
     this.endpoint = pulumi.output(`${host}:${PORT}`);
     this.connection = {
       host: pulumi.output(config.endpoint?.host ?? host),

@@ -20,6 +20,7 @@ import {
   secretEnvKeys,
 } from "../support/chart-render";
 import { ProgramRun, runOk } from "../support/program";
+import { serviceOverride } from "../support/unit-config";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped */
 
@@ -320,6 +321,24 @@ describe("the published charts, rendered from the program's values", () => {
       const object = manifests.find((m) => m.kind === "Secret" && m.metadata.name === secret);
       assert.ok(object, `${stack}: the chart renders ${secret}`);
       assert.equal(Buffer.from(object.data.password, "base64").toString().length, 32);
+    }
+  });
+  it("the PostgreSQL host the program uses is a Service the chart renders for the primary (with and without replicas)", (t) => {
+    const helm = requireHelm(t);
+    if (!helm) return;
+    const withReplicas = runOk("prod", serviceOverride("prod", "postgres", { readReplicas: 1 }));
+    const cases: [string, ProgramRun][] = [
+      ["standalone", runs[1][1]],
+      ["with read replicas", withReplicas],
+    ];
+    for (const [what, run] of cases) {
+      const schema = run.resources.find((r) => r.name === "postgres-schema")!;
+      const service = String(schema.inputs.host).split(".")[0];
+      const found: Manifest | undefined = renderRelease(helm, run, "postgresql").find(
+        (m) => m.kind === "Service" && m.metadata.name === service,
+      );
+      assert.ok(found, `${what}: no Service "${service}" rendered`);
+      assert.equal(found.spec.selector["app.kubernetes.io/component"], "primary", what);
     }
   });
 });

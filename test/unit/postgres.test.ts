@@ -6,6 +6,7 @@ import { componentConfigProblems } from "../../components/validation";
 import { parseConfig } from "../../config";
 import { assertKnownKeys, isSecretInput } from "../support/assert-helpers";
 import { byType, releaseValues, runOk } from "../support/program";
+import { serviceOverride } from "../support/unit-config";
 import { named } from "../support/unit-resources";
 import { POSTGRESQL_KEYS, POSTGRESQL_MAP_KEYS } from "./chart-keys";
 
@@ -91,6 +92,21 @@ describe("PostgreSQL component", () => {
         p.startsWith(`ai-platform-data:redis.aclUsers: "redis_exporter" is the exporter's user`),
       ),
     );
+  });
+
+  it("connects to the primary's own Service once there are read replicas (the chart renames it)", () => {
+    const run = runOk("prod", serviceOverride("prod", "postgres", { readReplicas: 1 }));
+    const ns = "ai-platform-data";
+    const schema = byType(run, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "postgres-schema")!;
+    assert.equal(schema.inputs.host, `postgresql-primary.${ns}.svc.cluster.local`);
+    const job = byType(run, "kubernetes:batch/v1:CronJob").find((j) => j.name === "postgres-backup-cronjob")!;
+    const env = (job.inputs.spec as any).jobTemplate.spec.template.spec.containers[0].env; // eslint-disable-line @typescript-eslint/no-explicit-any -- k8s object
+    assert.equal(env.find((e: { name: string }) => e.name === "PGHOST").value, "postgresql-primary");
+    // Without replicas the chart's primary Service is the release's name.
+    const standalone = byType(prod, "pulumi-nodejs:dynamic:Resource").find(
+      (r) => r.name === "postgres-schema",
+    )!;
+    assert.equal(standalone.inputs.host, `postgresql.${ns}.svc.cluster.local`);
   });
 
   it("keeps log_statement out of conf.d: the initialiser sets it after the first boot", () => {
