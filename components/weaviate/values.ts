@@ -141,6 +141,9 @@ export function weaviateValues(
   opts: { openaiKey: boolean },
 ): Record<string, unknown> {
   const mods = config.modules;
+  // Replicas of one inference module spread over nodes like Weaviate's (they select the module's own pods).
+  const moduleAffinity = (m: keyof typeof WEAVIATE_INFERENCE_MODULES) =>
+    podAntiAffinity(platform.podAntiAffinity, { app: WEAVIATE_INFERENCE_MODULES[m]! });
   const backupsOn = mods["backup-filesystem"].enabled;
   const envSecrets: Record<string, string> = {
     [WEAVIATE_SECRET_KEYS.allowedKeys]: secretName,
@@ -191,13 +194,17 @@ export function weaviateValues(
     },
     envSecrets,
     modules: {
+      // Each module's own affinity: without it the chart gives module pods `.Values.affinity`, Weaviate's
+      // anti-affinity against `app: weaviate`, which in prod (hard) keeps them off every Weaviate node.
       "text2vec-transformers": {
         enabled: mods["text2vec-transformers"].enabled,
         ...moduleImage(mods["text2vec-transformers"].image),
+        affinity: moduleAffinity("text2vec-transformers"),
       },
       "img2vec-neural": {
         enabled: mods["img2vec-neural"].enabled,
         ...moduleImage(mods["img2vec-neural"].image),
+        affinity: moduleAffinity("img2vec-neural"),
       },
       "generative-openai": { enabled: mods["generative-openai"].enabled },
       default_vectorizer_module: defaultVectorizer(mods),

@@ -341,4 +341,22 @@ describe("the published charts, rendered from the program's values", () => {
       assert.equal(found.spec.selector["app.kubernetes.io/component"], "primary", what);
     }
   });
+  it("Weaviate's inference modules may run beside Weaviate: their anti-affinity is their own (prod, hard)", (t) => {
+    const helm = requireHelm(t);
+    if (!helm) return;
+    const manifests = renderRelease(helm, runs[1][1], "weaviate");
+    const selected = (kind: string, name: string): string[] => {
+      const m = manifests.find((x) => x.kind === kind && x.metadata.name === name);
+      assert.ok(m, `${kind}/${name} rendered`);
+      const terms =
+        m.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+      return (terms ?? []).flatMap((term: any) =>
+        term.labelSelector.matchExpressions.map((e: any) => `${e.key}=${e.values.join("|")}`),
+      );
+    };
+    assert.deepEqual(selected("StatefulSet", "weaviate"), ["app=weaviate"]);
+    const modules = manifests.filter((m) => m.kind === "Deployment").map((m) => m.metadata.name);
+    assert.ok(modules.length > 0, "prod deploys an inference module");
+    for (const name of modules) assert.deepEqual(selected("Deployment", name), [`app=${name}`], name);
+  });
 });

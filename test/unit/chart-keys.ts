@@ -247,6 +247,9 @@ export const WEAVIATE_KEYS = [
   "modules.img2vec-neural.registry",
   "modules.img2vec-neural.repo",
   "modules.img2vec-neural.tag",
+  // Read by transformersInferenceDeployment.yaml / img2vecNeuralDeployment.yaml (`index $module "affinity"`).
+  "modules.text2vec-transformers.affinity",
+  "modules.img2vec-neural.affinity",
   "modules.generative-openai.enabled",
   "modules.default_vectorizer_module",
   "backups.filesystem.enabled",
@@ -320,7 +323,11 @@ export const POSTGRESQL_MAP_KEYS = [
   "readReplicas.extraVolumes[]",
   "readReplicas.extraVolumeMounts[]",
 ];
-export const WEAVIATE_MAP_KEYS = ["affinity"];
+export const WEAVIATE_MAP_KEYS = [
+  "affinity",
+  "modules.text2vec-transformers.affinity",
+  "modules.img2vec-neural.affinity",
+];
 
 /** Kafka's map-like and raw-list keys, checked as wholes. */
 export const KAFKA_MAP_KEYS = [
