@@ -8,10 +8,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseBytes, PlatformSecrets, PostgresConfig } from "../config";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
-import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { postgresAlertRules } from "./postgres/alerts";
 import { generatedPassword } from "./shared/credentials";
-import { EXPORTER_PORT_NAME, exporterSidecar, podMonitor } from "./shared/exporter";
+import { EXPORTER_PORT_NAME, exporterSidecar } from "./shared/exporter";
 import { deployService, serviceCredentials } from "./shared/service";
 import { pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
 
@@ -234,18 +234,8 @@ export class PostgreSQL extends pulumi.ComponentResource {
           }
         : undefined,
       alerts: () => postgresAlertRules(ns),
+      podMonitor: { podLabels: postgresPodLabels(this.releaseName), port: EXPORTER_PORT_NAME },
     });
-    podMonitor(
-      `${name}-pod-monitor`,
-      {
-        service: "postgres",
-        releaseName: this.releaseName,
-        podLabels: postgresPodLabels(this.releaseName),
-        port: EXPORTER_PORT_NAME,
-      },
-      platform,
-      { ...childOptions(this, platform), dependsOn: [this.release] },
-    );
 
     const host = serviceHost(primaryService, ns);
     this.endpoint = pulumi.output(`${host}:${PORT}`);

@@ -26,9 +26,9 @@ import {
 } from "./redis/values";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
-import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
-import { EXPORTER_PORT_NAME, podMonitor } from "./shared/exporter";
+import { EXPORTER_PORT_NAME } from "./shared/exporter";
 import { deployService, serviceCredentials } from "./shared/service";
 
 export {
@@ -41,7 +41,6 @@ export {
 
 const REDIS_PORT = 6379;
 const SENTINEL_PORT = 26379;
-const METRICS_PORT = REDIS_METRICS_PORT;
 
 /** Key of an ACL user's generated password in the credentials Secret. */
 export function redisAclPasswordKey(user: string): string {
@@ -193,7 +192,7 @@ export class Redis extends pulumi.ComponentResource {
       secret: creds.resource,
       // Clients ask a Sentinel (26379) for the master, then talk to it (6379); peers replicate on 6379
       // and Sentinels gossip on 26379; Prometheus scrapes the exporter on 9121.
-      network: { ports: [REDIS_PORT, SENTINEL_PORT], metricsPorts: [METRICS_PORT] },
+      network: { ports: [REDIS_PORT, SENTINEL_PORT], metricsPorts: [REDIS_METRICS_PORT] },
       backup: config.backup.enabled
         ? {
             config: config.backup,
@@ -212,18 +211,8 @@ export class Redis extends pulumi.ComponentResource {
           }
         : undefined,
       alerts: () => redisAlertRules(ns, config.nodes),
+      podMonitor: { podLabels: redisPodLabels(this.releaseName), port: EXPORTER_PORT_NAME },
     });
-    podMonitor(
-      `${name}-pod-monitor`,
-      {
-        service: "redis",
-        releaseName: this.releaseName,
-        podLabels: redisPodLabels(this.releaseName),
-        port: EXPORTER_PORT_NAME,
-      },
-      platform,
-      { ...childOptions(this, platform), dependsOn: [this.release] },
-    );
 
     const sentinels = [{ host: serviceHost(this.releaseName, ns), port: SENTINEL_PORT }];
     this.endpoint = pulumi.output(joinHostPorts(sentinels));

@@ -4,9 +4,10 @@
  * registered, so every problem is reported at once.
  */
 import { PlatformConfig } from "../config";
+import { postgresSettingValueProblem } from "../policies/lib/data-rules";
 import { kafkaConfigProblems } from "./kafka";
 import { mongodbUserProblem } from "./mongodb";
-import { POSTGRES_METRICS_USER, postgresSettingsByPlace } from "./postgres";
+import { POSTGRES_BACKUP_USER, POSTGRES_METRICS_USER, postgresSettingsByPlace } from "./postgres";
 import { CHARTS, chartSourceProblems } from "./shared/charts";
 import { pgvectorConfigProblems } from "./shared/pgvector";
 import { REDIS_BACKUP_USER, REDIS_METRICS_USER, redisConfigProblems } from "./redis/values";
@@ -21,17 +22,22 @@ export function componentConfigProblems(c: PlatformConfig): string[] {
       `ai-platform-data:postgres.adminUser: "${c.postgres.adminUser}" is only for external servers; the chart's administrator is always "postgres"`,
     );
   }
-  if (helm(c.postgres) && c.postgres.appUser === POSTGRES_METRICS_USER) {
-    problems.push(
-      `ai-platform-data:postgres.appUser: "${POSTGRES_METRICS_USER}" is the exporter's login, which the program creates itself; choose another name`,
-    );
+  for (const [reserved, whose] of [
+    [POSTGRES_METRICS_USER, "the exporter's"],
+    [POSTGRES_BACKUP_USER, "the backup job's"],
+  ]) {
+    if (helm(c.postgres) && c.postgres.appUser === reserved) {
+      problems.push(
+        `ai-platform-data:postgres.appUser: "${reserved}" is ${whose} login, which the program creates itself; choose another name`,
+      );
+    }
   }
   if (helm(c.postgres)) {
     for (const [name, value] of Object.entries(postgresSettingsByPlace(c.postgres).deferred)) {
-      // The initialiser quotes it into ALTER SYSTEM: words and numbers only.
-      if (!/^[A-Za-z0-9_.,:-]{1,200}$/.test(value)) {
+      const problem = postgresSettingValueProblem(value);
+      if (problem) {
         problems.push(
-          `ai-platform-data:postgres.settings.${name}: "${value}" is not a value this program sets (letters, digits, _ . , : -); log_statement takes none, ddl, mod or all`,
+          `ai-platform-data:postgres.settings.${name}: ${problem}; log_statement takes none, ddl, mod or all`,
         );
       }
     }

@@ -28,7 +28,6 @@ import { secretEnv } from "./shared/backup";
 import { CHARTS, imageValues } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
-import { podMonitor } from "./shared/exporter";
 import { serviceLabels } from "./shared/labels";
 import { deployService, serviceCredentials } from "./shared/service";
 
@@ -201,6 +200,9 @@ export class Weaviate extends pulumi.ComponentResource {
           }
         : undefined,
       alerts: () => weaviateAlertRules(ns, config),
+      // Instead of the chart's ServiceMonitor, which takes no labels (Prometheus would not select it) and
+      // matches all three Services (every pod scraped three times).
+      podMonitor: { podLabels: WEAVIATE_POD_LABELS, port: "metrics" },
     });
 
     const inference = modules.flatMap((m) => WEAVIATE_INFERENCE_MODULES[m] ?? []);
@@ -228,15 +230,6 @@ export class Weaviate extends pulumi.ComponentResource {
         childOpts,
       );
     }
-
-    // Instead of the chart's ServiceMonitor, which takes no labels (Prometheus would not select it) and
-    // matches all three Services (every pod scraped three times).
-    podMonitor(
-      `${name}-pod-monitor`,
-      { service: "weaviate", releaseName: this.releaseName, podLabels: WEAVIATE_POD_LABELS, port: "metrics" },
-      platform,
-      { ...childOpts, dependsOn: [this.release] },
-    );
 
     const host = serviceHost(this.releaseName, ns);
     const grpcHost = serviceHost(`${this.releaseName}-grpc`, ns);

@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformContext } from "./context";
 import { serviceLabels } from "./labels";
-import { ServiceName } from "./service";
+import type { ServiceName } from "./service";
 
 /** The name of the exporter's port, in the pod and in the PodMonitor. */
 export const EXPORTER_PORT_NAME = "http-metrics";

@@ -1,7 +1,7 @@
 /**
  * What every service component does the same way in `helm` mode: its credentials Secret (generated, or
  * the user's own), the pinned Helm release that reads it, the NetworkPolicy in front of the pods, the
- * backup CronJob and the alert rules. Each `components/<service>.ts` hands in only what is its own:
+ * backup CronJob, the PodMonitor (where the program scrapes the pods itself) and the alert rules. Each `components/<service>.ts` hands in only what is its own:
  * chart, values, Secret keys, ports, backup script settings and alerts.
  *
  * Resource names stay `<component>-credentials`, `<component>-release`, `<component>-network-policy`,
@@ -15,6 +15,7 @@ import { BackupJob, BackupJobArgs } from "./backup";
 import { PinnedChart, pinnedRelease } from "./charts";
 import { childOptions, PlatformContext } from "./context";
 import { opaqueSecret } from "./credentials";
+import { podMonitor, PodMonitorArgs } from "./exporter";
 import { existingSecret } from "./existing-secret";
 import { AlertRule, alertRules, diskSpaceRule } from "./monitoring";
 import { databaseNetworkPolicy, DatabaseNetworkPolicyArgs } from "./network";
@@ -120,11 +121,17 @@ export interface ServiceDeploymentArgs {
   backup?: Pick<BackupJobArgs, "image" | "defaultTag" | "env"> & { config: BackupConfig };
   /** The service's own alert rules; the disk-space rule every service shares is appended. */
   alerts: () => AlertRule[];
+  /**
+   * The pods to scrape with a PodMonitor of the program's own (when `monitoring.serviceMonitor`), for
+   * the services whose chart's ServiceMonitor is not used; unset: none.
+   */
+  podMonitor?: Pick<PodMonitorArgs, "podLabels" | "port">;
 }
 
 /**
  * The release of a `helm`-mode service and the objects around it: NetworkPolicy, backup job (when
- * enabled) and PrometheusRule (when `monitoring.prometheusRule`). Returns the release.
+ * enabled), PodMonitor (when asked for and `monitoring.serviceMonitor`) and PrometheusRule (when
+ * `monitoring.prometheusRule`). Returns the release.
  */
 export function deployService(
   name: string,
@@ -173,6 +180,15 @@ export function deployService(
         ...job,
       },
       { parent, provider: platform.provider, dependsOn: [release] },
+    );
+  }
+
+  if (args.podMonitor) {
+    podMonitor(
+      `${name}-pod-monitor`,
+      { service: args.service, releaseName: args.releaseName, ...args.podMonitor },
+      platform,
+      { ...childOpts, dependsOn: [release] },
     );
   }
 

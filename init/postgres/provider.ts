@@ -29,7 +29,6 @@ import {
   migrationId,
   missingExtensionsError,
   nextAppPasswordRevision,
-  nextServiceRolesRevision,
   PostgresSchemaInputs,
   PostgresSchemaOutputs,
   quoteIdent,
@@ -63,7 +62,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
       serverSettings: news.serverSettings ?? {},
       appPasswordRevision: nextAppPasswordRevision(olds ?? {}, news),
       serviceRoles: news.serviceRoles ?? [],
-      serviceRolePasswordsRevision: nextServiceRolesRevision(olds ?? {}, news),
+      serviceRolePasswordsRevision: nextAppPasswordRevision(olds ?? {}, news, "serviceRoles"),
     };
     const failures = [
       ...validateInputs(inputs),

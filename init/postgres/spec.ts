@@ -331,31 +331,31 @@ export function missingExtensionsError(
 }
 
 /**
- * The app password's revision for the new inputs: one more when it changed since the old inputs, not
- * known yet when the password is not (a preview).
+ * The revision of a password input for the new inputs (`appPassword`, or the service roles' passwords
+ * taken together): one more when it changed since the old inputs, not known yet when the password is
+ * not (a preview).
  */
 export function nextAppPasswordRevision(
   olds: Partial<PostgresSchemaInputs>,
   news: Partial<PostgresSchemaInputs>,
+  which: "app" | "serviceRoles" = "app",
 ): number {
-  if (isUnknown(news.appPassword)) return UNKNOWN as unknown as number;
-  const before = typeof olds.appPasswordRevision === "number" ? olds.appPasswordRevision : 0;
+  const [password, revision] =
+    which === "app"
+      ? (["appPassword", "appPasswordRevision"] as const)
+      : (["serviceRolePasswords", "serviceRolePasswordsRevision"] as const);
+  const value = news[password];
+  const values = typeof value === "object" && value !== null ? Object.values(value) : [value];
+  if (isUnknown(value) || values.some(isUnknown)) return UNKNOWN as unknown as number;
+  const before = typeof olds[revision] === "number" ? olds[revision] : 0;
   const isUpdate = Object.keys(olds).length > 0;
-  const rotated = isUpdate && news.appPassword !== undefined && olds.appPassword !== news.appPassword;
+  const rotated = isUpdate && value !== undefined && !samePasswords(olds[password], value);
   return rotated ? before + 1 : before;
 }
 
-/** As {@link nextAppPasswordRevision}, for the service roles' passwords (any of them changed). */
-export function nextServiceRolesRevision(
-  olds: Partial<PostgresSchemaInputs>,
-  news: Partial<PostgresSchemaInputs>,
-): number {
-  const pw = news.serviceRolePasswords;
-  if (isUnknown(pw) || Object.values(pw ?? {}).some(isUnknown)) return UNKNOWN as unknown as number;
-  const before =
-    typeof olds.serviceRolePasswordsRevision === "number" ? olds.serviceRolePasswordsRevision : 0;
-  const isUpdate = Object.keys(olds).length > 0;
-  const same = (a: Record<string, string> = {}, b: Record<string, string> = {}) =>
-    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
-  return isUpdate && !same(olds.serviceRolePasswords, pw) ? before + 1 : before;
+/** A password, or passwords by name, equal (key order aside). */
+function samePasswords(a: unknown, b: unknown): boolean {
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return a === b;
+  const [x, y] = [a as Record<string, unknown>, b as Record<string, unknown>];
+  return Object.keys(x).length === Object.keys(y).length && Object.keys(x).every((k) => x[k] === y[k]);
 }

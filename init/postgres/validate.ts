@@ -2,11 +2,9 @@
  * Validation of the schema initialiser's scalar inputs, run by `check` before anything reaches a server:
  * identifiers, the administrator and application roles, the service roles and the server settings.
  */
+import { postgresSettingValueProblem } from "../../policies/lib/data-rules";
 import { isUnknown, UNKNOWN } from "../shared/unknown";
 import { Failure, IDENTIFIER, PostgresSchemaInputs, SERVICE_ROLE_GRANTS } from "./spec";
-
-/** Values `ALTER SYSTEM SET` gets quoted: words, numbers with units, nothing that could end the literal. */
-const SETTING_VALUE = /^[A-Za-z0-9_.,:-]{1,200}$/;
 
 /** Validation of the scalar inputs (unknown preview values are let through). */
 export function validateInputs(news: Partial<PostgresSchemaInputs>): Failure[] {
@@ -63,7 +61,11 @@ export function validateInputs(news: Partial<PostgresSchemaInputs>): Failure[] {
   }
   if (known(news.serverSettings)) {
     for (const [name, value] of Object.entries(news.serverSettings ?? {})) {
-      if (!IDENTIFIER.test(name) || typeof value !== "string" || !SETTING_VALUE.test(value)) {
+      if (
+        !IDENTIFIER.test(name) ||
+        typeof value !== "string" ||
+        postgresSettingValueProblem(value) !== undefined
+      ) {
         failures.push({
           property: `serverSettings.${name}`,
           reason: `"${String(value)}" is not a setting value this initialiser sets (letters, digits, _ . , : -)`,

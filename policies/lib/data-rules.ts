@@ -1,7 +1,8 @@
 /**
  * Checks the program's config, its initialisers and this policy pack make alike, written once. The
  * module is pure (no imports) and lives in the pack so the pack stays self-contained when published; the
- * program imports it from here (config/index.ts, init/kafka.ts, init/redis.ts).
+ * program imports it from here (config/index.ts, init/kafka.ts, init/redis.ts, components/validation.ts,
+ * init/postgres/validate.ts).
  */
 
 /**
@@ -24,4 +25,13 @@ const REDIS_DEFAULT_USER = "default";
 export function redisAclUserNameProblem(name: string): string | undefined {
   if (name !== REDIS_DEFAULT_USER) return undefined;
   return `"${REDIS_DEFAULT_USER}" is the built-in user whose password the chart manages; choose another name`;
+}
+
+/**
+ * Why a PostgreSQL setting value cannot be set with `ALTER SYSTEM` by the initialiser (it quotes the value
+ * into the statement: words and numbers with units only), or undefined.
+ */
+export function postgresSettingValueProblem(value: string): string | undefined {
+  if (/^[A-Za-z0-9_.,:-]{1,200}$/.test(value)) return undefined;
+  return `"${value}" is not a value this program sets (letters, digits, _ . , : -)`;
 }
