@@ -24,10 +24,11 @@ import {
   redisPodLabels,
   redisValues,
 } from "./redis/values";
+import { SENTINEL_USERS_KEY, sentinelUsersConf, sentinelUsersSecretName } from "./redis/sentinel-users";
 import { secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
-import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
-import { generatedPassword } from "./shared/credentials";
+import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
+import { generatedPassword, opaqueSecret } from "./shared/credentials";
 import { EXPORTER_PORT_NAME } from "./shared/exporter";
 import { deployService, serviceCredentials } from "./shared/service";
 
@@ -183,6 +184,27 @@ export class Redis extends pulumi.ComponentResource {
     this.secretName = secretName;
     const password = creds.values[REDIS_PASSWORD_KEY];
 
+    const appUsers = aclUsers(config.aclUsers.map((u) => creds.values[redisAclPasswordKey(u.name)]));
+    const serviceUsers = redisServiceUsers(config, creds.values);
+    // Every user's discovery login, which the Sentinels get back from this Secret at each start.
+    const sentinelUsers = opaqueSecret(
+      `${name}-sentinel-users`,
+      {
+        namespace: ns,
+        name: sentinelUsersSecretName(this.releaseName),
+        data: {
+          [SENTINEL_USERS_KEY]: pulumi
+            .all([...appUsers, ...serviceUsers].map((u) => u.password))
+            .apply((pws) =>
+              sentinelUsersConf(
+                [...appUsers, ...serviceUsers].map((u, i) => ({ name: u.name, password: pws[i] })),
+              ),
+            ),
+        },
+      },
+      childOptions(this, platform),
+    );
+
     this.release = deployService(name, this, platform, {
       service: "redis",
       releaseName: this.releaseName,
@@ -190,6 +212,7 @@ export class Redis extends pulumi.ComponentResource {
       chartSource: config.chart,
       values: redisValues(config, platform, secretName, this.releaseName),
       secret: creds.resource,
+      mountedSecrets: [sentinelUsers],
       // Clients ask a Sentinel (26379) for the master, then talk to it (6379); peers replicate on 6379
       // and Sentinels gossip on 26379; Prometheus scrapes the exporter on 9121.
       network: { ports: [REDIS_PORT, SENTINEL_PORT], metricsPorts: [REDIS_METRICS_PORT] },
@@ -222,32 +245,33 @@ export class Redis extends pulumi.ComponentResource {
       password: pulumi.secret(password),
       sentinelPassword: pulumi.secret(password),
       nodes: config.nodes,
-      aclUsers: aclUsers(config.aclUsers.map((u) => creds.values[redisAclPasswordKey(u.name)])),
-      serviceUsers: [
-        {
-          name: REDIS_METRICS_USER,
-          keys: [],
-          channels: [],
-          commands: REDIS_METRICS_COMMANDS,
-          password: pulumi.secret(creds.values[REDIS_METRICS_PASSWORD_KEY]),
-        },
-        ...(config.backup.enabled
-          ? [
-              {
-                name: REDIS_BACKUP_USER,
-                keys: [],
-                channels: [],
-                commands: REDIS_BACKUP_COMMANDS,
-                password: pulumi.secret(creds.values[REDIS_BACKUP_PASSWORD_KEY]),
-              },
-            ]
-          : []),
-      ],
+      aclUsers: appUsers,
+      serviceUsers,
     };
     this.ready = [this.release, creds.resource];
     this.clientSecretData = redisClientData({ ...this.connection, sentinels });
     this.registerOutputs({ endpoint: this.endpoint, release: this.release });
   }
+}
+
+/** The exporter's and (with backups on) the backup job's ACL users, with their passwords. */
+function redisServiceUsers(
+  config: RedisConfig,
+  values: Record<string, pulumi.Output<string>>,
+): RedisAclUserConnection[] {
+  const user = (name: string, commands: string, key: string): RedisAclUserConnection => ({
+    name,
+    keys: [],
+    channels: [],
+    commands,
+    password: pulumi.secret(values[key]),
+  });
+  return [
+    user(REDIS_METRICS_USER, REDIS_METRICS_COMMANDS, REDIS_METRICS_PASSWORD_KEY),
+    ...(config.backup.enabled
+      ? [user(REDIS_BACKUP_USER, REDIS_BACKUP_COMMANDS, REDIS_BACKUP_PASSWORD_KEY)]
+      : []),
+  ];
 }
 
 function joinHostPorts(list: HostPort[]): string {

@@ -43,6 +43,14 @@ export const postgresSchema = z
     database: identifier.default("ai_platform"),
     /** The role applications connect as, with DML on the application schemas. */
     appUser: identifier.default("ai_platform"),
+    /**
+     * The initialiser's sessions: how long a statement waits for a lock, and runs at most, in seconds. A
+     * migration blocked by an application's transaction gives up and is retried (until
+     * `initTimeoutSeconds`) rather than queueing every other query behind its lock request; a migration
+     * that needs longer says so itself (`SET LOCAL lock_timeout = '5min'`).
+     */
+    initLockTimeoutSeconds: z.number().int().min(1).max(3600).default(10),
+    initStatementTimeoutSeconds: z.number().int().min(1).max(86400).default(300),
     /** Read replicas; 0 deploys the chart's `standalone` architecture. */
     readReplicas: z.number().int().min(0).max(10).default(0),
     /** postgresql.conf settings, merged over the defaults from the design (seed §2.3). */

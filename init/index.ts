@@ -75,6 +75,8 @@ export function initialiseDatabases(
         serverSettings: conn.serverSettings,
         migrations: loadMigrations(),
         timeoutSeconds: config.postgres.initTimeoutSeconds,
+        lockTimeoutSeconds: config.postgres.initLockTimeoutSeconds,
+        statementTimeoutSeconds: config.postgres.initStatementTimeoutSeconds,
         forward: forward(config.postgres),
       },
       after(c.postgres),

@@ -54,6 +54,10 @@ export interface PostgresSchemaArgs {
   migrations: pulumi.Input<Migration[]>;
   /** Seconds to keep retrying to reach the server: `postgres.initTimeoutSeconds`. */
   timeoutSeconds: pulumi.Input<number>;
+  /** A session's `lock_timeout`, seconds: `postgres.initLockTimeoutSeconds` (default 10). */
+  lockTimeoutSeconds?: pulumi.Input<number>;
+  /** A session's `statement_timeout`, seconds: `postgres.initStatementTimeoutSeconds` (default 300). */
+  statementTimeoutSeconds?: pulumi.Input<number>;
   /** How to reach the server from here: a port-forward (shared/port-forward.ts); unset: as given. */
   forward?: pulumi.Input<ForwardSpec>;
 }

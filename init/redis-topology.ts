@@ -79,14 +79,21 @@ export function uniqueNodes(nodes: HostPort[]): HostPort[] {
   return nodes.filter((n) => !seen.has(nodeKey(n)) && (seen.add(nodeKey(n)), true));
 }
 
+/** Milliseconds any one Redis command may take (they are all small: ACL, INFO, SENTINEL). */
+const COMMAND_TIMEOUT_MS = 15_000;
+
 /** True for a refused login: another attempt cannot help. */
 function isAuthError(e: unknown): boolean {
   return /WRONGPASS|NOAUTH|invalid password/i.test(String((e as Error)?.message));
 }
 
-/** What ends the retries at once: a refused login, or a port-forward the Kubernetes API refuses. */
+/**
+ * What ends the retries at once: a refused login, a command the login may not run (NOPERM names it:
+ * "this user has no permissions to run the 'sentinel|replicas' command"), or a port-forward the
+ * Kubernetes API refuses.
+ */
 export function isFatalRedisError(e: unknown): boolean {
-  return isAuthError(e) || isForwardRefusal(e);
+  return isAuthError(e) || /\bNOPERM\b/.test(String((e as Error)?.message)) || isForwardRefusal(e);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis is required lazily, untyped here
@@ -116,6 +123,8 @@ async function connectOnce(
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
     connectTimeout: timeoutMs,
+    // A server that accepts and never answers (a stalled port-forward): AUTH and every command give up.
+    commandTimeout: COMMAND_TIMEOUT_MS,
   });
   // ioredis reports an AUTH refusal as an "error" event and then rejects with "Connection is closed".
   let socketError: unknown;

@@ -6,8 +6,9 @@
  * (SENTINEL get-master-addr-by-name, sentinels, replicas; events), saved with SENTINEL FLUSHCONFIG: so
  * applications find the master with their own user, never with the `default` superuser's password.
  */
-import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import { aclPasswordHash, sentinelRules } from "../components/redis/sentinel-users";
 import { redisAclUserNameProblem } from "../policies/lib/data-rules";
 import { inPlaceDiff, removedNames } from "./shared/diff";
 import { initialiserOptions } from "./shared/options";
@@ -49,6 +50,17 @@ export interface RedisAclUsersInputs {
   timeoutSeconds: number;
   /** How to reach the Sentinels and nodes from here (shared/port-forward.ts); unset: as given. */
   forward?: ForwardSpec;
+  /**
+   * Whether `check` reads every server's users so that `diff` sees drift (a user deleted by hand, a
+   * Sentinel that came back without its logins): true in `pulumi up`, false in a preview, which stays
+   * off the servers (`pulumi preview --refresh` shows drift there). `check` drops it from the inputs.
+   */
+  observe?: boolean;
+  /**
+   * Set by `check` only (never by the program): per server, per user, the digest of what the server holds
+   * now, in the form of `applied`; a server that could not be read within the probe's deadline is absent.
+   */
+  observed?: Record<string, Record<string, string>>;
 }
 
 export interface RedisAclUsersOutputs extends RedisAclUsersInputs {
@@ -57,9 +69,10 @@ export interface RedisAclUsersOutputs extends RedisAclUsersInputs {
   /** Sentinels the users' discovery login was last set on (`host:port`). */
   sentinelNodes: string[];
   /**
-   * Per server (`node host:port`, `sentinel host:port`), per user: SHA-256 of the server's `ACL GETUSER`
-   * answer once converged. `read` compares against it, so refresh needs no probe user (it only reads).
-   * Derived from credentials: a secret output.
+   * Per server (`node host:port`, `sentinel host:port`), per user: the digest of the server's `ACL GETUSER`
+   * answer once converged, an HMAC keyed with the nodes' password (so the digests that `check` leaves in
+   * the inputs reveal nothing of a user's password). `read` and `diff` compare against it, so neither
+   * needs a probe user. A secret output all the same.
    */
   applied: Record<string, Record<string, string>>;
   /** True when `read` found a server that lacks a user or has other rules. */
@@ -67,40 +80,16 @@ export interface RedisAclUsersOutputs extends RedisAclUsersInputs {
   log: string[];
 }
 
-/**
- * What a user may do on a Sentinel: log in and find the master, replicas and other Sentinels, and follow
- * Sentinel's events (ioredis' failover detection). No SENTINEL FAILOVER, SET, RESET, CONFIG or ACL.
- */
-const SENTINEL_CLIENT_COMMANDS = [
-  "-@all",
-  "+auth",
-  "+hello",
-  "+ping",
-  "+sentinel|get-master-addr-by-name",
-  "+sentinel|sentinels",
-  "+sentinel|replicas",
-  "+sentinel|slaves",
-  "+subscribe",
-  "+psubscribe",
-  "+unsubscribe",
-  "+punsubscribe",
-];
-
 /** The ACL SETUSER arguments for a user on a data node: reset first, so the rules are exactly these. */
 export function aclRules(user: AclUserSpec, password: string): string[] {
   return [
     "reset",
     "on",
-    `#${sha256(password)}`,
+    `#${aclPasswordHash(password)}`,
     ...user.keys.map((k) => `~${k}`),
     ...(user.channels.length > 0 ? user.channels.map((c) => `&${c}`) : ["resetchannels"]),
     ...user.commands.split(/\s+/).filter(Boolean),
   ];
-}
-
-/** The ACL SETUSER arguments for a user's discovery login on a Sentinel. */
-export function sentinelRules(password: string): string[] {
-  return ["reset", "on", `#${sha256(password)}`, "&*", ...SENTINEL_CLIENT_COMMANDS];
 }
 
 /** A comparable summary of `ACL GETUSER` output (flags, password hashes, commands, keys, channels). */
@@ -115,9 +104,27 @@ export function summariseGetUser(reply: unknown[] | null): string | undefined {
   return JSON.stringify(out, Object.keys(out).sort());
 }
 
-/** Hex SHA-256: ACL password hashes and the `applied` digests of GETUSER summaries. */
-function sha256(text: string): string {
-  return crypto.createHash("sha256").update(text).digest("hex");
+/** The digest of a GETUSER summary kept in `applied` and `observed` (see `applied`). */
+function digest(key: string, summary: string | undefined): string {
+  return summary === undefined ? "" : crypto.createHmac("sha256", key).update(summary).digest("hex");
+}
+
+/** Seconds `check` spends reading the servers before it gives up and leaves drift to the next run. */
+const OBSERVE_SECONDS = 60;
+
+/**
+ * Whether what `check` observed differs from what the last run applied: a user missing or changed on a
+ * server, or a server (a new node, a Sentinel) the last run never set. Pure: the diff's half of drift.
+ */
+export function observedDrift(
+  applied: Record<string, Record<string, string>> | undefined,
+  observed: Record<string, Record<string, string>> | undefined,
+  users: readonly { name: string }[],
+): boolean {
+  if (!observed) return false;
+  return Object.entries(observed).some(([server, have]) =>
+    users.some((u) => !have[u.name] || applied?.[server]?.[u.name] !== have[u.name]),
+  );
 }
 
 /** One server the users go to: a data node or a Sentinel, with what differs between the two. */
@@ -130,7 +137,7 @@ const targetKey = (t: Target) => `${t.kind} ${nodeKey(t.addr)}`;
 
 export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
   async check(
-    _olds: Partial<RedisAclUsersInputs>,
+    olds: Partial<RedisAclUsersInputs>,
     news: RedisAclUsersInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
     const failures: { property: string; reason: string }[] = [];
@@ -138,7 +145,42 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
       const problem = u ? redisAclUserNameProblem(u.name) : undefined;
       if (problem) failures.push({ property: `users[${i}].name`, reason: problem });
     });
-    return { inputs: news, failures };
+    const { observe, ...inputs } = news;
+    delete inputs.observed;
+    // Only an existing resource (olds has users) with valid inputs is worth reading. No key may be left
+    // undefined: the engine's wire format has no such value.
+    const observed = observe && olds.users && failures.length === 0 ? await this.observe(inputs) : undefined;
+    if (observed) inputs.observed = observed;
+    return { inputs, failures };
+  }
+
+  /**
+   * Reads every server's users (GETUSER only) for the diff; writes nothing. Undefined when the servers
+   * cannot be read within {@link OBSERVE_SECONDS}: the update, if any, reaches them with its own deadline.
+   */
+  private async observe(inputs: RedisAclUsersInputs) {
+    const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
+    try {
+      return await this.reaching(bounded, async (fw) => {
+        const observed: Record<string, Record<string, string>> = {};
+        const { targets } = await this.targets(bounded, fw);
+        for (const t of targets) {
+          const here: Record<string, string> = (observed[targetKey(t)] = {});
+          await this.onTarget(bounded, t, fw, async (c) => {
+            for (const u of inputs.users) {
+              here[u.name] = digest(
+                inputs.password,
+                summariseGetUser(await c.call("ACL", "GETUSER", u.name)),
+              );
+            }
+          });
+        }
+        return observed;
+      });
+    } catch (e) {
+      progress("redis-acl").log(`could not read the users for drift (${(e as Error).message}); not checked`);
+      return undefined;
+    }
   }
 
   async diff(
@@ -149,8 +191,8 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     return inPlaceDiff(
       olds,
       news,
-      ["log", "nodes", "sentinelNodes", "drifted", "applied"],
-      olds.drifted === true,
+      ["log", "nodes", "sentinelNodes", "drifted", "applied", "observed"],
+      olds.drifted === true || observedDrift(olds.applied, news.observed, news.users),
     );
   }
 
@@ -185,7 +227,7 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
       await this.onTarget(props, t, fw, async (c) => {
         for (const u of props.users) {
           const have = summariseGetUser(await c.call("ACL", "GETUSER", u.name));
-          if (!want || !have || want[u.name] !== sha256(have)) drifted = true;
+          if (!want || !have || want[u.name] !== digest(props.password, have)) drifted = true;
         }
       });
     }
@@ -201,22 +243,14 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     };
   }
 
+  /**
+   * Keeps the users. A renamed or re-parented resource is created, and sets them, before the old one is
+   * deleted: removing them here would lock applications out until the next run. `pulumi destroy` keeps
+   * them too, like everything the initialisers make. A user leaves when config drops it (update).
+   */
   async delete(_id: string, props: RedisAclUsersOutputs): Promise<void> {
-    return this.reaching(props, (fw) => this.deleteWith(props, fw));
-  }
-
-  private async deleteWith(props: RedisAclUsersOutputs, fw: Forwarder): Promise<void> {
-    // Users hold no data: removing the resource removes them, on every node and Sentinel.
-    const { log } = progress("redis-acl");
-    const { targets } = await this.targets(props, fw);
-    for (const t of targets) {
-      await this.onTarget(props, t, fw, async (c) => {
-        for (const u of props.users) await c.call("ACL", "DELUSER", u.name);
-        await this.persist(c, t);
-      });
-    }
-    log(
-      `removed ACL users ${props.users.map((u) => u.name).join(", ")} from ${targets.length} nodes and Sentinels (users hold no data)`,
+    progress("redis-acl").log(
+      `kept ACL users ${props.users.map((u) => u.name).join(", ") || "(none)"}: removing this resource removes no login; drop a user from redis.aclUsers to remove it`,
     );
   }
 
@@ -245,7 +279,7 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
           const rules = t.kind === "node" ? aclRules(u, password) : sentinelRules(password);
           const before = summariseGetUser(await c.call("ACL", "GETUSER", u.name));
           const want = await this.expected(c, u.name, rules);
-          here[u.name] = sha256(want ?? "");
+          here[u.name] = digest(inputs.password, want);
           if (before === want) continue;
           await c.call("ACL", "SETUSER", u.name, ...rules);
           changed = true;
@@ -260,8 +294,11 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
         if (changed) await this.persist(c, t);
       });
     }
+    // Observations stay out of the outputs (a key set to undefined would not serialize either).
+    const declared = { ...inputs };
+    delete declared.observed;
     return {
-      ...inputs,
+      ...declared,
       nodes: nodes.map(nodeKey).sort(),
       sentinelNodes: sentinels.map(nodeKey).sort(),
       applied,
@@ -375,6 +412,8 @@ export class RedisAclUsers extends pulumi.dynamic.Resource {
         ...args,
         userPasswords: pulumi.secret(args.userPasswords),
         codeVersion: codeVersion(__filename),
+        observe: !pulumi.runtime.isDryRun(),
+        observed: undefined,
         nodes: undefined,
         sentinelNodes: undefined,
         applied: undefined,

@@ -8,6 +8,7 @@ import { bitnamiImage } from "../shared/charts";
 import { PlatformContext } from "../shared/context";
 import { exporterSidecar } from "../shared/exporter";
 import { disruptionBudget } from "../shared/scheduling";
+import { sentinelUsersValues } from "./sentinel-users";
 
 /** Key of the default user's password in the credentials Secret (`auth.existingSecretPasswordKey`). */
 export const REDIS_PASSWORD_KEY = "redis-password";
@@ -246,6 +247,8 @@ export function redisValues(
       masterSet: config.sentinel.masterSet,
       quorum: config.sentinel.quorum,
       resources: REDIS_SIDECAR_RESOURCES,
+      // The ACL users' discovery logins, back at every start (the chart's script drops saved ones).
+      ...sentinelUsersValues(releaseName),
     },
     // Off by default in this chart; stated because NetworkPolicies add up (see shared/network.ts).
     networkPolicy: { enabled: false },

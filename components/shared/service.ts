@@ -112,6 +112,8 @@ export interface ServiceDeploymentArgs {
   values: Record<string, unknown>;
   /** The credentials Secret the chart reads; the release waits for it. */
   secret: pulumi.Resource;
+  /** Further Secrets the chart's pods mount (they would not start without them); the release waits. */
+  mountedSecrets?: pulumi.Resource[];
   /** Ports (and pod selector) of the NetworkPolicy. */
   network: Pick<
     DatabaseNetworkPolicyArgs,
@@ -152,7 +154,7 @@ export function deployService(
       timeoutSeconds: platform.helm.timeoutSeconds,
       chart: args.chartSource,
     },
-    { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), args.secret] },
+    { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), args.secret, ...(args.mountedSecrets ?? [])] },
   );
 
   databaseNetworkPolicy(

@@ -56,20 +56,15 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     return { id, props: { ...props, users: present } };
   }
 
-  /** Users hold no data: their credentials are removed, except the one the initialiser connects as. */
+  /**
+   * Keeps the credentials. A renamed or re-parented resource is created, and sets them, before the old
+   * one is deleted: removing them here would lock clients out until the next run. `pulumi destroy` keeps
+   * them too, like everything the initialisers make. A user leaves when config drops it (update).
+   */
   async delete(_id: string, props: KafkaScramUsersOutputs): Promise<void> {
-    const { log } = progress("kafka-scram-users");
-    const gone = props.users.filter((u) => u.name !== props.username);
-    if (gone.length === 0) return;
-    await withScramAdmin(props, async (conn) => {
-      const existing = await describeUsers(
-        conn,
-        gone.map((u) => u.name),
-      );
-      const deletions = gone.filter((u) => hasCredential(existing, u));
-      if (deletions.length > 0) await alterUsers(conn, deletions, []);
-      log(`removed SCRAM credentials of ${gone.map((u) => u.name).join(", ")} (users hold no data)`);
-    });
+    progress("kafka-scram-users").log(
+      `kept the SCRAM credentials of ${props.users.map((u) => u.name).join(", ") || "(none)"}: removing this resource removes no login; drop a user from config to remove it`,
+    );
   }
 
   /**

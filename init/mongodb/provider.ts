@@ -259,6 +259,9 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
           const c = new MongoClient(`mongodb://${at.hosts.join(",")}/`, {
             ...at.options,
             serverSelectionTimeoutMS: wait,
+            // A socket that stops answering mid-run (a stalled port-forward) fails its operation
+            // rather than holding it; an index build may take long, so the whole deadline.
+            socketTimeoutMS: Math.max(wait, left),
           });
           try {
             await c.connect();

@@ -14,6 +14,7 @@ import {
   migrationChecksum,
   migrationId,
   PostgresSchemaInputs,
+  SESSION_TIMEOUT_DEFAULTS,
   TRACKING_TABLE,
 } from "./spec";
 import { AppRoleElevation, ELEVATED_ATTRIBUTES, SchemaGrants } from "./statements";
@@ -235,6 +236,11 @@ export async function adminSession<T>(
 ): Promise<T> {
   const { Client } = require("pg") as typeof Pg;
   const deadlineMs = inputs.timeoutSeconds * 1000;
+  const limits = {
+    lockTimeoutSeconds: inputs.lockTimeoutSeconds ?? SESSION_TIMEOUT_DEFAULTS.lockTimeoutSeconds,
+    statementTimeoutSeconds:
+      inputs.statementTimeoutSeconds ?? SESSION_TIMEOUT_DEFAULTS.statementTimeoutSeconds,
+  };
   // Through a port-forward to the primary's pod when `forward` says so, open for this session only.
   const server = { host: inputs.host, port: inputs.port };
   const fw = await openForwarder(inputs.forward, server, log);
@@ -248,6 +254,10 @@ export async function adminSession<T>(
       database,
       application_name: "ai-platform-data-init",
       connectionTimeoutMillis: Math.min(10_000, deadlineMs),
+      // Sent with the login, so they hold for every statement of the session (shared/retry.ts stops
+      // the session itself at the deadline; these stop a statement on the server).
+      lock_timeout: limits.lockTimeoutSeconds * 1000,
+      statement_timeout: limits.statementTimeoutSeconds * 1000,
     });
     // A connection dropped while idle must not crash the provider.
     client.on("error", () => undefined);

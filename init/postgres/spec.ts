@@ -53,6 +53,15 @@ export interface PostgresSchemaInputs extends VersionedInputs {
   /** Seconds to keep retrying to reach the server. */
   timeoutSeconds: number;
   /**
+   * Per session: how long a statement waits for a lock (`lock_timeout`) and runs at most
+   * (`statement_timeout`), in seconds. A migration queued behind an application's long transaction then
+   * gives up (55P03, retried until `timeoutSeconds`) instead of holding everyone else's queries behind
+   * its own lock request. A migration that needs longer raises them for itself with `SET LOCAL`.
+   * Unset: {@link SESSION_TIMEOUT_DEFAULTS}.
+   */
+  lockTimeoutSeconds?: number;
+  statementTimeoutSeconds?: number;
+  /**
    * Set by `check`: counts changes of `appPassword`, so that `diff` sees a rotation without the
    * password being stored in any output.
    */
@@ -115,7 +124,10 @@ const NO_TRANSACTION_MARKER = "-- postgres-migrations disable-transaction";
 /** Lower-case SQL identifiers, as the stack config allows them. */
 export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Keys whose change `diff` reports; `timeoutSeconds` only says how long to wait, and is not one. */
+/** The per-session limits when the inputs give none (state written before they existed). */
+export const SESSION_TIMEOUT_DEFAULTS = { lockTimeoutSeconds: 10, statementTimeoutSeconds: 300 };
+
+/** Keys whose change `diff` reports; the timeouts only say how long to wait, and are not among them. */
 export const DIFF_KEYS = [
   "codeVersion",
   "host",

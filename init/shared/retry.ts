@@ -100,7 +100,7 @@ export function isTransient(e: unknown): boolean {
   // @platformatic/kafka (SCRAM users): a dropped connection or a timeout, which it marks retriable.
   if (err.code === "PLT_KFK_NETWORK" && err.canRetry === true) return true;
   if (
-    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|Connection is closed|Connection terminated|connection timeout|timeout expired|starting up|shutting down|too many clients|fetch failed/i.test(
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|Connection is closed|Command timed out|Connection terminated|connection timeout|timeout expired|starting up|shutting down|too many clients|fetch failed/i.test(
       err.message ?? "",
     )
   ) {
@@ -158,6 +158,32 @@ export function describeError(e: unknown, secrets: (string | undefined)[] = []):
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An attempt still running when the deadline came: it was given up (and its connection closed). */
+class DeadlineReached extends Error {}
+
+/**
+ * `p`, or a {@link DeadlineReached} once `ms` pass first; `onLate` then runs (closing the connection
+ * that hangs, so nothing keeps running behind the error). A server that accepts and never answers
+ * (a stalled port-forward) ends here, at the deadline, whatever the client's own timeouts.
+ */
+async function beforeDeadline<T>(p: Promise<T>, ms: number, onLate: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => {
+        onLate();
+        reject(new DeadlineReached());
+      },
+      Math.max(0, ms),
+    );
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The loop of {@link withRetry} and {@link withSession}; `what(e)` prefixes the message of `e`. */
 async function retryLoop<T>(
   attempt: (n: number) => Promise<T>,
@@ -168,20 +194,31 @@ async function retryLoop<T>(
   const isFatal = opts.isFatal ?? ((e: unknown) => !mayRetry(e));
   let delay = opts.initialDelayMs ?? 500;
   const maxDelay = opts.maxDelayMs ?? 10_000;
+  let last: { error: unknown; reason: string } | undefined;
+  /** The message when the deadline ends the retries, after `n` attempts. */
+  const exhausted = (e: unknown, n: number, reason: string, note = "") => {
+    const elapsed = Date.now() - start;
+    const state = isTransient(e) ? "not reachable" : "still answering that the request may be retried";
+    return new Error(
+      `${what(e)} ${state} after ${n} attempt${n > 1 ? "s" : ""} over ${Math.round(elapsed / 1000)} s${note} ` +
+        `(deadline ${Math.round(opts.deadlineMs / 1000)} s, set by initTimeoutSeconds); last error: ${reason}`,
+    );
+  };
   for (let n = 1; ; n++) {
     try {
-      return await attempt(n);
+      return await beforeDeadline(attempt(n), start + opts.deadlineMs - Date.now(), () => undefined);
     } catch (e) {
-      const reason = describeError(e, opts.secrets);
-      if (isFatal(e)) throw new Error(`${what(e)}: ${reason}`);
-      const elapsed = Date.now() - start;
-      if (elapsed + delay > opts.deadlineMs) {
-        const state = isTransient(e) ? "not reachable" : "still answering that the request may be retried";
+      if (e instanceof DeadlineReached) {
+        // Cut at the deadline: said like the other failures when an earlier attempt failed.
+        if (last) throw exhausted(last.error, n, last.reason, ", the last one given up at the deadline");
         throw new Error(
-          `${what(e)} ${state} after ${n} attempt${n > 1 ? "s" : ""} over ${Math.round(elapsed / 1000)} s ` +
-            `(deadline ${Math.round(opts.deadlineMs / 1000)} s, set by initTimeoutSeconds); last error: ${reason}`,
+          `${what(e)} did not answer within the deadline (${Math.round(opts.deadlineMs / 1000)} s, set by initTimeoutSeconds; attempt ${n} was given up and its connection closed)`,
         );
       }
+      const reason = describeError(e, opts.secrets);
+      last = { error: e, reason };
+      if (isFatal(e)) throw new Error(`${what(e)}: ${reason}`);
+      if (Date.now() - start + delay > opts.deadlineMs) throw exhausted(e, n, reason);
       opts.log?.(
         `${what(e)}: attempt ${n} failed (${reason}); retrying in ${Math.round(delay / 100) / 10} s`,
       );
@@ -226,17 +263,34 @@ export async function withSession<C, T>(
   const left = () => startedAt + opts.deadlineMs - Date.now();
   const connectFatal = opts.isFatal ?? ((e: unknown) => !mayRetry(e));
   let working = false;
+  const close = (client: C) =>
+    Promise.resolve()
+      .then(() => opts.close(client))
+      .catch(() => undefined);
   return retryLoop(
     async () => {
       working = false;
-      const client = await opts.connect();
-      try {
+      let late = false;
+      let client: C | undefined;
+      const run = async () => {
+        const c = await opts.connect();
+        if (late) {
+          // Connected after the deadline gave up on this attempt: nobody will use it.
+          await close(c);
+          throw new DeadlineReached();
+        }
+        client = c;
         working = true;
-        return await work(client, left);
+        return work(c, left);
+      };
+      try {
+        // Past the deadline the connection is closed under the work (finally): the server rolls back
+        // what a transaction had begun, and no late statement runs after the error.
+        return await beforeDeadline(run(), left(), () => {
+          late = true;
+        });
       } finally {
-        await Promise.resolve()
-          .then(() => opts.close(client))
-          .catch(() => undefined);
+        if (client !== undefined) await close(client);
       }
     },
     { ...opts, startedAt, isFatal: (e) => (working ? !mayRetry(e) : connectFatal(e)) },

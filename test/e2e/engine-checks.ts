@@ -5,6 +5,9 @@
 import * as assert from "node:assert/strict";
 import type { DataServices } from "../support/servers";
 import { APP_SCHEMAS, EngineNames } from "./engine-stack";
+import { KafkaScramUsersProvider } from "../../init/kafka-users";
+import { RedisAclUsersProvider } from "../../init/redis";
+import { brokerLogin } from "../support/kafka-fixtures";
 import { kafkaCanLogin } from "../support/servers";
 import {
   aclOnNodes,
@@ -96,14 +99,46 @@ export async function assertGeneratedLogins(svc: DataServices, N: EngineNames, g
   assert.equal(who, N.appUser);
 }
 
-/** Step 6: destroy removes the users, which hold no data; the admin the stack connects as stays. */
-export async function assertUsersRemoved(svc: DataServices, N: EngineNames, generated: Generated) {
+/**
+ * Step 6: destroy keeps the users too, like the data (a delete never removes logins, so a renamed
+ * resource cannot lock applications out); the admin the stack connects as is untouched. The test then
+ * removes them, as config would (an update without them), so that the shared servers stay clean.
+ */
+export async function assertUsersKept(svc: DataServices, N: EngineNames, generated: Generated) {
   const { kafka, redis } = svc;
-  // ACL users hold no data: destroy removes them, from every node (init/redis.ts).
   for (const a of await aclOnNodes(redis, N.aclUser))
-    assert.equal(a.rules, undefined, `ACL user still on ${a.node}`);
-  // So do SCRAM users (init/kafka-users.ts); the admin the stack connects as stays.
+    assert.ok(a.rules, `destroy removed the ACL user from ${a.node}`);
   const kafkaPw = generated.get(`kafka-client-password-${N.kafkaUser}`)!.result;
-  assert.equal(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), false, "the SCRAM user survived destroy");
+  assert.ok(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), "destroy removed the SCRAM user");
   assert.ok(await kafkaCanLogin(kafka, kafka.username, kafka.password));
+
+  const scram = new KafkaScramUsersProvider();
+  const login = { ...brokerLogin(kafka), userPasswords: {}, iterations: 4096, timeoutSeconds: 60 };
+  await scram.update(
+    "x",
+    { ...login, users: [{ name: N.kafkaUser, mechanism: "SCRAM-SHA-512" }], log: [] },
+    {
+      ...login,
+      users: [],
+    },
+  );
+  const acl = new RedisAclUsersProvider();
+  const inputs = {
+    sentinels: redis.sentinels,
+    masterName: redis.masterName,
+    password: redis.password,
+    sentinelPassword: redis.sentinelPassword,
+    userPasswords: {},
+    timeoutSeconds: 60,
+  };
+  const olds = { ...inputs, users: [{ name: N.aclUser, keys: [], channels: [], commands: "" }] };
+  await acl.update(
+    "x",
+    { ...olds, nodes: [], sentinelNodes: [], applied: {}, drifted: false, log: [] },
+    {
+      ...inputs,
+      users: [],
+    },
+  );
+  assert.equal(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), false, "the SCRAM user was not removed");
 }

@@ -271,6 +271,15 @@ async function cleanRedis(svc: Services["redis"]): Promise<void> {
       await c.call("ACL", "SAVE");
     });
   }
+  // Their discovery logins on the Sentinels (a run cut short leaves them; destroy keeps them).
+  for (const s of svc.sentinels) {
+    await onRedis(s, svc.sentinelPassword, async (c) => {
+      const users = ((await c.call("ACL", "USERS")) as string[]).filter((u) => u.startsWith(PREFIX.redis));
+      if (users.length === 0) return;
+      await c.call("ACL", "DELUSER", ...users);
+      await c.call("SENTINEL", "FLUSHCONFIG");
+    });
+  }
 }
 
 /** Removes what earlier e2e runs left on the servers (their names start with {@link PREFIX}). */

@@ -19,9 +19,9 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { REDIS_BACKUP_COMMANDS, REDIS_BACKUP_USER } from "../../components/redis/values";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
-import { RedisAclUsersProvider } from "../../init/redis";
+import { RedisAclUsersOutputs, RedisAclUsersProvider } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
-import { aclScenarios, onRedis } from "../support/redis-fixtures";
+import { aclScenarios, onRedis, removeAclUsers } from "../support/redis-fixtures";
 import { backupContainer, JobContainer, jobEnv } from "../support/backup-job";
 import { closedPort, requireServer, Services } from "../support/servers";
 
@@ -161,7 +161,7 @@ async function withFreshRedis<T>(dir: string, appendonly: "yes" | "no", fn: (c: 
 after(async () => {
   if (backupUserMade) {
     const acl = (await viaSerialization(new RedisAclUsersProvider())).provider;
-    await acl.delete!(backupUserMade.id, backupUserMade.outs);
+    await removeAclUsers(acl, backupUserMade.id, backupUserMade.outs as RedisAclUsersOutputs);
   }
   if (!written) return;
   const { svc } = written;

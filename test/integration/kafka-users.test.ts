@@ -46,6 +46,15 @@ async function provider() {
   return (await viaSerialization(new KafkaScramUsersProvider())).provider;
 }
 
+/** Removes a run's users the way config does it (an update without them): delete keeps logins. */
+async function removeUsers(
+  p: Awaited<ReturnType<typeof provider>>,
+  svc: Services["kafka"],
+  olds: KafkaScramUsersOutputs | KafkaScramUsersInputs,
+) {
+  await p.update!("x", { log: [], ...olds }, inputs(svc, [], {}));
+}
+
 describe("Kafka SCRAM users initialiser (real broker)", () => {
   it("creates users, rotates a password, repairs drift, removes dropped users, keeps the admin", async (t) => {
     const svc = await requireServer(t, "kafka");
@@ -93,16 +102,30 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
     await p.update!(created.id, seen.props as KafkaScramUsersOutputs, inputs(svc, [app, ops], rotated));
     assert.equal(await canLogin(svc, ops.name, rotated[ops.name], "SCRAM-SHA-256"), true);
 
-    // The connecting user is never removed, even when it leaves config; delete removes the others.
+    // A rename or re-parent: the engine creates the new resource, then deletes the old one. Logins hold
+    // throughout, the admin's too.
     const withAdmin = inputs(svc, [app, { name: svc.username, mechanism: "SCRAM-SHA-512" }], {
       [app.name]: rotated[app.name],
       [svc.username]: svc.password,
     });
     const adminRun = await p.update!(created.id, upOuts, withAdmin);
-    assert.equal(await canLogin(svc, svc.username, svc.password), true);
+    const renamed = await p.create!(withAdmin);
+    assert.equal(await canLogin(svc, app.name, rotated[app.name]), true);
     await p.delete!(created.id, adminRun.outs as KafkaScramUsersOutputs);
-    assert.equal(await canLogin(svc, app.name, rotated[app.name]), false, "delete removes the app user");
+    assert.equal(
+      await canLogin(svc, app.name, rotated[app.name]),
+      true,
+      "the old resource's delete locked the app out",
+    );
     assert.equal(await canLogin(svc, svc.username, svc.password), true, "the admin survives delete");
+    // The connecting user is never removed, even when it leaves config; the others are.
+    await removeUsers(p, svc, renamed.outs as KafkaScramUsersOutputs);
+    assert.equal(
+      await canLogin(svc, app.name, rotated[app.name]),
+      false,
+      "config without it removes the app user",
+    );
+    assert.equal(await canLogin(svc, svc.username, svc.password), true);
   });
 
   it("rotates the password of the user it connects as: logs in with the previous one, sets the new", async (t) => {
@@ -147,7 +170,7 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
       assert.ok(!e.message.includes(first) && !e.message.includes(second));
       return true;
     });
-    await p.delete!("x", { ...inputs(svc, [boss], { [boss.name]: second }), log: [] });
+    await removeUsers(p, svc, inputs(svc, [boss], { [boss.name]: second }));
     assert.equal(await canLogin(svc, boss.name, second), false);
     await withKafkaAdmin(svc, (admin) => admin.deleteAcls({ filters: clusterAcls }));
   });
@@ -172,7 +195,7 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
     );
     assert.equal(await canLogin(svc, u256.name, secret, "SCRAM-SHA-256"), true);
     assert.equal(await canLogin(svc, u512.name, secret, "SCRAM-SHA-512"), false);
-    await p.delete!(first.id, moved.outs as KafkaScramUsersOutputs);
+    await removeUsers(p, svc, moved.outs as KafkaScramUsersOutputs);
   });
 
   it("waits for a broker that starts late, and fails clearly past the deadline", async (t) => {
@@ -190,7 +213,7 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
       proxy.close();
     }
     assert.equal(await canLogin(svc, u.name, secret), true);
-    await p.delete!("x", { ...inputs(svc, [u], { [u.name]: secret }), log: [] });
+    await removeUsers(p, svc, inputs(svc, [u], { [u.name]: secret }));
 
     const down = await closedPort();
     await assert.rejects(

@@ -18,6 +18,7 @@ import { WeaviateClassesInputs, WeaviateClassesProvider } from "../../init/weavi
 import { viaSerialization } from "../support/dynamic";
 import { assertOnlyForwards, watchConnections } from "../support/kube-fixture";
 import { portForwardStage } from "../support/port-forward-stage";
+import { removeAclUsers } from "../support/redis-fixtures";
 import { withKafkaAdmin } from "../support/servers";
 
 const { run, NS, fqdn, cleanups, servers, forward } = portForwardStage();
@@ -130,7 +131,7 @@ describe("initialisers through port-forwards (real API server, kwok forwards to 
     };
     const { result, dials } = await watchConnections(async () => {
       const created = await p.create!(inputs);
-      await p.delete!(created.id, created.outs as RedisAclUsersOutputs);
+      await removeAclUsers(p, created.id, created.outs as RedisAclUsersOutputs);
       return created;
     });
     const outs = result.outs as RedisAclUsersOutputs;

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { RedisAclUsersOutputs, RedisAclUsersProvider } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
-import { aclScenarios, aclWrites, currentMaster, onRedis } from "../support/redis-fixtures";
+import { aclScenarios, aclWrites, currentMaster, onRedis, removeAclUsers } from "../support/redis-fixtures";
 import { requireServer, RUN_DIR } from "../support/servers";
 
 const Redis = require("ioredis");
@@ -89,7 +89,18 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
         .length,
       3 + svc.sentinels.length,
     );
+    // A rename or re-parent: the engine creates the new resource, then deletes the old one. The user
+    // stays on every node and Sentinel throughout; config without it removes it.
+    const renamed = await provider.create!(inputs(svc, [ro], { userPasswords: inp.userPasswords }));
     await provider.delete!(created.id, dropped.outs as RedisAclUsersOutputs);
+    for (const server of [...svc.nodes, ...svc.sentinels]) {
+      const pw = svc.nodes.includes(server) ? svc.password : svc.sentinelPassword;
+      assert.ok(
+        await onRedis(server, pw, (c) => c.call("ACL", "GETUSER", ro.name)),
+        `lost on ${server.port}`,
+      );
+    }
+    await removeAclUsers(provider, renamed.id, renamed.outs as RedisAclUsersOutputs);
     for (const node of svc.nodes) {
       assert.equal(await onRedis(node, svc.password, (c) => c.call("ACL", "GETUSER", ro.name)), null);
     }
@@ -137,7 +148,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     assert.ok(ok, "the ACL user could not write on the new master");
     const again = await provider.update!(created.id, created.outs as RedisAclUsersOutputs, inp);
     assert.deepEqual((again.outs as RedisAclUsersOutputs).log, []);
-    await provider.delete!(created.id, again.outs as RedisAclUsersOutputs);
+    await removeAclUsers(provider, created.id, again.outs as RedisAclUsersOutputs);
   });
 
   it("converges after a run that stopped half way", async (t) => {
@@ -157,7 +168,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     );
     const read = await provider.read!(res.id, res.outs as RedisAclUsersOutputs);
     assert.equal((read.props as RedisAclUsersOutputs).drifted, false);
-    await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
+    await removeAclUsers(provider, res.id, res.outs as RedisAclUsersOutputs);
   });
 
   it("refresh only reads: no probe user, no save, on any node", async (t) => {
@@ -176,7 +187,7 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
     const partial = { ...outs, applied: Object.fromEntries(others.map((k) => [k, outs.applied[k]])) };
     assert.ok(first);
     assert.equal(((await provider.read!(created.id, partial)).props as RedisAclUsersOutputs).drifted, true);
-    await provider.delete!(created.id, outs);
+    await removeAclUsers(provider, created.id, outs);
   });
 
   it("lets an application find the master through Sentinel with its own user, and nothing more", async (t) => {
@@ -221,6 +232,6 @@ describe("Redis ACL users initialiser (real master, replicas, Sentinels)", () =>
       );
       assert.match(conf, new RegExp(`^user ${app.name} on `, "m"), `login not saved by Sentinel ${s.port}`);
     }
-    await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
+    await removeAclUsers(provider, res.id, res.outs as RedisAclUsersOutputs);
   });
 });

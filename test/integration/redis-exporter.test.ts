@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import { REDIS_METRICS_COMMANDS } from "../../components/redis/values";
 import { RedisAclUsersProvider } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
-import { aclScenarios, currentMaster, onRedis } from "../support/redis-fixtures";
+import { aclScenarios, currentMaster, onRedis, removeAclUsers } from "../support/redis-fixtures";
 import { requireServer } from "../support/servers";
 
 const { user, inputs } = aclScenarios();
@@ -81,7 +81,7 @@ describe("Redis exporter's ACL user (real master and replicas)", () => {
         );
       }
     } finally {
-      await provider.delete!(created.id, created.outs);
+      await removeAclUsers(provider, created.id, created.outs);
       const master = await currentMaster(svc);
       await onRedis(master, svc.password, (c) => c.del("cache:exporter-probe"));
     }

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { RedisAclUsersOutputs, RedisAclUsersProvider } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
 import { laggingSentinel } from "../support/fake-sentinel";
-import { aclScenarios, currentMaster, onRedis } from "../support/redis-fixtures";
+import { aclScenarios, currentMaster, onRedis, removeAclUsers } from "../support/redis-fixtures";
 import { closedPort, lateProxy, requireServer } from "../support/servers";
 
 const { user, inputs } = aclScenarios();
@@ -29,7 +29,7 @@ describe("Redis ACL users initialiser: finding and reaching the nodes (real Sent
       // The run went through the Sentinel that was not there when it started.
       assert.ok(proxy.accepted() > 0, "the late Sentinel was never reached");
       assert.equal((res.outs as RedisAclUsersOutputs).nodes.length, 3);
-      await provider.delete!(res.id, res.outs as RedisAclUsersOutputs);
+      await removeAclUsers(provider, res.id, res.outs as RedisAclUsersOutputs);
     } finally {
       proxy.close();
     }
@@ -95,7 +95,7 @@ describe("Redis ACL users initialiser: finding and reaching the nodes (real Sent
           await onRedis(node, svc.password, (c) => c.call("ACL", "GETUSER", lag.name)),
           `user missing on ${node.port}`,
         );
-      await provider.delete!(res.id, outs);
+      await removeAclUsers(provider, res.id, outs);
     } finally {
       fake.close();
     }

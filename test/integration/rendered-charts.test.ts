@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import {
   containersOf,
+  inPrivateMounts,
   Manifest,
   renderRelease,
   RenderedContainer,
@@ -94,20 +95,12 @@ function runStartScript(rc: RenderedContainer, programs: string[]): Recorded {
       assert.match(d, /^\/run\//, `${rc.workload}: this test makes emptyDir mounts under /run only`);
     execFileSync(
       "unshare",
-      [
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "bash",
-        "-ec",
-        'mount -t tmpfs aipd /run; mkdir -p "${@:1:$1}"; shift "$(($1 + 1))"; exec "$@"',
-        "_",
+      inPrivateMounts('mount -t tmpfs aipd /run; mkdir -p "${@:1:$1}"; shift "$(($1 + 1))"; exec "$@"', [
         String(dirs.length + 1),
         ...dirs,
         "/run",
         ...argv,
-      ],
+      ]),
       { env, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 },
     );
     const argFiles: Recorded["argFiles"] = {};

@@ -118,3 +118,11 @@ export function secretEnvKeys(container: any): Record<string, { name: string; ke
   }
   return out;
 }
+
+/**
+ * `unshare` arguments that run `setup` (bash, which ends with `exec "$@"`) in a private mount namespace,
+ * then `args`: how the tests give a rendered container the paths its pod would have.
+ */
+export function inPrivateMounts(setup: string, args: string[]): string[] {
+  return ["--mount", "--propagation", "private", "--", "bash", "-ec", setup, "_", ...args];
+}

@@ -4,7 +4,8 @@
  * ACL writes counted by INFO commandstats).
  */
 import { randomBytes } from "node:crypto";
-import type { AclUserSpec, RedisAclUsersInputs } from "../../init/redis";
+import type { AclUserSpec, RedisAclUsersInputs, RedisAclUsersOutputs } from "../../init/redis";
+import type * as pulumi from "@pulumi/pulumi";
 import type { Services } from "./servers";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ioredis is required untyped here
@@ -91,4 +92,16 @@ export async function currentMaster(svc: Services["redis"]): Promise<{ host: str
     c.call("SENTINEL", "get-master-addr-by-name", svc.masterName),
   );
   return { host, port: Number(port) };
+}
+
+/**
+ * Removes a test's ACL users from every node and Sentinel the way config does it: an update without
+ * them (delete keeps users, so that a renamed resource never locks applications out).
+ */
+export async function removeAclUsers(
+  provider: pulumi.dynamic.ResourceProvider,
+  id: string,
+  outs: RedisAclUsersOutputs,
+): Promise<void> {
+  await provider.update!(id, outs, { ...outs, users: [], userPasswords: {} });
 }

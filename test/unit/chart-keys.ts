@@ -260,7 +260,7 @@ export const WEAVIATE_KEYS = [
  * bitnami/redis 17.17.1, bitnami/charts commit b2beb14f, bitnami/redis/values.yaml; with sentinel on, read by
  * templates/sentinel/statefulset.yaml (replica.*, sentinel.*, metrics.*, volumePermissions, sysctl),
  * configmap.yaml (commonConfiguration, sentinel.masterSet/quorum), scripts-configmap.yaml
- * (replica.preExecCmds, a string there), _helpers.tpl (auth.existingSecret*), servicemonitor.yaml
+ * (replica.preExecCmds and sentinel.preExecCmds, strings there), _helpers.tpl (auth.existingSecret*), servicemonitor.yaml
  * (metrics.serviceMonitor.additionalLabels) and networkpolicy.yaml.
  */
 export const REDIS_KEYS = [
@@ -295,6 +295,10 @@ export const REDIS_KEYS = [
   "sentinel.image.tag",
   "sentinel.masterSet",
   "sentinel.quorum",
+  "sentinel.preExecCmds",
+  // Raw volume and mount lists (rendered as given), checked whole like replica.sidecars.
+  "sentinel.extraVolumes[]",
+  "sentinel.extraVolumeMounts[]",
   "sentinel.resources.requests.cpu",
   "sentinel.resources.requests.memory",
   "sentinel.resources.limits.cpu",

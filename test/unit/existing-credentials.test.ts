@@ -116,15 +116,16 @@ function cronSecretRef(run: ProgramRun, job: string, env: string): unknown {
 describe("user-managed credentials (<service>.credentials.existingSecret)", () => {
   const run = runOk("prod", keptOverrides(), SECRETS);
 
-  it("generates no password and creates no Secret of its own for those services", () => {
+  it("generates no password and creates no credentials Secret of its own for those services", () => {
     assert.deepEqual(
       byType(run, "random:index/randomPassword:RandomPassword").map((r) => r.name),
       [],
     );
     const created = byType(run, "kubernetes:core/v1:Secret").filter((s) => !s.readId);
+    // The Sentinels' copy of the users' logins (hashes of the kept passwords), not a credentials Secret.
     assert.deepEqual(
       created.map((s) => (s.inputs.metadata as { name: string }).name),
-      ["db-credentials"],
+      ["redis-sentinel-users", "db-credentials"],
     );
   });
 

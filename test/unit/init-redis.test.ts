@@ -1,13 +1,19 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { sentinelRules, sentinelUsersConf } from "../../components/redis/sentinel-users";
 import {
   aclRules,
+  observedDrift,
   RedisAclUsersInputs,
   RedisAclUsersProvider,
-  sentinelRules,
   summariseGetUser,
 } from "../../init/redis";
-import { addressesFromSentinel, replicasFromInfo, uniqueNodes } from "../../init/redis-topology";
+import {
+  addressesFromSentinel,
+  isFatalRedisError,
+  replicasFromInfo,
+  uniqueNodes,
+} from "../../init/redis-topology";
 import { viaSerialization } from "../support/dynamic";
 
 const base: RedisAclUsersInputs = {
@@ -74,6 +80,57 @@ describe("Redis ACL users initialiser (no server)", () => {
     assert.equal((await p.diff("id", olds, { ...base, userPasswords: { app: "rotated" } })).changes, true);
   });
 
+  it("sees drift in what check observed: a user missing or changed, a server never set", async () => {
+    const applied = { "node a:1": { app: "d1" }, "sentinel s:2": { app: "d2" } };
+    const users = base.users;
+    assert.equal(observedDrift(applied, undefined, users), false, "nothing observed (preview)");
+    assert.equal(
+      observedDrift(applied, { "node a:1": { app: "d1" }, "sentinel s:2": { app: "d2" } }, users),
+      false,
+    );
+    assert.equal(observedDrift(applied, { "node a:1": { app: "" } }, users), true, "user deleted by hand");
+    assert.equal(observedDrift(applied, { "sentinel s:2": { app: "other" } }, users), true, "rules changed");
+    assert.equal(observedDrift(applied, { "node b:3": { app: "d1" } }, users), true, "a new node");
+    // The diff is where it shows, with the same olds as a clean run.
+    const p = new RedisAclUsersProvider();
+    const olds = { ...base, nodes: [], sentinelNodes: [], applied, drifted: false, log: [] };
+    assert.equal((await p.diff("id", olds, { ...base, observed: applied })).changes, false);
+    assert.equal(
+      (await p.diff("id", olds, { ...base, observed: { "node a:1": { app: "" } } })).changes,
+      true,
+    );
+  });
+
+  it("check drops `observe` and reads nothing for a new resource, a preview or bad inputs", async () => {
+    // Unreachable Sentinels: a read would fail (and log); none of these cases may try one.
+    const p = new RedisAclUsersProvider();
+    const created = await p.check({}, { ...base, observe: true });
+    assert.equal("observe" in created.inputs, false);
+    assert.equal(created.inputs.observed, undefined);
+    const preview = await p.check(base, { ...base, observe: false, observed: { x: {} } });
+    assert.equal(preview.inputs.observed, undefined, "an `observed` from elsewhere is dropped");
+    const bad = await p.check(base, {
+      ...base,
+      observe: true,
+      users: [{ ...base.users[0], name: "default" }],
+    });
+    assert.equal(bad.inputs.observed, undefined);
+  });
+
+  it("keeps each user's Sentinel login as a config line with the rules SETUSER gets, sorted", () => {
+    const conf = sentinelUsersConf([
+      { name: "b", password: "secret" },
+      { name: "a", password: "secret" },
+    ]);
+    const lines = conf.trimEnd().split("\n");
+    assert.deepEqual(
+      lines.map((l) => l.split(" ")[1]),
+      ["a", "b"],
+    );
+    assert.equal(lines[0], `user a ${sentinelRules("secret").slice(1).join(" ")}`);
+    assert.ok(!conf.includes("secret"), "only the hash");
+  });
+
   it("reads the replicas a master reports, leaving out port-0 sync clients", () => {
     const info = [
       "# Replication",
@@ -116,6 +173,14 @@ describe("Redis ACL users initialiser (no server)", () => {
         { host: "h2", port: 2 },
       ],
     );
+  });
+
+  it("ends at once on a refused login or a command the login may not run, retries the rest", () => {
+    const noperm = new Error("NOPERM this user has no permissions to run the 'sentinel|replicas' command");
+    assert.equal(isFatalRedisError(noperm), true);
+    assert.equal(isFatalRedisError(new Error("WRONGPASS invalid username-password pair")), true);
+    assert.equal(isFatalRedisError(new Error("Command timed out")), false);
+    assert.equal(isFatalRedisError(new Error("connect ECONNREFUSED 127.0.0.1:1")), false);
   });
 
   it("refuses to manage the default user", async () => {

@@ -245,6 +245,41 @@ describe("shared retry: withSession", () => {
     );
   });
 
+  it("gives up an attempt that hangs at the deadline, closing its connection", async () => {
+    // A server that accepts and never answers: the connect never settles.
+    const never = new Promise<number>(() => undefined);
+    await assert.rejects(
+      withSession(
+        { what: "Server at 127.0.0.1:9", deadlineMs: 50, connect: () => never, close: async () => undefined },
+        async () => 1,
+      ),
+      {
+        message:
+          "Server at 127.0.0.1:9 did not answer within the deadline (0 s, set by initTimeoutSeconds; attempt 1 was given up and its connection closed)",
+      },
+    );
+    // Work that hangs on an open connection: the error names the work, and the connection is closed.
+    const closed: number[] = [];
+    await assert.rejects(
+      withSession(
+        {
+          what: "Server",
+          workWhat: "migration 0002_x.sql",
+          deadlineMs: 50,
+          connect: async () => 7,
+          close: async (c) => void closed.push(c),
+        },
+        () => new Promise(() => undefined),
+      ),
+      /: migration 0002_x\.sql did not answer within the deadline/,
+    );
+    assert.deepEqual(closed, [7]);
+    await assert.rejects(
+      withRetry(() => new Promise(() => undefined), { what: "Sentinels", deadlineMs: 50 }),
+      /: Sentinels did not answer within the deadline/,
+    );
+  });
+
   it("shares one deadline between steps (startedAt) and tells the work how long is left", async () => {
     const startedAt = Date.now() - 30_000;
     let left = Infinity;

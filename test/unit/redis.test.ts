@@ -53,9 +53,27 @@ describe("Redis component", () => {
   });
 
   it("sets only keys the pinned chart reads", () => {
-    const maps = ["replica.sidecars[]"];
+    const maps = ["replica.sidecars[]", "sentinel.extraVolumes[]", "sentinel.extraVolumeMounts[]"];
     assertKnownKeys(releaseValues(prod, "/redis"), REDIS_KEYS, maps);
     assertKnownKeys(releaseValues(dev, "/redis"), REDIS_KEYS, maps);
+  });
+
+  it("gives each Sentinel the users' logins at every start, from a Secret of its own", () => {
+    const v = releaseValues(prod, "/redis") as any;
+    const volume = v.sentinel.extraVolumes.find((x: any) => x.secret?.secretName === "redis-sentinel-users");
+    assert.ok(volume, "no volume of the redis-sentinel-users Secret");
+    const mount = v.sentinel.extraVolumeMounts.find((m: any) => m.name === volume.name);
+    assert.equal(mount.readOnly, true);
+    assert.match(v.sentinel.preExecCmds, new RegExp(`${mount.mountPath}/users\\.conf`));
+    const secret = byType(prod, "kubernetes:core/v1:Secret").find(
+      (s) => (s.inputs.metadata as { name: string }).name === "redis-sentinel-users",
+    );
+    assert.ok(secret, "the program creates no redis-sentinel-users Secret");
+    // Hashes of the passwords: secret in state like the passwords themselves.
+    assert.ok(
+      secret.secretPaths.some((p) => p.startsWith("stringData")),
+      `secret paths: ${secret.secretPaths.join(", ")}`,
+    );
   });
 
   it("runs every node with a Sentinel beside it, sized with replica.* (master.* is ignored then)", () => {

@@ -58,6 +58,8 @@ const BOTH = [
   "ai-platform:data:Redis$ai-platform:data:BackupJob$kubernetes:core/v1:PersistentVolumeClaim::redis-backup-pvc",
   "ai-platform:data:Redis$ai-platform:data:BackupJob::redis-backup",
   "ai-platform:data:Redis$kubernetes:core/v1:Secret::redis-credentials",
+  // Added so Sentinels keep the users' discovery logins across restarts (the other URNs are as before).
+  "ai-platform:data:Redis$kubernetes:core/v1:Secret::redis-sentinel-users",
   "ai-platform:data:Redis$kubernetes:helm.sh/v3:Release::redis-release",
   "ai-platform:data:Redis$kubernetes:networking.k8s.io/v1:NetworkPolicy::redis-network-policy",
   "ai-platform:data:Redis$pulumi-nodejs:dynamic:Resource::redis-acl-users",
