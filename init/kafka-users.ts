@@ -58,6 +58,7 @@ export class KafkaScramUsers extends pulumi.dynamic.Resource {
         ...args,
         userPasswords: pulumi.secret(args.userPasswords),
         codeVersion: codeVersion(__filename),
+        observe: !pulumi.runtime.isDryRun(),
         log: undefined,
       },
       initialiserOptions(opts, ["password", "userPasswords"]),

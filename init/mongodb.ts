@@ -71,6 +71,7 @@ export class MongoCollections extends pulumi.dynamic.Resource {
       {
         ...args,
         codeVersion: codeVersion(__filename),
+        observe: !pulumi.runtime.isDryRun(),
         ownedIndexes: undefined,
         appUserDrifted: undefined,
         log: undefined,

@@ -82,6 +82,7 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
         maintenanceDatabase: args.maintenanceDatabase ?? "postgres",
         appSchemas: args.appSchemas ?? DEFAULT_APP_SCHEMAS,
         codeVersion: codeVersion(__filename),
+        observe: !pulumi.runtime.isDryRun(),
         serverSettings: args.serverSettings ?? {},
         appPasswordRevision: undefined,
         serviceRoles: args.serviceRoles ?? [],

@@ -13,14 +13,44 @@ import {
   userFailures,
 } from "./spec";
 
+/** Seconds `check` spends asking the cluster before it leaves drift to the next run. */
+const OBSERVE_SECONDS = 60;
+
 export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider {
   async check(
-    _olds: Partial<KafkaScramUsersInputs>,
+    olds: Partial<KafkaScramUsersInputs>,
     news: KafkaScramUsersInputs,
   ): Promise<pulumi.dynamic.CheckResult> {
     const failures = userFailures(news);
     failures.push(...endpointListFailures("brokers", news.brokers));
-    return { inputs: news, failures };
+    const { observe, ...inputs } = news;
+    delete inputs.missing;
+    // Only an existing resource (olds has users) with valid inputs is worth asking about.
+    const missing = observe && olds.users && failures.length === 0 ? await this.missing(inputs) : [];
+    if (missing.length > 0) inputs.missing = missing;
+    return { inputs, failures };
+  }
+
+  /**
+   * The declared users without their credential (DescribeUserScramCredentials only; writes nothing).
+   * None when the cluster cannot be asked within {@link OBSERVE_SECONDS}: the update, if any, has its own.
+   */
+  private async missing(inputs: KafkaScramUsersInputs): Promise<string[]> {
+    const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
+    try {
+      const described = await withScramAdmin(bounded, (conn) =>
+        describeUsers(
+          conn,
+          inputs.users.map((u) => u.name),
+        ),
+      );
+      return inputs.users.filter((u) => !hasCredential(described, u)).map((u) => u.name);
+    } catch (e) {
+      progress("kafka-scram-users").log(
+        `could not ask the cluster for its users (${(e as Error).message}); drift not checked`,
+      );
+      return [];
+    }
   }
 
   async diff(
@@ -28,7 +58,7 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     olds: KafkaScramUsersOutputs,
     news: KafkaScramUsersInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    return inPlaceDiff(olds, news, ["log"]);
+    return inPlaceDiff(olds, news, ["log", "missing"], (news.missing ?? []).length > 0);
   }
 
   async create(inputs: KafkaScramUsersInputs): Promise<pulumi.dynamic.CreateResult> {
@@ -128,6 +158,9 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
       },
       previousPassword,
     );
-    return { ...inputs, log: lines };
+    // What check observed is not an output (and an undefined key would not serialize).
+    const declared = { ...inputs };
+    delete declared.missing;
+    return { ...declared, log: lines };
   }
 }

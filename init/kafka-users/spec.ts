@@ -23,6 +23,14 @@ export interface KafkaScramUsersInputs extends KafkaConnectionInputs, VersionedI
   userPasswords: Record<string, string>;
   /** PBKDF2 iterations of each credential (Kafka accepts 4096 to 16384). */
   iterations: number;
+  /**
+   * Whether `check` asks the cluster which users have their credential, so that `diff` sees one lost
+   * (deleted by hand, or gone after a broker restart: README "Kafka SCRAM users after a broker restart"):
+   * true in `pulumi up`, false in a preview. `check` drops it from the inputs.
+   */
+  observe?: boolean;
+  /** Set by `check` only: declared users the cluster has no credential of their mechanism for. */
+  missing?: string[];
 }
 
 /** Outputs: the inputs (`users` as observed by `read`) and the steps of the last run. */

@@ -36,6 +36,9 @@ interface MongoDb extends CommandDb {
 }
 
 /** The provider. The driver is required inside the methods: Pulumi serializes this object. */
+/** Seconds `check` spends reading the application user before it leaves drift to the next run. */
+const OBSERVE_SECONDS = 60;
+
 export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider {
   async check(
     olds: Partial<MongoCollectionsInputs>,
@@ -47,7 +50,23 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     // Only compare with the old config when both are well formed (a malformed one is reported above).
     if (failures.length === 0) failures.push(...refusedIndexChanges(known(olds.collections), collections));
     failures.push(...endpointListFailures("hosts", news.hosts));
-    return { inputs: news, failures };
+    const { observe, ...inputs } = news;
+    delete inputs.appUserMissing;
+    // Only an existing resource (olds has a database) with valid inputs is worth reading.
+    if (observe && olds.database && inputs.appUser && failures.length === 0) {
+      const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
+      try {
+        const drifted = await this.withDb(bounded, (db) =>
+          this.appUserDrifted(db, { ...inputs, ownedIndexes: [], log: [] }),
+        );
+        if (drifted) inputs.appUserMissing = true;
+      } catch (e) {
+        progress("mongodb-collections").log(
+          `could not read user ${inputs.appUser} for drift (${(e as Error).message}); not checked`,
+        );
+      }
+    }
+    return { inputs, failures };
   }
 
   async diff(
@@ -62,8 +81,8 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     return inPlaceDiff(
       olds,
       news,
-      ["log", "ownedIndexes", "appUserDrifted", "collections"],
-      collectionsChanged || olds.appUserDrifted === true,
+      ["log", "ownedIndexes", "appUserDrifted", "appUserMissing", "collections"],
+      collectionsChanged || olds.appUserDrifted === true || news.appUserMissing === true,
     );
   }
 
@@ -77,7 +96,8 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     olds: MongoCollectionsOutputs,
     news: MongoCollectionsInputs,
   ): Promise<pulumi.dynamic.UpdateResult> {
-    const setPassword = olds.appPassword !== news.appPassword || olds.appUser !== news.appUser;
+    const setPassword =
+      olds.appPassword !== news.appPassword || olds.appUser !== news.appUser || news.appUserMissing === true;
     return { outs: await this.converge(id, news, olds, setPassword) };
   }
 
@@ -191,10 +211,13 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
       const reached = { ...inputs, collections: before?.collections ?? [], ownedIndexes: owned, log: lines };
       throw partialFailure((e as Error).message, id, reached);
     }
-    return { ...inputs, ownedIndexes: owned, appUserDrifted: false, log: lines };
+    // What check observed is not an output (and an undefined key would not serialize).
+    const declared = { ...inputs };
+    delete declared.appUserMissing;
+    return { ...declared, ownedIndexes: owned, appUserDrifted: false, log: lines };
   }
 
-  /** Whether the application user is missing or lacks a role (for `read`). */
+  /** Whether the application user is missing or lacks a role (for `read` and `check`). */
   private async appUserDrifted(db: MongoDb, props: MongoCollectionsOutputs): Promise<boolean> {
     const observed = await observeAppUser(db, props.appUser!);
     return (

@@ -80,6 +80,13 @@ export interface MongoCollectionsInputs extends VersionedInputs {
   timeoutSeconds: number;
   /** How to reach the members from here (shared/port-forward.ts, mongodb/forward.ts); unset: as given. */
   forward?: ForwardSpec;
+  /**
+   * Whether `check` reads the application user (`usersInfo`) so that `diff` sees it dropped or short of
+   * a role: true in `pulumi up`, false in a preview. `check` drops it from the inputs.
+   */
+  observe?: boolean;
+  /** Set by `check` only: the application user is missing or lacks a role. */
+  appUserMissing?: boolean;
 }
 
 /** Outputs: the inputs (`collections` as observed by `read`), what this resource created, the last steps. */

@@ -18,7 +18,13 @@ import {
   observeOwnership,
   readApplied,
 } from "./operations";
-import { convergeServerSettings, convergeServiceRole, passwordStatement } from "./server";
+import {
+  convergeServerSettings,
+  convergeServiceRole,
+  ExpectedRole,
+  passwordStatement,
+  rolesOutOfStep,
+} from "./server";
 import { validateInputs } from "./validate";
 import {
   appliedDriftError,
@@ -44,6 +50,9 @@ import {
   schemaOwnershipStatements,
   scramVerifier,
 } from "./statements";
+
+/** Seconds `check` spends reading the roles before it leaves drift to the next run. */
+const OBSERVE_SECONDS = 60;
 
 /** The provider. Every client is required inside the methods: Pulumi serializes this object. */
 export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
@@ -77,7 +86,39 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     ) {
       failures.push(...refusedMigrationChanges(olds.migrations, inputs.migrations!, inputs.database!));
     }
+    delete inputs.observe;
+    delete inputs.driftedRoles;
+    // Only an existing resource (olds has a database) with valid inputs is worth reading.
+    if (news.observe && olds?.database && failures.length === 0) {
+      const drifted = await this.driftedRoles(inputs as PostgresSchemaInputs);
+      if (drifted.length > 0) inputs.driftedRoles = drifted;
+    }
     return { inputs, failures };
+  }
+
+  /**
+   * The app and service roles that are missing or changed on the server (a catalog read only). None
+   * when the server cannot be read within {@link OBSERVE_SECONDS}: the update, if any, has its own.
+   */
+  private async driftedRoles(inputs: PostgresSchemaInputs): Promise<string[]> {
+    const { log } = progress("postgres-schema");
+    const roles: ExpectedRole[] = [
+      { name: inputs.appUser, password: inputs.appPassword },
+      ...inputs.serviceRoles.map((r) => ({
+        name: r.name,
+        password: inputs.serviceRolePasswords?.[r.name],
+        grant: r.grant,
+      })),
+    ];
+    const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
+    try {
+      return await adminSession(bounded, inputs.maintenanceDatabase, log, Date.now(), ({ client }) =>
+        rolesOutOfStep(client, roles),
+      );
+    } catch (e) {
+      log(`could not read the roles for drift (${(e as Error).message}); not checked`);
+      return [];
+    }
   }
 
   async diff(
@@ -87,7 +128,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
   ): Promise<pulumi.dynamic.DiffResult> {
     const pick = (o: object) =>
       Object.fromEntries(DIFF_KEYS.map((k) => [k, (o as Record<string, unknown>)[k]]));
-    return inPlaceDiff(pick(olds), pick(news), []);
+    return inPlaceDiff(pick(olds), pick(news), [], (news.driftedRoles ?? []).length > 0);
   }
 
   async create(inputs: PostgresSchemaInputs): Promise<pulumi.dynamic.CreateResult> {
@@ -103,7 +144,9 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     let adminRotated = false;
     try {
       const outs = await this.converge(news, {
-        setPassword: olds.appPasswordRevision !== news.appPasswordRevision,
+        setPassword:
+          olds.appPasswordRevision !== news.appPasswordRevision ||
+          (news.driftedRoles ?? []).includes(news.appUser),
         previousDatabase: olds.database !== news.database ? olds.database : undefined,
         previousAdminPassword: olds.password,
         onAdminRotated: () => (adminRotated = true),
@@ -331,6 +374,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
       const outs: Partial<PostgresSchemaInputs> = { ...inputs };
       delete outs.appPassword;
       delete outs.serviceRolePasswords;
+      delete outs.driftedRoles;
       return {
         ...(outs as Omit<PostgresSchemaInputs, "appPassword" | "serviceRolePasswords">),
         applied,

@@ -85,6 +85,47 @@ export async function convergeServiceRole(
   log(`granted ${role.grant} to "${user}"`);
 }
 
+/** A role as the last run left it: LOGIN, nothing elevated, its password, its predefined role if any. */
+export interface ExpectedRole {
+  name: string;
+  /** Its password, when this initialiser sets it. */
+  password?: string;
+  /** The predefined role it must be a member of. */
+  grant?: string;
+}
+
+/**
+ * The roles that are missing or differ from {@link ExpectedRole} (one catalog query; writes nothing):
+ * what `check` reports as drift, so that `up` repairs a role changed or dropped by hand.
+ */
+export async function rolesOutOfStep(admin: Pg.Client, roles: ExpectedRole[]): Promise<string[]> {
+  if (roles.length === 0) return [];
+  const found = await admin.query<{
+    rolname: string;
+    rolcanlogin: boolean;
+    rolpassword: string | null;
+    elevated: boolean;
+    memberships: string[];
+  }>(
+    `SELECT a.rolname, a.rolcanlogin, a.rolpassword,
+            (a.rolsuper OR a.rolcreatedb OR a.rolcreaterole OR a.rolreplication OR a.rolbypassrls) AS elevated,
+            ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                  WHERE m.member = a.oid)::text[] AS memberships
+       FROM pg_authid a WHERE a.rolname = ANY($1)`,
+    [roles.map((r) => r.name)],
+  );
+  const byName = new Map(found.rows.map((r) => [r.rolname, r]));
+  return roles
+    .filter((want) => {
+      const have = byName.get(want.name);
+      if (!have || !have.rolcanlogin || have.elevated) return true;
+      if (want.password !== undefined && !(have.rolpassword && scramMatches(have.rolpassword, want.password)))
+        return true;
+      return want.grant !== undefined && !have.memberships.includes(want.grant);
+    })
+    .map((r) => r.name);
+}
+
 /**
  * `ALTER SYSTEM SET` for each setting whose value differs from the server's, then one reload. The
  * values live in postgresql.auto.conf in the data directory: they outlive restarts, and a new data

@@ -76,6 +76,13 @@ export interface PostgresSchemaInputs extends VersionedInputs {
   /** Set by `check`: counts changes of `serviceRolePasswords`, as `appPasswordRevision` does. */
   serviceRolePasswordsRevision: number;
   /**
+   * Whether `check` reads the roles (app and service roles) so that `diff` sees one changed or dropped
+   * by hand: true in `pulumi up`, false in a preview. `check` drops it from the inputs.
+   */
+  observe?: boolean;
+  /** Set by `check` only: the roles that are missing or differ from what the last run left. */
+  driftedRoles?: string[];
+  /**
    * Server settings the initialiser sets with `ALTER SYSTEM` (then reloads), rather than the chart's
    * conf.d: those that must not be on during the image's first boot, whose `CREATE ROLE ... PASSWORD`
    * statements `log_statement` would write to the server log in clear text. Empty in external mode.

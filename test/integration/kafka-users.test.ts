@@ -12,6 +12,7 @@ import {
   KafkaScramUsersProvider,
   ScramUserSpec,
 } from "../../init/kafka-users";
+import { alterUsers, withScramAdmin } from "../../init/kafka-users/operations";
 import { viaSerialization } from "../support/dynamic";
 import { brokerLogin } from "../support/kafka-fixtures";
 import {
@@ -126,6 +127,37 @@ describe("Kafka SCRAM users initialiser (real broker)", () => {
       "config without it removes the app user",
     );
     assert.equal(await canLogin(svc, svc.username, svc.password), true);
+  });
+
+  it("sees a credential deleted by hand in `up` (check asks, diff compares) and restores it", async (t) => {
+    const svc = await requireServer(t, "kafka");
+    if (!svc) return;
+    const p = await provider();
+    const u: ScramUserSpec = { name: `it-${run}-lost`, mechanism: "SCRAM-SHA-512" };
+    const pws = { [u.name]: pw() };
+    const inp = inputs(svc, [u], pws);
+    const created = await p.create!(inp);
+    const outs = created.outs as KafkaScramUsersOutputs;
+    // A clean cluster: nothing missing, no change; a preview (observe false) never asks.
+    const clean = await p.check!(inp, { ...inp, observe: true });
+    assert.equal((clean.inputs as KafkaScramUsersInputs).missing, undefined);
+    assert.equal((await p.diff!(created.id, outs, clean.inputs)).changes, false);
+
+    await withScramAdmin(inp, (conn) => alterUsers(conn, [u], []));
+    assert.equal(await canLogin(svc, u.name, pws[u.name]), false);
+    const preview = await p.check!(inp, { ...inp, observe: false });
+    assert.equal(
+      (await p.diff!(created.id, outs, preview.inputs)).changes,
+      false,
+      "a preview stays off the cluster",
+    );
+    const up = await p.check!(inp, { ...inp, observe: true });
+    assert.deepEqual((up.inputs as KafkaScramUsersInputs).missing, [u.name]);
+    assert.equal((await p.diff!(created.id, outs, up.inputs)).changes, true);
+    const repaired = await p.update!(created.id, outs, up.inputs);
+    assert.equal((repaired.outs as KafkaScramUsersOutputs).missing, undefined);
+    assert.equal(await canLogin(svc, u.name, pws[u.name]), true);
+    await removeUsers(p, svc, repaired.outs as KafkaScramUsersOutputs);
   });
 
   it("rotates the password of the user it connects as: logs in with the previous one, sets the new", async (t) => {

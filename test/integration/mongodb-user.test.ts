@@ -112,6 +112,20 @@ describe("MongoDB application user (real FerretDB)", () => {
     const quiet = (await provider.read!(created.id, outs)).props as MongoCollectionsOutputs;
     assert.equal((await provider.diff!(created.id, quiet, rotated)).changes, false);
 
+    // The same without a refresh: in `up` the check reads the user, the diff sees it gone, the update
+    // creates it again; a preview reads nothing.
+    await asAdmin(svc, (db) => db.command({ dropUser: appUser }));
+    const preview = await provider.check!(rotated, { ...rotated, observe: false });
+    assert.equal((await provider.diff!(created.id, outs, preview.inputs)).changes, false);
+    const up = await provider.check!(rotated, { ...rotated, observe: true });
+    assert.equal((up.inputs as MongoCollectionsInputs).appUserMissing, true);
+    assert.equal((await provider.diff!(created.id, outs, up.inputs)).changes, true);
+    outs = (await provider.update!(created.id, outs, up.inputs)).outs as MongoCollectionsOutputs;
+    assert.ok(outs.log.includes(`created user ${appUser} in database ${database} (no roles)`));
+    assert.equal(await canLogin(svc, second), true);
+    const clean = await provider.check!(rotated, { ...rotated, observe: true });
+    assert.equal((clean.inputs as MongoCollectionsInputs).appUserMissing, undefined);
+
     // delete keeps the user (and the data), as for a rename or destroy.
     await provider.delete!(created.id, outs);
     assert.equal(await canLogin(svc, second), true, "delete removed the user");

@@ -103,6 +103,48 @@ describe("PostgreSQL schema initialiser: recovery and failures (real server)", (
     );
   });
 
+  it("`up` sees a role changed or dropped by hand without a refresh (check reads, diff compares) and repairs it", async (t) => {
+    const svc = await requireServer(t, "postgres");
+    if (!svc) return;
+    const p = await schemaProvider();
+    const monitor = `aipd_${S.run}_drift_mon`;
+    S.roles.add(monitor);
+    const news = {
+      ...S.inputs(svc, "drift", { migrations: S.repo.slice(0, 3), appSchemas: ["iam"] }),
+      serviceRoles: [{ name: monitor, grant: "pg_monitor" as const }],
+      serviceRolePasswords: { [monitor]: `mon-${S.run}-pw` },
+    };
+    const first = await createSchema(p, news);
+    const clean = await p.check!(first.inputs, { ...news, observe: true });
+    assert.equal((clean.inputs as { driftedRoles?: string[] }).driftedRoles, undefined);
+    assert.equal((await p.diff!(first.id, first.outs, clean.inputs)).changes, false);
+
+    // By hand: the app role's password changed, the service role loses pg_monitor.
+    await sql(svc, svc.database, `ALTER ROLE "${news.appUser}" PASSWORD 'changed-by-hand'`);
+    await sql(svc, svc.database, `REVOKE pg_monitor FROM "${monitor}"`);
+    const preview = await p.check!(first.inputs, { ...news, observe: false });
+    assert.equal(
+      (await p.diff!(first.id, first.outs, preview.inputs)).changes,
+      false,
+      "a preview reads nothing",
+    );
+    const up = await p.check!(first.inputs, { ...news, observe: true });
+    assert.deepEqual((up.inputs as { driftedRoles?: string[] }).driftedRoles, [news.appUser, monitor]);
+    assert.equal((await p.diff!(first.id, first.outs, up.inputs)).changes, true);
+    const repaired = await p.update!(first.id, first.outs, up.inputs);
+    assert.ok(!("driftedRoles" in (repaired.outs as object)));
+    await sql(svc, news.database, "SELECT 1", [], { user: news.appUser, password: news.appPassword! });
+    const member = await sql<{ m: boolean }>(
+      svc,
+      svc.database,
+      "SELECT pg_has_role($1, 'pg_monitor', 'USAGE') AS m",
+      [monitor],
+    );
+    assert.equal(member[0].m, true);
+    const after = await p.check!(first.inputs, { ...news, observe: true });
+    assert.equal((after.inputs as { driftedRoles?: string[] }).driftedRoles, undefined);
+  });
+
   it("the real server offers pgvector; without it the decision names the image setting", async (t) => {
     const svc = await requireServer(t, "postgres");
     if (!svc) return;
