@@ -17,10 +17,15 @@
 #
 # Real: the Pulumi engine and Kubernetes provider, the API server, etcd, controller-manager and
 # scheduler, the database servers (PostgreSQL + pgvector, FerretDB for MongoDB, Weaviate, Redis with
-# Sentinel, Kafka), the initialisers and the policy pack. Simulated: the pods (kwok marks them Ready;
-# nothing runs in them) and the charts (stand-ins in test/fixtures/charts that render the objects the
-# program expects). The fake node forwards each pod's ports to the loopback servers, so the initialisers
-# reach them through the Kubernetes API (`connect: port-forward`), as from a laptop to a real cluster.
+# Sentinel, Kafka), the pinned charts as published, the initialisers and the policy pack. Simulated: the
+# pods (kwok marks them Ready; nothing runs in them). The fake node forwards each pod's ports to the
+# loopback servers, so the initialisers reach them through the Kubernetes API (`connect: port-forward`),
+# as from a laptop to a real cluster.
+#
+# Charts: with a folder of the published archives (AIPD_CHARTS, else ../shared/charts beside the project;
+# scripts/services.sh checks their sums and caches them), they are unpacked into the run folder and each
+# service's `chart.source` points there; without one the stack uses the pinned charts' public registries
+# (registry-1.docker.io, weaviate.github.io), which a machine with internet reaches. `up` says which.
 #
 # Run folder ${AIPD_LOCAL:-/tmp/ai-platform-data/local} (0700): state/ (file backend), pulumi-home/,
 # passphrase (0600, generated), Pulumi.local.yaml (the committed config plus this machine's encryption
@@ -50,9 +55,10 @@ explain() {
 local: what runs here
   real:      Pulumi engine + Kubernetes provider, kube-apiserver/etcd/controller-manager/scheduler,
              PostgreSQL + pgvector, Redis + Sentinel, Kafka, Weaviate, FerretDB (MongoDB wire protocol),
-             the initialisers and the CrossGuard policy pack
-  simulated: pods (kwok marks them Ready; nothing runs in them), charts (stand-ins, test/fixtures/charts);
-             each pod's ports are forwarded by the fake node to the loopback servers above
+             the initialisers, the CrossGuard policy pack and the five pinned charts as published
+             (the "charts:" line below says where they come from)
+  simulated: pods (kwok marks them Ready; nothing runs in them); each pod's ports are forwarded by the
+             fake node to the loopback servers above
 EOF
 }
 
@@ -84,11 +90,23 @@ engine_env() {
   export KUBECONFIG
 }
 
-# Pulumi.local.yaml as committed, plus the encryption salt `stack init` made on this machine.
+# Pulumi.local.yaml as committed, plus the encryption salt `stack init` made on this machine and, when a
+# charts folder was given, each service's `chart.source` set to the unpacked published chart.
 stack_config() {
-  local salt
+  local salt charts
   salt=$(cat "$LOCAL/encryptionsalt")
   { cat Pulumi.local.yaml; printf 'encryptionsalt: %s\n' "$salt"; } >"$LOCAL/Pulumi.local.yaml"
+  charts=$(node -e 'const h = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).helm;
+    process.stdout.write(h && h.charts ? h.charts : "")' "$AIPD_RUN/services.json")
+  if [[ -z $charts ]]; then
+    say "charts: the pinned charts from their public registries (no charts folder given: AIPD_CHARTS)"
+    return
+  fi
+  rm -rf "$LOCAL/charts" && mkdir -p "$LOCAL/charts"
+  local f
+  for f in "$charts"/*.tgz; do tar -xzf "$f" -C "$LOCAL/charts"; done
+  node --import tsx scripts/local/chart-sources.ts "$LOCAL/Pulumi.local.yaml" "$LOCAL/charts"
+  say "charts: the pinned charts as published, from $charts (sums checked by scripts/services.sh), unpacked in $LOCAL/charts"
 }
 
 pulumi_() { pulumi "$@" --stack "$STACK" --non-interactive --color never; }

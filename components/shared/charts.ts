@@ -47,7 +47,7 @@ export const CHARTS = {
 } as const satisfies Record<string, PinnedChart>;
 
 /** The pinned chart's own name: the last segment of its OCI reference, or its name in the repository. */
-function pinnedChartName(pinned: PinnedChart): string {
+export function pinnedChartName(pinned: PinnedChart): string {
   return pinned.chart.split("/").pop() ?? pinned.chart;
 }
 

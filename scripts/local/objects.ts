@@ -3,7 +3,7 @@
  * its namespace and the credentials Secrets a user keeps (`<service>.credentials.existingSecret`),
  * holding the loopback servers' own passwords (services.json of scripts/services.sh) and the passwords
  * of the users the initialisers create, made once and kept in the run folder so that a second `up`
- * changes nothing; and the kwok PortForward of every stand-in pod the releases will create, which sends its
+ * changes nothing; and the kwok PortForward of every pod the releases will create, which sends its
  * ports to the loopback servers (scripts/services.sh) and the cluster-shaped ones (scripts/cluster-servers.sh,
  * whose Kafka and Redis hand back in-cluster names of this namespace). Printed as one JSON List on stdout
  * for `kubectl apply -f -`: never to a terminal.

@@ -1,5 +1,5 @@
 /**
- * Where each stand-in pod's ports lead, for the helm-mode e2e and the `local` stack: the cluster-shaped
+ * Where each release pod's ports lead, for the helm-mode e2e and the `local` stack: the cluster-shaped
  * servers of scripts/cluster-servers.sh (cluster.json: Kafka brokers advertising in-cluster names, Redis
  * nodes and Sentinels in a network namespace) and the loopback servers of scripts/services.sh, as kwok
  * PortForward objects. The namespace and release names are fixed by cluster.json.

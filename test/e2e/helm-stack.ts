@@ -1,5 +1,5 @@
 /**
- * The helm-mode e2e's stack: every service from its stand-in chart (test/fixtures/charts), credentials from
+ * The helm-mode e2e's stack: every service from its pinned published chart (unpacked by the test), credentials from
  * Secrets the test keeps (as External Secrets would), holding the test servers' own passwords, and every
  * initialiser on `connect: port-forward` with no endpoint override: it reaches the release's pods through
  * the API server, and kwok sends their ports to the servers (cluster.ts).

@@ -2,9 +2,10 @@
  * Helm mode under the real Pulumi engine and the real Kubernetes provider plugin (scripts/engine-build.sh),
  * on the Kubernetes API of scripts/kube.sh (etcd, kube-apiserver, controller-manager, scheduler; kwok fakes
  * the node, so pods are scheduled and become Ready but run nothing). All five services are deployed from
- * the stand-in charts of test/fixtures/charts (the real charts cannot be downloaded here: see their
- * README) through the `<service>.chart` setting; credentials come from Secrets the test keeps, as External
- * Secrets would (`<service>.credentials.existingSecret`), holding the passwords of the test servers.
+ * the pinned charts as published (the archives of ../shared/charts that services.sh caches, sums checked,
+ * unpacked into the workspace) through the `<service>.chart` setting, so the provider renders the real
+ * templates; credentials come from Secrets the test keeps, as External Secrets would
+ * (`<service>.credentials.existingSecret`), holding the passwords of the test servers.
  *
  * Every initialiser runs with `connect: port-forward` and no endpoint override: it reaches the release's
  * pods through the API server, where kwok PortForward objects (cluster.ts) send PostgreSQL, MongoDB and
@@ -44,6 +45,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
+import { requireHelm, unpackPublishedCharts } from "../support/chart-render";
 import { DataServices, requireServer } from "../support/servers";
 import { until } from "../support/wait";
 import {
@@ -61,7 +63,6 @@ import {
   linesWith,
   operations,
   PREVIEW_NO_CHANGES,
-  ROOT,
   Steps,
   summary,
   timed,
@@ -72,6 +73,7 @@ import {
 } from "./harness";
 import { dialled, helmReleases, names, offForwards } from "./helm-checks";
 import { Kube, KubeObject, prometheusOperatorCrds } from "./kube";
+import { missingPodReferences } from "./pod-references";
 import { generatedPasswords, plainTextLeaks, workspacePlaces } from "./secret-scan";
 import { HelmStackKnobs, helmNames, helmStackConfig, userSecrets, userSecretValues } from "./helm-stack";
 
@@ -93,7 +95,8 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
   const redis = await requireServer(t, "redis");
   const kafka = await requireServer(t, "kafka");
   const cluster = await requireCluster(t);
-  if (!kubeInfo || !pg || !mongodb || !weaviate || !redis || !kafka || !cluster) return;
+  const helm = requireHelm(t);
+  if (!kubeInfo || !pg || !mongodb || !weaviate || !redis || !kafka || !cluster || !helm) return;
   const svc: DataServices = { postgres: pg, mongodb, weaviate, redis, kafka };
   const ns = cluster.namespace;
   const bin = engineBin(t);
@@ -125,7 +128,7 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
   const step = steps.step;
   const knobs: HelmStackKnobs = {
     run,
-    chartsDir: CHARTS,
+    chartsDir: unpackPublishedCharts(helm, path.join(ws.dir, "charts")),
     memoryLimit: "256Mi",
     topic: { partitions: 1, retentionMs: "3600000" },
     aclKeys: ["e2e:*"],
@@ -171,6 +174,8 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
           p.status.conditions?.some((c: KubeObject) => c.type === "Ready" && c.status === "True"),
           `pod ${p.metadata.name} is not Ready`,
         );
+      // What a real kubelet would refuse to start and kwok does not check.
+      assert.deepEqual(missingPodReferences(kube, ns), [], "pods name objects that do not exist");
       // Backup PVCs have no pod until the CronJob runs: the harness's binder binds them on its next pass.
       const pvcs = await kube.until("every PVC bound", () => {
         const all = kube.list("pvc", ns);
@@ -343,8 +348,6 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
     else ws.remove();
   }
 });
-
-const CHARTS = path.join(ROOT, "test", "fixtures", "charts");
 
 /** The operations of a `--diff` output other than the reads of the user's Secrets. */
 const changes = (out: string) => operations(out, { changesOnly: true });

@@ -20,6 +20,7 @@ import { aclOnEveryNode, clusterTopic, requireCluster } from "./cluster";
 import { engineBin, ROOT, timing } from "./harness";
 import { until } from "../support/wait";
 import { Kube } from "./kube";
+import { missingPodReferences } from "./pod-references";
 
 interface LocalConfig {
   namespace: string;
@@ -127,6 +128,19 @@ test("local stack: up, up again without change, down keeps the data, down --purg
         noSecretIn(out);
         assert.match(out, /real: {6}Pulumi engine/, "the output does not say what is real");
         assert.match(out, /simulated: pods \(kwok/, "the output does not say what is simulated");
+        assert.match(
+          out,
+          /local: charts: the pinned charts as published, from \S+/,
+          "the output does not say which charts it used (CI gives the published ones)",
+        );
+        // The published charts' own objects, which no stand-in rendered: Redis's start scripts, and
+        // every pod names only objects that exist (a real kubelet would refuse it otherwise).
+        assert.ok(kube.get("configmap", "redis-scripts", cfg.namespace), "not the published redis chart");
+        assert.deepEqual(
+          missingPodReferences(kube, cfg.namespace),
+          [],
+          "pods name objects that do not exist",
+        );
         assert.match(out, /local: stack outputs/);
         assert.match(
           out,

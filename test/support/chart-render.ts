@@ -126,3 +126,14 @@ export function secretEnvKeys(container: any): Record<string, { name: string; ke
 export function inPrivateMounts(setup: string, args: string[]): string[] {
   return ["--mount", "--propagation", "private", "--", "bash", "-ec", setup, "_", ...args];
 }
+
+/**
+ * The published charts of `helm.charts` (the archives services.sh cached, sums checked) unpacked into
+ * `dir`, one folder per chart (`postgresql/`, `redis/`, ...): what `<service>.chart.source` takes.
+ */
+export function unpackPublishedCharts(helm: Services["helm"], dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of fs.readdirSync(helm.charts).filter((n) => n.endsWith(".tgz")))
+    execFileSync("tar", ["-xzf", path.join(helm.charts, f), "-C", dir]);
+  return dir;
+}

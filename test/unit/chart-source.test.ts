@@ -297,7 +297,7 @@ describe("stand-in charts (test/fixtures/charts)", () => {
     }
     assert.match(
       fs.readFileSync(path.join(FIXTURES, "README.md"), "utf8"),
-      /These five charts are stand-ins for tests/,
+      /These five folders are stand-ins for tests\. They deploy nothing\./,
     );
   });
 });
