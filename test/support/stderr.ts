@@ -28,3 +28,22 @@ export function stderrLine(re: RegExp): { seen: Promise<string>; stop: () => voi
   }) as typeof process.stderr.write;
   return { seen, stop: () => (process.stderr.write = original) };
 }
+
+/**
+ * Runs `fn`, which must fail, and returns its error after checking that it failed at once: no attempt was
+ * retried (no "retrying in" progress line) and the message is not the deadline's ("after N attempts").
+ * Judged by what the provider did, not by how long it took, so a busy machine cannot fail it.
+ */
+export async function failsAtOnce(fn: () => Promise<unknown>): Promise<Error> {
+  let error: Error | undefined;
+  const progress = await stderrOf(() =>
+    fn().then(
+      () => undefined,
+      (e: Error) => void (error = e),
+    ),
+  );
+  if (!error) throw new Error("expected a failure, and the call succeeded");
+  if (/retrying in/.test(progress)) throw new Error(`retried instead of failing at once:\n${progress}`);
+  if (/after \d+ attempts?/.test(error.message)) throw new Error(`failed at the deadline: ${error.message}`);
+  return error;
+}
