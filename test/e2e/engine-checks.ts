@@ -3,11 +3,15 @@
  * stack's objects right after the first `up`, and the data `pulumi destroy` must leave in place.
  */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { DataServices } from "../support/servers";
 import { APP_SCHEMAS, EngineNames } from "./engine-stack";
+import { operations, PREVIEW_NO_CHANGES, timed, UP, Workspace } from "./harness";
 import { KafkaScramUsersProvider } from "../../init/kafka-users";
 import { RedisAclUsersProvider } from "../../init/redis";
 import { brokerLogin } from "../support/kafka-fixtures";
+import { currentMaster, onRedis } from "../support/redis-fixtures";
 import { kafkaCanLogin } from "../support/servers";
 import {
   aclOnNodes,
@@ -141,4 +145,39 @@ export async function assertUsersKept(svc: DataServices, N: EngineNames, generat
     },
   );
   assert.equal(await kafkaCanLogin(kafka, N.kafkaUser, kafkaPw), false, "the SCRAM user was not removed");
+}
+
+/**
+ * Step 5c. What a refactor or a new parent does to a URN: the ACL and SCRAM users resources renamed in
+ * the project copy, without an alias. The engine creates the new resources, then deletes the old ones;
+ * the delete must remove nothing the new one declares. Then a user deleted by hand on the master: the
+ * next `up`, without a refresh, shows the update and repairs it (the check reads the servers in `up`).
+ */
+export async function renameUsersResourcesThenDropAUser(
+  ws: Workspace,
+  svc: DataServices,
+  N: EngineNames,
+  generated: Generated,
+) {
+  const index = path.join(ws.project, "init", "index.ts");
+  const code = fs.readFileSync(index, "utf8");
+  const moved = code
+    .replace('"redis-acl-users",', '"redis-acl-users-moved",')
+    .replace('"kafka-scram-users",', '"kafka-scram-users-moved",');
+  assert.notEqual(moved, code, "the resources' names were not found in init/index.ts");
+  fs.writeFileSync(index, moved);
+  const r = timed("5c-up-rename", ws.pulumiOk([...UP, "--diff"]));
+  const ops = operations(r.out);
+  for (const name of ["redis-acl-users", "kafka-scram-users"]) {
+    assert.equal(ops[`${name}-moved`], "create", r.out.slice(-4000));
+    assert.equal(ops[name], "delete", r.out.slice(-4000));
+  }
+  await assertGeneratedLogins(svc, N, generated);
+  timed("5c-preview-after-rename", ws.pulumiOk([...PREVIEW_NO_CHANGES]));
+
+  const master = await currentMaster(svc.redis);
+  await onRedis(master, svc.redis.password, (c) => c.call("ACL", "DELUSER", N.aclUser));
+  const again = timed("5c-up-after-deluser", ws.pulumiOk([...UP, "--diff"]));
+  assert.deepEqual(operations(again.out), { "redis-acl-users-moved": "update" }, again.out.slice(-4000));
+  await assertGeneratedLogins(svc, N, generated);
 }

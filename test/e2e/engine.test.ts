@@ -28,13 +28,13 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
-import { currentMaster, onRedis } from "../support/redis-fixtures";
 import { DataServices, requireServer } from "../support/servers";
 import {
   assertDataKept,
   assertGeneratedLogins,
   assertStackOnServers,
   assertUsersKept,
+  renameUsersResourcesThenDropAUser,
 } from "./engine-checks";
 import { engineNames, initialDesired, MIGRATION_SQL, stackConfig, stackSecrets } from "./engine-stack";
 import {
@@ -348,37 +348,7 @@ test("real Pulumi engine: external-mode stack against the test servers", async (
 
     await step(
       "5c. renaming the ACL and SCRAM users resources (no alias) keeps every login: create, then delete",
-      async () => {
-        // What a refactor or a new parent does to a URN: the engine creates the new resource, then
-        // deletes the old one. The delete must remove nothing the new one declares.
-        const index = path.join(ws.project, "init", "index.ts");
-        const code = fs.readFileSync(index, "utf8");
-        const moved = code
-          .replace('"redis-acl-users",', '"redis-acl-users-moved",')
-          .replace('"kafka-scram-users",', '"kafka-scram-users-moved",');
-        assert.notEqual(moved, code, "the resources' names were not found in init/index.ts");
-        fs.writeFileSync(index, moved);
-        const r = timed("5c-up-rename", ws.pulumiOk([...UP, "--diff"]));
-        const ops = operations(r.out);
-        for (const name of ["redis-acl-users", "kafka-scram-users"]) {
-          assert.equal(ops[`${name}-moved`], "create", r.out.slice(-4000));
-          assert.equal(ops[name], "delete", r.out.slice(-4000));
-        }
-        await assertGeneratedLogins(svc, N, generated);
-        timed("5c-preview-after-rename", ws.pulumiOk([...PREVIEW_NO_CHANGES]));
-
-        // A user deleted by hand on the master: the next `up`, without a refresh, shows the update and
-        // repairs it (the check reads the servers in `up`; a preview stays off them).
-        const master = await currentMaster(redis);
-        await onRedis(master, redis.password, (c) => c.call("ACL", "DELUSER", N.aclUser));
-        const again = timed("5c-up-after-deluser", ws.pulumiOk([...UP, "--diff"]));
-        assert.deepEqual(
-          operations(again.out),
-          { "redis-acl-users-moved": "update" },
-          again.out.slice(-4000),
-        );
-        await assertGeneratedLogins(svc, N, generated);
-      },
+      () => renameUsersResourcesThenDropAUser(ws, svc, N, generated),
     );
 
     await step(
