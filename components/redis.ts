@@ -186,6 +186,7 @@ export class Redis extends pulumi.ComponentResource {
 
     const appUsers = aclUsers(config.aclUsers.map((u) => creds.values[redisAclPasswordKey(u.name)]));
     const serviceUsers = redisServiceUsers(config, creds.values);
+    const allUsers = [...appUsers, ...serviceUsers];
     // Every user's discovery login, which the Sentinels get back from this Secret at each start.
     const sentinelUsers = opaqueSecret(
       `${name}-sentinel-users`,
@@ -194,12 +195,8 @@ export class Redis extends pulumi.ComponentResource {
         name: sentinelUsersSecretName(this.releaseName),
         data: {
           [SENTINEL_USERS_KEY]: pulumi
-            .all([...appUsers, ...serviceUsers].map((u) => u.password))
-            .apply((pws) =>
-              sentinelUsersConf(
-                [...appUsers, ...serviceUsers].map((u, i) => ({ name: u.name, password: pws[i] })),
-              ),
-            ),
+            .all(allUsers.map((u) => u.password))
+            .apply((pws) => sentinelUsersConf(allUsers.map((u, i) => ({ name: u.name, password: pws[i] })))),
         },
       },
       childOptions(this, platform),

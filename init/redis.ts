@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { sentinelRules } from "../components/redis/sentinel-users";
 import { redisAclUserNameProblem } from "../policies/lib/data-rules";
 import { inPlaceDiff, removedNames } from "./shared/diff";
+import { observeForDrift } from "./shared/observe";
 import { initialiserOptions } from "./shared/options";
 import { Forwarder, ForwardSpec, withForwarder } from "./shared/port-forward";
 import { progress } from "./shared/progress";
@@ -19,7 +20,6 @@ import {
   aclRules,
   AclUserSpec,
   digest,
-  OBSERVE_SECONDS,
   observedDrift,
   RedisAclUsersInputs,
   RedisAclUsersOutputs,
@@ -57,14 +57,10 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
     return { inputs, failures };
   }
 
-  /**
-   * Reads every server's users (GETUSER only) for the diff; writes nothing. Undefined when the servers
-   * cannot be read within {@link OBSERVE_SECONDS}: the update, if any, reaches them with its own deadline.
-   */
-  private async observe(inputs: RedisAclUsersInputs) {
-    const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
-    try {
-      return await this.reaching(bounded, async (fw) => {
+  /** Reads every server's users (GETUSER only) for the diff; writes nothing. */
+  private observe(inputs: RedisAclUsersInputs) {
+    return observeForDrift("redis-acl", "the users", inputs, (bounded) =>
+      this.reaching(bounded, async (fw) => {
         const observed: Record<string, Record<string, string>> = {};
         const { targets } = await this.targets(bounded, fw);
         for (const t of targets) {
@@ -79,11 +75,8 @@ export class RedisAclUsersProvider implements pulumi.dynamic.ResourceProvider {
           });
         }
         return observed;
-      });
-    } catch (e) {
-      progress("redis-acl").log(`could not read the users for drift (${(e as Error).message}); not checked`);
-      return undefined;
-    }
+      }),
+    );
   }
 
   async diff(

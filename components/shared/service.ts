@@ -1,8 +1,9 @@
 /**
  * What every service component does the same way in `helm` mode: its credentials Secret (generated, or
  * the user's own), the pinned Helm release that reads it, the NetworkPolicy in front of the pods, the
- * backup CronJob, the PodMonitor (where the program scrapes the pods itself) and the alert rules. Each `components/<service>.ts` hands in only what is its own:
- * chart, values, Secret keys, ports, backup script settings and alerts.
+ * backup CronJob, the PodMonitor (where the program scrapes the pods itself) and the alert rules. Each
+ * `components/<service>.ts` hands in only what is its own: chart, values, Secret keys, ports, backup
+ * script settings and alerts.
  *
  * Resource names stay `<component>-credentials`, `<component>-release`, `<component>-network-policy`,
  * `<component>-backup`, `<component>-alerts` (`<component>-existing-credentials` for a kept Secret), all

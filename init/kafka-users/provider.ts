@@ -1,6 +1,7 @@
 /** The Kafka SCRAM users provider. Its network work is in ./operations.ts; Pulumi serializes this class. */
 import * as pulumi from "@pulumi/pulumi";
 import { inPlaceDiff } from "../shared/diff";
+import { observeForDrift } from "../shared/observe";
 import { progress } from "../shared/progress";
 import { endpointListFailures } from "../shared/unknown";
 import { alterUsers, describeUsers, hasCredential, Upsertion, withScramAdmin } from "./operations";
@@ -12,9 +13,6 @@ import {
   ScramUserSpec,
   userFailures,
 } from "./spec";
-
-/** Seconds `check` spends asking the cluster before it leaves drift to the next run. */
-const OBSERVE_SECONDS = 60;
 
 export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider {
   async check(
@@ -31,26 +29,17 @@ export class KafkaScramUsersProvider implements pulumi.dynamic.ResourceProvider 
     return { inputs, failures };
   }
 
-  /**
-   * The declared users without their credential (DescribeUserScramCredentials only; writes nothing).
-   * None when the cluster cannot be asked within {@link OBSERVE_SECONDS}: the update, if any, has its own.
-   */
+  /** The declared users without their credential (DescribeUserScramCredentials only; writes nothing). */
   private async missing(inputs: KafkaScramUsersInputs): Promise<string[]> {
-    const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
-    try {
-      const described = await withScramAdmin(bounded, (conn) =>
+    const described = await observeForDrift("kafka-scram-users", "the users", inputs, (bounded) =>
+      withScramAdmin(bounded, (conn) =>
         describeUsers(
           conn,
           inputs.users.map((u) => u.name),
         ),
-      );
-      return inputs.users.filter((u) => !hasCredential(described, u)).map((u) => u.name);
-    } catch (e) {
-      progress("kafka-scram-users").log(
-        `could not ask the cluster for its users (${(e as Error).message}); drift not checked`,
-      );
-      return [];
-    }
+      ),
+    );
+    return described ? inputs.users.filter((u) => !hasCredential(described, u)).map((u) => u.name) : [];
   }
 
   async diff(

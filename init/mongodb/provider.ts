@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseHostPort } from "../shared/address-map";
 import { inPlaceDiff } from "../shared/diff";
+import { observeForDrift } from "../shared/observe";
 import { partialFailure } from "../shared/partial";
 import { isForwardRefusal, openForwarder } from "../shared/port-forward";
 import { progress } from "../shared/progress";
@@ -36,9 +37,6 @@ interface MongoDb extends CommandDb {
 }
 
 /** The provider. The driver is required inside the methods: Pulumi serializes this object. */
-/** Seconds `check` spends reading the application user before it leaves drift to the next run. */
-const OBSERVE_SECONDS = 60;
-
 export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider {
   async check(
     olds: Partial<MongoCollectionsInputs>,
@@ -54,17 +52,14 @@ export class MongoCollectionsProvider implements pulumi.dynamic.ResourceProvider
     delete inputs.appUserMissing;
     // Only an existing resource (olds has a database) with valid inputs is worth reading.
     if (observe && olds.database && inputs.appUser && failures.length === 0) {
-      const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
-      try {
-        const drifted = await this.withDb(bounded, (db) =>
-          this.appUserDrifted(db, { ...inputs, ownedIndexes: [], log: [] }),
-        );
-        if (drifted) inputs.appUserMissing = true;
-      } catch (e) {
-        progress("mongodb-collections").log(
-          `could not read user ${inputs.appUser} for drift (${(e as Error).message}); not checked`,
-        );
-      }
+      const drifted = await observeForDrift(
+        "mongodb-collections",
+        `user ${inputs.appUser}`,
+        inputs,
+        (bounded) =>
+          this.withDb(bounded, (db) => this.appUserDrifted(db, { ...inputs, ownedIndexes: [], log: [] })),
+      );
+      if (drifted) inputs.appUserMissing = true;
     }
     return { inputs, failures };
   }

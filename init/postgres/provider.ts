@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as Pg from "pg";
 import { inPlaceDiff } from "../shared/diff";
+import { observeForDrift } from "../shared/observe";
 import { partialFailure } from "../shared/partial";
 import { progress } from "../shared/progress";
 import { RotatingLogin } from "../shared/rotation";
@@ -51,9 +52,6 @@ import {
   scramVerifier,
 } from "./statements";
 
-/** Seconds `check` spends reading the roles before it leaves drift to the next run. */
-const OBSERVE_SECONDS = 60;
-
 /** The provider. Every client is required inside the methods: Pulumi serializes this object. */
 export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
   async check(
@@ -96,10 +94,7 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
     return { inputs, failures };
   }
 
-  /**
-   * The app and service roles that are missing or changed on the server (a catalog read only). None
-   * when the server cannot be read within {@link OBSERVE_SECONDS}: the update, if any, has its own.
-   */
+  /** The app and service roles that are missing or changed on the server (a catalog read only). */
   private async driftedRoles(inputs: PostgresSchemaInputs): Promise<string[]> {
     const { log } = progress("postgres-schema");
     const roles: ExpectedRole[] = [
@@ -110,15 +105,12 @@ export class PostgresSchemaProvider implements pulumi.dynamic.ResourceProvider {
         grant: r.grant,
       })),
     ];
-    const bounded = { ...inputs, timeoutSeconds: Math.min(inputs.timeoutSeconds, OBSERVE_SECONDS) };
-    try {
-      return await adminSession(bounded, inputs.maintenanceDatabase, log, Date.now(), ({ client }) =>
+    const drifted = await observeForDrift("postgres-schema", "the roles", inputs, (bounded) =>
+      adminSession(bounded, inputs.maintenanceDatabase, log, Date.now(), ({ client }) =>
         rolesOutOfStep(client, roles),
-      );
-    } catch (e) {
-      log(`could not read the roles for drift (${(e as Error).message}); not checked`);
-      return [];
-    }
+      ),
+    );
+    return drifted ?? [];
   }
 
   async diff(

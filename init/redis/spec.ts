@@ -97,9 +97,6 @@ export function digest(key: string, summary: string | undefined): string {
   return summary === undefined ? "" : crypto.createHmac("sha256", key).update(summary).digest("hex");
 }
 
-/** Seconds `check` spends reading the servers before it gives up and leaves drift to the next run. */
-export const OBSERVE_SECONDS = 60;
-
 /**
  * Whether what `check` observed differs from what the last run applied: a user missing or changed on a
  * server, or a server (a new node, a Sentinel) the last run never set. Pure: the diff's half of drift.

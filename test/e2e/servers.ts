@@ -263,21 +263,21 @@ export async function canLogin(
 }
 
 async function cleanRedis(svc: Services["redis"]): Promise<void> {
-  for (const n of svc.nodes) {
-    await onRedis(n, svc.password, async (c) => {
+  // Their discovery logins on the Sentinels too (a run cut short leaves them; destroy keeps them).
+  const servers = [
+    ...svc.nodes.map((n) => ({ at: n, password: svc.password, persist: ["ACL", "SAVE"] })),
+    ...svc.sentinels.map((n) => ({
+      at: n,
+      password: svc.sentinelPassword,
+      persist: ["SENTINEL", "FLUSHCONFIG"],
+    })),
+  ];
+  for (const { at, password, persist } of servers) {
+    await onRedis(at, password, async (c) => {
       const users = ((await c.call("ACL", "USERS")) as string[]).filter((u) => u.startsWith(PREFIX.redis));
       if (users.length === 0) return;
       await c.call("ACL", "DELUSER", ...users);
-      await c.call("ACL", "SAVE");
-    });
-  }
-  // Their discovery logins on the Sentinels (a run cut short leaves them; destroy keeps them).
-  for (const s of svc.sentinels) {
-    await onRedis(s, svc.sentinelPassword, async (c) => {
-      const users = ((await c.call("ACL", "USERS")) as string[]).filter((u) => u.startsWith(PREFIX.redis));
-      if (users.length === 0) return;
-      await c.call("ACL", "DELUSER", ...users);
-      await c.call("SENTINEL", "FLUSHCONFIG");
+      await c.call(persist[0], ...persist.slice(1));
     });
   }
 }

@@ -59,9 +59,17 @@ function assertClear(message: string, what: RegExp) {
   assert.ok(!message.includes("stalled-secret"), message);
 }
 
-describe("initialisers against a server that accepts and never answers", () => {
-  it("PostgreSQL", GUARD, async () => {
-    const message = await createError(new PostgresSchemaProvider(), {
+/** Each initialiser, its inputs aimed at the stalled server, and how its error names the server. */
+const CASES: Array<{
+  name: string;
+  provider: () => object;
+  inputs: () => Record<string, unknown>;
+  names: () => RegExp;
+}> = [
+  {
+    name: "PostgreSQL",
+    provider: () => new PostgresSchemaProvider(),
+    inputs: () => ({
       host: "127.0.0.1",
       port,
       adminUser: "postgres",
@@ -74,12 +82,13 @@ describe("initialisers against a server that accepts and never answers", () => {
       serviceRoles: [],
       serverSettings: {},
       timeoutSeconds: DEADLINE,
-    });
-    assertClear(message, new RegExp(`PostgreSQL at 127.0.0.1:${port}`));
-  });
-
-  it("MongoDB", GUARD, async () => {
-    const message = await createError(new MongoCollectionsProvider(), {
+    }),
+    names: () => new RegExp(`PostgreSQL at 127.0.0.1:${port}`),
+  },
+  {
+    name: "MongoDB",
+    provider: () => new MongoCollectionsProvider(),
+    inputs: () => ({
       hosts: [`127.0.0.1:${port}`],
       directConnection: true,
       username: "root",
@@ -89,12 +98,13 @@ describe("initialisers against a server that accepts and never answers", () => {
       collections: [],
       dropRemovedCollections: false,
       timeoutSeconds: DEADLINE,
-    });
-    assertClear(message, new RegExp(`MongoDB at 127.0.0.1:${port}`));
-  });
-
-  it("Weaviate", GUARD, async () => {
-    const message = await createError(new WeaviateClassesProvider(), {
+    }),
+    names: () => new RegExp(`MongoDB at 127.0.0.1:${port}`),
+  },
+  {
+    name: "Weaviate",
+    provider: () => new WeaviateClassesProvider(),
+    inputs: () => ({
       scheme: "http",
       host: "127.0.0.1",
       port,
@@ -103,12 +113,13 @@ describe("initialisers against a server that accepts and never answers", () => {
       enabledModules: [],
       allowRecreate: [],
       timeoutSeconds: DEADLINE,
-    });
-    assertClear(message, new RegExp(`Weaviate at http://127.0.0.1:${port}`));
-  });
-
-  it("Redis (the Sentinel stalls)", GUARD, async () => {
-    const message = await createError(new RedisAclUsersProvider(), {
+    }),
+    names: () => new RegExp(`Weaviate at http://127.0.0.1:${port}`),
+  },
+  {
+    name: "Redis (the Sentinel stalls)",
+    provider: () => new RedisAclUsersProvider(),
+    inputs: () => ({
       sentinels: [{ host: "127.0.0.1", port }],
       masterName: "mymaster",
       password: "stalled-secret",
@@ -116,12 +127,13 @@ describe("initialisers against a server that accepts and never answers", () => {
       users: [],
       userPasswords: {},
       timeoutSeconds: DEADLINE,
-    });
-    assertClear(message, new RegExp(`Redis Sentinels 127.0.0.1:${port}`));
-  });
-
-  it("Kafka", GUARD, async () => {
-    const message = await createError(new KafkaTopicsProvider(), {
+    }),
+    names: () => new RegExp(`Redis Sentinels 127.0.0.1:${port}`),
+  },
+  {
+    name: "Kafka",
+    provider: () => new KafkaTopicsProvider(),
+    inputs: () => ({
       brokers: [`127.0.0.1:${port}`],
       mechanism: "scram-sha-512",
       username: "admin",
@@ -129,7 +141,14 @@ describe("initialisers against a server that accepts and never answers", () => {
       topics: [],
       deleteRemovedTopics: false,
       timeoutSeconds: DEADLINE,
+    }),
+    names: () => new RegExp(`Kafka at 127.0.0.1:${port}`),
+  },
+];
+
+describe("initialisers against a server that accepts and never answers", () => {
+  for (const c of CASES)
+    it(c.name, GUARD, async () => {
+      assertClear(await createError(c.provider(), c.inputs()), c.names());
     });
-    assertClear(message, new RegExp(`Kafka at 127.0.0.1:${port}`));
-  });
 });
