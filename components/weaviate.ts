@@ -24,7 +24,7 @@ import {
   WEAVIATE_USERS,
   weaviateValues,
 } from "./weaviate/values";
-import { secretEnv } from "./shared/backup";
+import { backupClaimName, secretEnv } from "./shared/backup";
 import { CHARTS, imageValues } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
@@ -177,7 +177,10 @@ export class Weaviate extends pulumi.ComponentResource {
       releaseName: this.releaseName,
       chart: CHARTS.weaviate,
       chartSource: config.chart,
-      values: weaviateValues(config, platform, secretName, { openaiKey: openaiInSecret }),
+      values: weaviateValues(config, platform, secretName, {
+        openaiKey: openaiInSecret,
+        backupClaim: config.backup.enabled ? backupClaimName(this.releaseName) : undefined,
+      }),
       secret: creds.resource,
       network: {
         // Pod ports, not Service ports: the policy applies after the Service maps httpPort to 8080.
@@ -197,6 +200,8 @@ export class Weaviate extends pulumi.ComponentResource {
               { name: "WEAVIATE_URL", value: `http://${this.releaseName}:${config.httpPort}` },
               secretEnv("WEAVIATE_API_KEY", secretName, WEAVIATE_SECRET_KEYS.adminKey),
             ],
+            // Weaviate writes the backups into the job's claim; the job keeps its records beside them.
+            besidePods: WEAVIATE_POD_LABELS,
           }
         : undefined,
       alerts: () => weaviateAlertRules(ns, config),

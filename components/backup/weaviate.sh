@@ -6,9 +6,9 @@
 #
 # backup (no argument: what the backup CronJob runs): starts a backup of every class, then writes the final
 # status as a record into BACKUP_DIR (under a temporary name, renamed once complete) and prunes old records.
-# The backup files themselves are written by Weaviate on its own volume (BACKUP_FILESYSTEM_PATH); Weaviate
-# 1.22 has no API to list or delete backups, so their retention runs inside the Weaviate container (see
-# weaviateStartScript in components/weaviate.ts).
+# The backup files themselves are written by Weaviate into BACKUP_FILESYSTEM_PATH, this job's claim mounted
+# in the Weaviate pod; Weaviate 1.22 has no API to list or delete backups and writes them as its own user,
+# so their retention runs inside the Weaviate container (weaviateStartScript in components/weaviate/values.ts).
 # Environment: WEAVIATE_URL (http://host:port) WEAVIATE_API_KEY BACKUP_DIR RETENTION_DAYS;
 # optional BACKUP_ID (default ai-platform-<UTC stamp>), BACKUP_TIMEOUT_SECONDS (3600),
 # BACKUP_POLL_SECONDS (5).

@@ -36,6 +36,11 @@ export const BACKUP_CONTAINER_SECURITY = {
   runAsNonRoot: true,
 };
 
+/** The backup PersistentVolumeClaim of a release (the Weaviate pods mount it as well). */
+export function backupClaimName(releaseName: string): string {
+  return `${releaseName}-backup`;
+}
+
 /** Arguments of {@link BackupJob}. */
 export interface BackupJobArgs {
   /** Service name (`postgres`, ...): names the script and labels the pods. */
@@ -54,6 +59,12 @@ export interface BackupJobArgs {
   defaultTag: string;
   /** Environment of the script: connection settings, credentials by `secretKeyRef` only. */
   env: k8s.types.input.core.v1.EnvVar[];
+  /**
+   * Labels of the service's pods that mount the backup claim too (Weaviate writes its backups there):
+   * the job's pod is scheduled beside them, since a ReadWriteOnce claim mounts on one node only. Unset:
+   * only the job mounts it.
+   */
+  besidePods?: Record<string, string>;
 }
 
 /** A service's backup: a PVC that outlives the release and a CronJob that writes into it. */
@@ -66,7 +77,7 @@ export class BackupJob extends pulumi.ComponentResource {
   constructor(name: string, args: BackupJobArgs, opts: pulumi.ComponentResourceOptions) {
     super("ai-platform:data:BackupJob", name, {}, opts);
     const labels = { ...serviceLabels(args.service, args.releaseName), [BACKUP_LABEL]: args.service };
-    const claimName = `${args.releaseName}-backup`;
+    const claimName = backupClaimName(args.releaseName);
     this.pvc = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-pvc`,
       {
@@ -103,6 +114,18 @@ export class BackupJob extends pulumi.ComponentResource {
                 spec: {
                   restartPolicy: "OnFailure",
                   securityContext: BACKUP_POD_SECURITY,
+                  affinity: args.besidePods
+                    ? {
+                        podAffinity: {
+                          requiredDuringSchedulingIgnoredDuringExecution: [
+                            {
+                              labelSelector: { matchLabels: args.besidePods },
+                              topologyKey: "kubernetes.io/hostname",
+                            },
+                          ],
+                        },
+                      }
+                    : undefined,
                   containers: [
                     {
                       name: "backup",

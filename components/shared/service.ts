@@ -121,7 +121,7 @@ export interface ServiceDeploymentArgs {
     "ports" | "peerPorts" | "peerUdpPorts" | "podSelector" | "metricsPorts"
   >;
   /** The backup job, or undefined when the service has none (`<service>.backup.enabled: false`). */
-  backup?: Pick<BackupJobArgs, "image" | "defaultTag" | "env"> & { config: BackupConfig };
+  backup?: Pick<BackupJobArgs, "image" | "defaultTag" | "env" | "besidePods"> & { config: BackupConfig };
   /** The service's own alert rules; the disk-space rule every service shares is appended. */
   alerts: () => AlertRule[];
   /**
@@ -144,6 +144,26 @@ export function deployService(
 ): k8s.helm.v3.Release {
   const ns = platform.namespace;
   const childOpts = childOptions(parent, platform);
+  // A job normally comes after the release it backs up; when the service's pods mount its claim, the
+  // claim must exist before the release, so the job comes first.
+  const backupJob = (dependsOn: pulumi.Resource[]) => {
+    if (!args.backup) return undefined;
+    const { config, ...job } = args.backup;
+    return new BackupJob(
+      `${name}-backup`,
+      {
+        service: args.service,
+        releaseName: args.releaseName,
+        namespace: ns,
+        backup: config,
+        storageClass: platform.storageClass,
+        ...job,
+      },
+      { parent, provider: platform.provider, dependsOn },
+    );
+  };
+  const early = args.backup?.besidePods ? backupJob([...(platform.dependsOn ?? [])]) : undefined;
+  const claims = early ? [early.pvc] : [];
   const release = pinnedRelease(
     `${name}-release`,
     args.releaseName,
@@ -155,7 +175,10 @@ export function deployService(
       timeoutSeconds: platform.helm.timeoutSeconds,
       chart: args.chartSource,
     },
-    { ...childOpts, dependsOn: [...(platform.dependsOn ?? []), args.secret, ...(args.mountedSecrets ?? [])] },
+    {
+      ...childOpts,
+      dependsOn: [...(platform.dependsOn ?? []), args.secret, ...(args.mountedSecrets ?? []), ...claims],
+    },
   );
 
   databaseNetworkPolicy(
@@ -170,21 +193,7 @@ export function deployService(
     childOpts,
   );
 
-  if (args.backup) {
-    const { config, ...job } = args.backup;
-    new BackupJob(
-      `${name}-backup`,
-      {
-        service: args.service,
-        releaseName: args.releaseName,
-        namespace: ns,
-        backup: config,
-        storageClass: platform.storageClass,
-        ...job,
-      },
-      { parent, provider: platform.provider, dependsOn: [release] },
-    );
-  }
+  if (!early) backupJob([release]);
 
   if (args.podMonitor) {
     podMonitor(

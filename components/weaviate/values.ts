@@ -27,8 +27,17 @@ export const WEAVIATE_POD_PORTS = { http: 8080, grpc: 50051, metrics: 2112, goss
 /** Labels of the Weaviate pods (the chart sets no `app.kubernetes.io/instance`). */
 export const WEAVIATE_POD_LABELS = { app: "weaviate" };
 
-/** Where backup-filesystem writes: on the data volume (`/var/lib/weaviate`), not the chart's `/tmp/backups`. */
-const WEAVIATE_BACKUP_PATH = "/var/lib/weaviate/backups";
+/**
+ * Where backup-filesystem writes with the backup job on: the job's own claim, mounted here. Never the data
+ * volume: full copies kept for `retentionDays` would fill it, and Weaviate turns read-only on a full disk.
+ */
+export const WEAVIATE_BACKUP_PATH = "/var/lib/weaviate-backups";
+
+/**
+ * Where it writes with the job off (backups taken by hand): the data volume, the only one the pod has
+ * then. Earlier versions wrote here with the job on as well (README, "Weaviate backups").
+ */
+export const WEAVIATE_DATA_BACKUP_PATH = "/var/lib/weaviate/backups";
 
 /** Prefix of the ids the backup job gives its backups; only these are pruned. */
 const WEAVIATE_BACKUP_ID_PREFIX = "ai-platform-";
@@ -113,15 +122,18 @@ export function weaviatePruneCommand(dir: string, retentionDays: number): string
 }
 
 /**
- * The Weaviate container's script when backups are on: the backup files live on Weaviate's own volume and
- * Weaviate 1.22 has no API to list or delete backups, so retention runs here, hourly, in the background;
+ * The Weaviate container's script when the backup job is on: Weaviate 1.22 has no API to list or delete
+ * backups and writes them as its own user, so retention runs here, hourly, in the background, on the
+ * backup claim and on the data volume, where earlier versions wrote them (those age out the same way);
  * `exec` then makes Weaviate the container's main process with the chart's own arguments.
  */
 export function weaviateStartScript(retentionDays: number): string {
   return [
     "(",
     "  while :; do",
-    weaviatePruneCommand(WEAVIATE_BACKUP_PATH, retentionDays)
+    [WEAVIATE_BACKUP_PATH, WEAVIATE_DATA_BACKUP_PATH]
+      .map((dir) => weaviatePruneCommand(dir, retentionDays))
+      .join("\n")
       .split("\n")
       .map((l) => `    ${l}`)
       .join("\n"),
@@ -138,13 +150,20 @@ export function weaviateValues(
   config: WeaviateConfig,
   platform: Pick<PlatformContext, "storageClass" | "podAntiAffinity">,
   secretName: string,
-  opts: { openaiKey: boolean },
+  opts: {
+    /** Whether OPENAI_APIKEY is in the Secret. */
+    openaiKey: boolean;
+    /** The backup job's claim, mounted at {@link WEAVIATE_BACKUP_PATH}; unset when the job is off. */
+    backupClaim?: string;
+  },
 ): Record<string, unknown> {
   const mods = config.modules;
   // Replicas of one inference module spread over nodes like Weaviate's (they select the module's own pods).
   const moduleAffinity = (m: keyof typeof WEAVIATE_INFERENCE_MODULES) =>
     podAntiAffinity(platform.podAntiAffinity, { app: WEAVIATE_INFERENCE_MODULES[m]! });
   const backupsOn = mods["backup-filesystem"].enabled;
+  const onClaim = backupsOn && config.backup.enabled && opts.backupClaim !== undefined;
+  const backupPath = onClaim ? WEAVIATE_BACKUP_PATH : WEAVIATE_DATA_BACKUP_PATH;
   const envSecrets: Record<string, string> = {
     [WEAVIATE_SECRET_KEYS.allowedKeys]: secretName,
     [WEAVIATE_SECRET_KEYS.users]: secretName,
@@ -210,10 +229,12 @@ export function weaviateValues(
       default_vectorizer_module: defaultVectorizer(mods),
     },
     backups: {
-      filesystem: { enabled: backupsOn, envconfig: { BACKUP_FILESYSTEM_PATH: WEAVIATE_BACKUP_PATH } },
+      filesystem: { enabled: backupsOn, envconfig: { BACKUP_FILESYSTEM_PATH: backupPath } },
     },
   };
-  if (backupsOn && config.backup.enabled) {
+  if (onClaim) {
+    values.extraVolumes = [{ name: "backups", persistentVolumeClaim: { claimName: opts.backupClaim } }];
+    values.extraVolumeMounts = [{ name: "backups", mountPath: WEAVIATE_BACKUP_PATH }];
     values.command = ["/bin/sh", "-c"];
     values.args = [weaviateStartScript(config.backup.retentionDays)];
   }

@@ -316,6 +316,24 @@ describe("the published charts, rendered from the program's values", () => {
       assert.equal(Buffer.from(object.data.password, "base64").toString().length, 32);
     }
   });
+  it("Weaviate writes its backups into the backup job's claim, never onto its data volume (dev and prod)", (t) => {
+    const helm = requireHelm(t);
+    if (!helm) return;
+    for (const [stack, run] of runs) {
+      const rc = container(renderRelease(helm, run, "weaviate"), "weaviate");
+      const dir = (rc.container.env ?? []).find((e: any) => e.name === "BACKUP_FILESYSTEM_PATH")?.value;
+      assert.ok(dir, `${stack}: no BACKUP_FILESYSTEM_PATH`);
+      // The mount that holds the directory: the deepest mount path it is under.
+      const mount = (rc.container.volumeMounts ?? [])
+        .filter((m: any) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`))
+        .sort((a: any, b: any) => b.mountPath.length - a.mountPath.length)[0];
+      assert.ok(mount, `${stack}: ${dir} is on no volume`);
+      const volume = rc.volumes.find((v) => v.name === mount.name);
+      const claim = run.resources.find((r) => r.name === "weaviate-backup-pvc");
+      assert.ok(claim, `${stack}: no backup claim`);
+      assert.equal(volume?.persistentVolumeClaim?.claimName, (claim.inputs.metadata as any).name, stack);
+    }
+  });
   it("the PostgreSQL host the program uses is a Service the chart renders for the primary (with and without replicas)", (t) => {
     const helm = requireHelm(t);
     if (!helm) return;

@@ -254,6 +254,9 @@ export const WEAVIATE_KEYS = [
   "modules.default_vectorizer_module",
   "backups.filesystem.enabled",
   "backups.filesystem.envconfig.BACKUP_FILESYSTEM_PATH",
+  // Rendered as is by weaviateStatefulset.yaml (`with .Values.extraVolumes` / `extraVolumeMounts`).
+  "extraVolumes[]",
+  "extraVolumeMounts[]",
 ];
 
 /**
@@ -329,6 +332,8 @@ export const POSTGRESQL_MAP_KEYS = [
 ];
 export const WEAVIATE_MAP_KEYS = [
   "affinity",
+  "extraVolumes[]",
+  "extraVolumeMounts[]",
   "modules.text2vec-transformers.affinity",
   "modules.img2vec-neural.affinity",
 ];

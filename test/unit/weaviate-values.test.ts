@@ -82,6 +82,13 @@ describe("Weaviate derivations", () => {
     const v = weaviateValues(off, { storageClass: "", podAntiAffinity: "soft" }, "s", { openaiKey: false });
     assert.equal(v.command, undefined);
     assert.equal(v.args, undefined);
+    // No job, no claim: backups taken by hand stay where the pod can keep them, the data volume.
+    assert.equal(v.extraVolumes, undefined);
+    assert.equal(
+      (v.backups as { filesystem: { envconfig: Record<string, string> } }).filesystem.envconfig
+        .BACKUP_FILESYSTEM_PATH,
+      "/var/lib/weaviate/backups",
+    );
     assert.match(weaviateStartScript(3), /^exec \/bin\/weaviate .*--read-timeout=60s --write-timeout=60s$/m);
   });
 

@@ -59,11 +59,23 @@ describe("Weaviate component", () => {
     assert.equal(v.modules["generative-openai"].enabled, false);
     assert.equal(v.modules.default_vectorizer_module, "text2vec-transformers");
     assert.equal(v.backups.filesystem.enabled, true);
-    assert.equal(v.backups.filesystem.envconfig.BACKUP_FILESYSTEM_PATH, "/var/lib/weaviate/backups");
+    // Backups go to the backup job's claim, mounted in the Weaviate pods; never onto the data volume.
+    assert.equal(v.backups.filesystem.envconfig.BACKUP_FILESYSTEM_PATH, "/var/lib/weaviate-backups");
+    assert.deepEqual(v.extraVolumes, [
+      { name: "backups", persistentVolumeClaim: { claimName: "weaviate-backup" } },
+    ]);
+    assert.deepEqual(v.extraVolumeMounts, [{ name: "backups", mountPath: "/var/lib/weaviate-backups" }]);
+    assert.ok(
+      named(prod, "kubernetes:core/v1:PersistentVolumeClaim", "weaviate-backup"),
+      "no claim weaviate-backup",
+    );
     assert.equal(v.env.PROMETHEUS_MONITORING_ENABLED, true);
     assert.equal(v.serviceMonitor.enabled, false);
     // Retention of the backups on Weaviate's volume runs in the Weaviate container, then Weaviate is exec'd.
     assert.deepEqual(v.command, ["/bin/sh", "-c"]);
+    assert.match(v.args[0], /for d in \/var\/lib\/weaviate-backups\/ai-platform-\*; do/);
+    // Backups that earlier versions wrote onto the data volume age out the same way.
+    assert.match(v.args[0], /for d in \/var\/lib\/weaviate\/backups\/ai-platform-\*; do/);
     assert.match(v.args[0], /-mtime \+14\b/);
     assert.match(
       v.args[0],
@@ -143,6 +155,16 @@ describe("Weaviate component", () => {
       secretKeyRef: { name: "weaviate-credentials", key: "admin-api-key" },
     });
     assert.equal(env("RETENTION_DAYS").value, "14");
+    // The claim is ReadWriteOnce and the Weaviate pod mounts it: the job runs on that pod's node.
+    assert.deepEqual(spec.jobTemplate.spec.template.spec.affinity, {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { labelSelector: { matchLabels: { app: "weaviate" } }, topologyKey: "kubernetes.io/hostname" },
+        ],
+      },
+    });
+    // The other services' jobs mount their claim alone and go anywhere.
+    assert.equal(backupJob(prod, "postgres").spec.jobTemplate.spec.template.spec.affinity, undefined);
   });
 
   it("guards the Weaviate pods (selected by app=weaviate) on their pod ports", () => {
