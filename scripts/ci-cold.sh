@@ -41,7 +41,7 @@ for d in "$cache" "$opt"; do
     exit 2
   fi
 done
-for port in 25432 26379 27217 28088 29092 26443; do
+for port in 25432 26379 27217 28088 29092 26443 28333; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     log "something already listens on 127.0.0.1:$port: stop the other servers first (npm run services:stop)"
     exit 2

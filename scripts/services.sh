@@ -30,7 +30,7 @@
 #   AIPD_PG_PORT   PostgreSQL's port (default 25432); the other servers' ports are fixed.
 #   AIPD_CACHE  downloads and builds, one folder per thing and version
 #               (default $HOME/.cache/ai-platform-data): pgvector-<v>, kafka-<v>,
-#               weaviate-<v>, ferretdb-<v>, go/ (module + build cache), maven-repo/,
+#               weaviate-<v>, ferretdb-<v>, seaweedfs-<v>, go/ (module + build cache), maven-repo/,
 #               apt-trixie-src/ (private apt lists used only for `apt-get source`).
 #   AIPD_OPT    where PostgreSQL 16 is unpacked (default /opt/ai-platform-data): outside AIPD_CACHE,
 #               which may be under /root where the `postgres` user cannot run programs.
@@ -57,6 +57,8 @@
 #             28946/28947    cluster gossip/data ports.
 #   kube      26443          kube-apiserver (scripts/kube.sh); services.json names its kubeconfig
 #                            (admin, 0600), the credentials stay in that file.
+#   s3        28333          services/s3.sh: SeaweedFS 4.53 (`weed mini`), S3 with SigV4, access key
+#             28334-28340    aipd-backup; its master, volume, filer and admin ports (+1000: gRPC).
 #   helm      (no port)      services/helm.sh: Helm 3.18 (`helm template` of the published charts,
 #                            cached from ../shared/charts); services.json names both.
 #   NOTE: Weaviate 1.22 binds gRPC (28051), its cluster ports (28946/28947) and a Go
@@ -96,6 +98,8 @@ source "$HERE/services/kafka.sh"
 source "$HERE/services/weaviate.sh"
 # shellcheck source=services/mongodb.sh
 source "$HERE/services/mongodb.sh"
+# shellcheck source=services/s3.sh
+source "$HERE/services/s3.sh"
 # shellcheck source=services/helm.sh
 source "$HERE/services/helm.sh"
 
@@ -160,6 +164,7 @@ cmd_install() {
   install_kafka
   install_weaviate
   install_ferretdb
+  install_s3
   install_helm
   install_charts
   kube install
@@ -167,8 +172,8 @@ cmd_install() {
 
 # ---------------------------------------------------------------- services.json
 write_services_json() {
-  local pg mg rd rs kf wv wva
-  pg=$(secret postgres); mg=$(secret mongodb); rd=$(secret redis)
+  local pg mg rd rs kf wv wva s3
+  s3=$(s3_secret); pg=$(secret postgres); mg=$(secret mongodb); rd=$(secret redis)
   rs=$(sentinel_secret); kf=$(secret kafka); wv=$(secret weaviate); wva=$(secret weaviate-app); wvc=$(secret weaviate-cluster)
   local nodes="" sents="" p
   for p in "${REDIS_PORTS[@]}"; do nodes+="${nodes:+,}{\"host\":\"$HOST\",\"port\":$p}"; done
@@ -181,6 +186,7 @@ write_services_json() {
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
  "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","dataPort":$WEAVIATE_DATA_PORT,"clusterUser":"$WEAVIATE_CLUSTER_USER","clusterPassword":"$wvc","backupPath":"$WEAVIATE_DIR/backups"},
+ "s3": {"endpoint":"http://$HOST:$S3_PORT","region":"us-east-1","accessKeyId":"$S3_ACCESS_KEY","secretAccessKey":"$s3","log":"$S3_DIR/weed.log"},
  "kube": $(kube json),
  "helm": $(helm_json)
 }
@@ -203,6 +209,7 @@ pid_token() {
     kafka) echo kafka.Kafka ;;
     weaviate) echo weaviate-server ;;
     ferretdb) echo /bin/ferretdb ;;
+    s3) echo "$S3_BIN" ;;
     *) echo "" ;;
   esac
 }
@@ -210,7 +217,7 @@ pid_token() {
 reset_if_layout_changed() {
   local stamp="$RUN/layout" f name token
   [[ -f $stamp && $(<"$stamp") == "$LAYOUT" ]] && return 0
-  if [[ -d $PIDS || -d $PG_DIR || -d $REDIS_DIR || -d $KAFKA_DIR || -d $WEAVIATE_DIR || -d $FERRET_DIR ]]; then
+  if [[ -d $PIDS || -d $PG_DIR || -d $REDIS_DIR || -d $KAFKA_DIR || -d $WEAVIATE_DIR || -d $FERRET_DIR || -d $S3_DIR ]]; then
     log "the run dir $RUN was made with other ports: stopping its servers and resetting their data"
     for f in "$PIDS"/*.pid; do
       [[ -e $f ]] || continue
@@ -219,7 +226,7 @@ reset_if_layout_changed() {
       [[ -n $token ]] && stop_pid "$name" "$token" TERM 60
       rm -f "$f"
     done
-    rm -rf "$PG_DIR" "${PG_OTHER_DIRS[@]}" "$REDIS_DIR" "$KAFKA_DIR" "$WEAVIATE_DIR" "$FERRET_DIR" "$RUN/services.json"
+    rm -rf "$PG_DIR" "${PG_OTHER_DIRS[@]}" "$REDIS_DIR" "$KAFKA_DIR" "$WEAVIATE_DIR" "$FERRET_DIR" "$S3_DIR" "$RUN/services.json"
   fi
   mkdir -p "$RUN"
   echo "$LAYOUT" >"$stamp"
@@ -260,6 +267,7 @@ cmd_start() {
   start_kafka
   start_weaviate
   start_ferretdb
+  start_s3
   cluster start
   kube start
   log "endpoints and credentials: $RUN/services.json"
@@ -275,6 +283,7 @@ cmd_stop() {
   fi
   kube stop
   cluster stop
+  stop_s3
   stop_ferretdb
   stop_weaviate
   stop_kafka
@@ -300,6 +309,7 @@ cmd_status() {
   status_kafka
   status_weaviate
   status_ferretdb
+  status_s3
   cluster status || STATUS_RC=3
   kube status || STATUS_RC=3
   [[ -f $RUN/services.json ]] && echo "services.json: $RUN/services.json"
@@ -307,7 +317,7 @@ cmd_status() {
 }
 
 pg15_companion() { # start|stop
-  AIPD_PG_MAJOR=15 AIPD_PG_PORT=25433 AIPD_RUN="$RUN-pg15" AIPD_CACHE="$CACHE" bash "${BASH_SOURCE[0]}" "$1" postgres
+  AIPD_PG_MAJOR=15 AIPD_PG_PORT=25433 AIPD_RUN="$RUN-pg15" AIPD_CACHE="$CACHE" AIPD_S3_SECRETS="$SECRETS" bash "${BASH_SOURCE[0]}" "$1" postgres
 }
 [[ -z ${2:-} || $2 == postgres ]] || { echo "$0: the only service that can be named is postgres, not '$2'" >&2; exit 2; }
 case "${1:-}" in

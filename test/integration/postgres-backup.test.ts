@@ -2,7 +2,8 @@
  * The PostgreSQL backup round trip against the real server of scripts/services.sh: the CronJob's own
  * script (components/backup/postgres.sh) dumps and prunes, logged in as the backup job's role the
  * initialiser keeps (`pg_read_all_data` only: it can write nothing), and the README's restore procedure
- * (createdb + pg_restore, as the administrator) brings the data, the HNSW index and the tracking table back.
+ * (createdb + pg_restore, as the administrator) brings the data, the HNSW index and the tracking table back,
+ * from the dump's off-site copy (components/backup/offsite.sh, the S3 server of scripts/services.sh).
  */
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -17,6 +18,7 @@ import {
   seedScenarios,
   sql,
 } from "../support/postgres-fixtures";
+import { newBucket, offsite, offsiteEnv } from "../support/s3";
 import { requireServer } from "../support/servers";
 
 const S = seedScenarios();
@@ -25,7 +27,8 @@ after(S.cleanup);
 describe("PostgreSQL backup round trip (components/backup/postgres.sh, README restore)", () => {
   it("dumps with the CronJob's script, prunes old dumps, restores into a fresh database", async (t) => {
     const svc = await requireServer(t, "postgres");
-    if (!svc) return;
+    const s3 = await requireServer(t, "s3");
+    if (!svc || !s3) return;
     const p = await schemaProvider();
     const backupRole = { user: `aipd_${S.run}_bak_backup`, password: `backup-${S.run}-pw` };
     S.roles.add(backupRole.user);
@@ -94,6 +97,14 @@ describe("PostgreSQL backup round trip (components/backup/postgres.sh, README re
         sql(svc, news.database, "CREATE TABLE public.backup_probe (x int)", [], backupRole),
         (e: { code?: string }) => e.code === "42501",
       );
+
+      // Off-site: the dump goes to S3 and is lost here; what comes back from S3 is what gets restored.
+      const s3env = offsiteEnv(s3, newBucket(s3), `postgres/${news.database}`);
+      const up = offsite(s3env, "upload", path.join(dir, dumps[0]));
+      assert.equal(up.status, 0, up.err);
+      fs.rmSync(path.join(dir, dumps[0]));
+      const fetched = offsite(s3env, "fetch", dumps[0], path.join(dir, dumps[0]));
+      assert.equal(fetched.status, 0, fetched.err);
 
       // README: createdb + pg_restore into a fresh database, as the administrator.
       const adminEnv = { ...env, PGUSER: svc.user, PGPASSWORD: svc.password };

@@ -60,12 +60,14 @@ export interface Services {
   };
   /** The Kubernetes API of scripts/kube.sh (no secret here: the kubeconfig file is 0600). */
   kube: { server: string; kubeconfig: string; context: string; node: string; storageClass: string };
+  /** The S3 server of the off-site backup copies (scripts/services/s3.sh: SeaweedFS, SigV4). */
+  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; log: string };
   /** Helm and the published pinned charts (scripts/services/helm.sh); no server. */
   helm: { bin: string; version: string; charts: string };
 }
 
-/** The five database services, without the Kubernetes API and Helm. */
-export type DataServices = Omit<Services, "kube" | "helm">;
+/** The five database services, without the Kubernetes API, Helm and the S3 server. */
+export type DataServices = Omit<Services, "kube" | "helm" | "s3">;
 
 /** True when something accepts a TCP connection on host:port within 2 s. */
 export function portOpen(host: string, port: number): Promise<boolean> {
@@ -124,8 +126,8 @@ export function missing(t: TestContext, what: string, reason: string): undefined
 }
 
 function endpointOf(name: keyof Services, svc: unknown): { host: string; port: number } {
-  if (name === "kube") {
-    const u = new URL((svc as Services["kube"]).server);
+  if (name === "kube" || name === "s3") {
+    const u = new URL(name === "kube" ? (svc as Services["kube"]).server : (svc as Services["s3"]).endpoint);
     return { host: u.hostname, port: Number(u.port) };
   }
   if (name === "redis") return (svc as Services["redis"]).sentinels[0];

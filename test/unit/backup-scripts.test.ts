@@ -49,6 +49,30 @@ describe("backup scripts with a restore mode", () => {
     });
   }
 
+  it("offsite.sh: refuses a wrong mode or arity and a retention that is not a number of days", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-backup-modes-"));
+    try {
+      for (const args of [
+        [],
+        ["bogus"],
+        ["upload"],
+        ["fetch", "x"],
+        ["prune", "-1"],
+        ["prune", "7d"],
+        ["list", "x"],
+      ]) {
+        const r = script("offsite.sh", args, dir);
+        assert.equal(r.status, 2, `offsite.sh ${args.join(" ")}: ${r.stderr}`);
+        assert.equal(r.stderr, "usage: sh offsite.sh upload FILE | fetch NAME OUT | prune DAYS | list\n");
+      }
+      assert.deepEqual(fs.readdirSync(dir), [], "a refused call wrote a file");
+      // Past the checks it goes on to its settings (here missing: nothing contacted).
+      assert.match(script("offsite.sh", ["prune", "14"], dir).stderr, /S3_ENDPOINT is not set/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("weaviate.sh restore: checks the backup id and class names before calling Weaviate", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-backup-modes-"));
     try {
