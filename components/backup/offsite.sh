@@ -12,7 +12,13 @@
 #                  object is never restored.
 #   prune DAYS     deletes the objects under <prefix>/ whose upload is older than DAYS days.
 #   list           the objects under <prefix>/, one per line: name, size, upload time.
+#   sync DIR DAYS  what a backup job runs after its backup: uploads every finished backup file in DIR
+#                  that has no checked copy yet (not *.partial, not *.offsite), drops the records of
+#                  files the local retention removed, then prunes the bucket's copies older than DAYS.
+#                  Stops at the first failed upload (the files after it are tried on the next run).
 #
+# The reason of a failure also goes to /dev/termination-log when it is writable (Kubernetes shows it as
+# the container's termination message: `kubectl get pod -o jsonpath='{..terminated.message}'`).
 # Environment: S3_ENDPOINT (https://s3.eu-west-1.amazonaws.com, http://minio:9000, ...), S3_BUCKET,
 # S3_PREFIX (no leading or trailing slash; may be empty), S3_REGION (us-east-1 when unset),
 # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY. Path-style requests (<endpoint>/<bucket>/<key>), which
@@ -21,12 +27,13 @@
 set -eu
 
 usage() {
-  echo "usage: sh offsite.sh upload FILE | fetch NAME OUT | prune DAYS | list" >&2
+  echo "usage: sh offsite.sh upload FILE | fetch NAME OUT | prune DAYS | list | sync DIR DAYS" >&2
   exit 2
 }
 
 fail() {
   echo "offsite: $*" >&2
+  if [ -w /dev/termination-log ]; then echo "offsite: $*" >/dev/termination-log || true; fi
   exit 1
 }
 
@@ -156,10 +163,31 @@ prune() {
   done
 }
 
+sync() {
+  dir=$1
+  [ -d "$dir" ] || fail "no folder $dir"
+  uploaded=0
+  for file in "$dir"/*; do
+    [ -f "$file" ] || continue
+    case "$file" in *.partial | *.offsite) continue ;; esac
+    if [ -f "$file.offsite" ]; then continue; fi
+    upload "$file"
+    uploaded=$((uploaded + 1))
+  done
+  for record in "$dir"/*.offsite; do
+    if [ -f "$record" ] && [ ! -e "${record%.offsite}" ]; then rm -f "$record"; fi
+  done
+  prune "$2"
+  echo "offsite sync of $dir: $uploaded new cop$([ "$uploaded" = 1 ] && echo y || echo ies) checked"
+}
+
+is_days() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; }
+
 case "${1:-}" in
   upload) [ $# -eq 2 ] || usage ;;
   fetch) [ $# -eq 3 ] || usage ;;
-  prune) { [ $# -eq 2 ] && case "$2" in '' | *[!0-9]*) false ;; esac; } || usage ;;
+  prune) { [ $# -eq 2 ] && is_days "$2"; } || usage ;;
+  sync) { [ $# -eq 3 ] && is_days "$3"; } || usage ;;
   list) [ $# -eq 1 ] || usage ;;
   *) usage ;;
 esac

@@ -117,6 +117,53 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     assert.match(foreign.err, /no recorded SHA-256/);
   });
 
+  it("sync: uploads each finished backup once, skips partial files, forgets records of pruned files", async (t) => {
+    const srv = await server(t);
+    if (!srv) return;
+    const { s3, bucket } = srv;
+    const env = offsiteEnv(s3, bucket, "sync/redis");
+    const backups = fs.mkdtempSync(path.join(dir, "sync-"));
+    const put = (name: string, text = randomBytes(64).toString("hex")) =>
+      fs.writeFileSync(path.join(backups, name), text);
+    put("redis-mymaster-20261201T030000Z.rdb");
+    put("redis-mymaster-20261202T030000Z.rdb");
+    put("redis-mymaster-20261203T030000Z.rdb.partial");
+    put("redis-mymaster-20261130T030000Z.rdb.offsite", "key=x\n"); // its file was pruned locally
+    const first = offsite(env, "sync", backups, "7");
+    assert.equal(first.status, 0, first.err);
+    assert.match(first.out, /: 2 new copies checked$/m);
+    const listed = offsite(env, "list")
+      .out.split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ")[0]);
+    assert.deepEqual(listed.sort(), [
+      "redis-mymaster-20261201T030000Z.rdb",
+      "redis-mymaster-20261202T030000Z.rdb",
+    ]);
+    assert.deepEqual(fs.readdirSync(backups).sort(), [
+      "redis-mymaster-20261201T030000Z.rdb",
+      "redis-mymaster-20261201T030000Z.rdb.offsite",
+      "redis-mymaster-20261202T030000Z.rdb",
+      "redis-mymaster-20261202T030000Z.rdb.offsite",
+      "redis-mymaster-20261203T030000Z.rdb.partial",
+    ]);
+    const again = offsite(env, "sync", backups, "7");
+    assert.equal(again.status, 0, again.err);
+    assert.match(again.out, /: 0 new copies checked$/m);
+
+    // The server down: the job fails saying why, and the next backup's file waits for the next run.
+    put("redis-mymaster-20261204T030000Z.rdb");
+    const down = offsiteEnv(s3, bucket, "sync/redis", {
+      S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+    });
+    const failed = offsite(down, "sync", backups, "7");
+    assert.equal(failed.status, 1);
+    assert.match(failed.err, /upload of redis-mymaster-20261204T030000Z\.rdb failed: .* is not reachable/);
+    assert.ok(!fs.existsSync(path.join(backups, "redis-mymaster-20261204T030000Z.rdb.offsite")));
+    const later = offsite(env, "sync", backups, "7");
+    assert.match(later.out, /: 1 new copy checked$/m, later.err);
+  });
+
   it("prunes the copies older than the retention under its own prefix only", async (t) => {
     const srv = await server(t);
     if (!srv) return;

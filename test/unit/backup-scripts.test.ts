@@ -63,7 +63,10 @@ describe("backup scripts with a restore mode", () => {
       ]) {
         const r = script("offsite.sh", args, dir);
         assert.equal(r.status, 2, `offsite.sh ${args.join(" ")}: ${r.stderr}`);
-        assert.equal(r.stderr, "usage: sh offsite.sh upload FILE | fetch NAME OUT | prune DAYS | list\n");
+        assert.equal(
+          r.stderr,
+          "usage: sh offsite.sh upload FILE | fetch NAME OUT | prune DAYS | list | sync DIR DAYS\n",
+        );
       }
       assert.deepEqual(fs.readdirSync(dir), [], "a refused call wrote a file");
       // Past the checks it goes on to its settings (here missing: nothing contacted).
