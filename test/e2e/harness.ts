@@ -329,6 +329,27 @@ export function linesWith(out: string, needle: string | RegExp): string[] {
 }
 
 /**
+ * Why an output's operations are not `expected`: the operations, then the `--diff` lines around each
+ * resource that should not have changed (a long release diff would push them out of the output's tail).
+ */
+export function unexpectedChanges(
+  out: string,
+  got: Record<string, string>,
+  expected: Record<string, string>,
+): string {
+  const lines = out.split("\n");
+  const blocks = Object.keys(got)
+    .filter((name) => got[name] !== expected[name])
+    .map((name) => {
+      const at = lines.findIndex((l) => l.includes(`::${name}]`));
+      return at < 0
+        ? `${name}: not found in the output`
+        : lines.slice(Math.max(0, at - 2), at + 60).join("\n");
+    });
+  return [`operations: ${JSON.stringify(got)}`, ...blocks, "--- output tail:", out.slice(-2000)].join("\n");
+}
+
+/**
  * The operation on each resource, by name, from the `--diff` output of up/preview/refresh/destroy
  * ("~ pulumi-nodejs:dynamic:Resource: (update)" followed by "[urn=...::kafka-topics]"); unchanged
  * resources ("(same)") are left out, and with `changesOnly` the reads too (of the user's Secrets, ...).
