@@ -53,7 +53,8 @@ settings() {
 key_of() { if [ -n "$prefix" ]; then echo "$prefix/$1"; else echo "$1"; fi; }
 
 # s3 METHOD URL [CURL ARG...]: one signed request; sets $code (HTTP status, 000 when unreachable) and
-# $body (the response, or the error) and leaves the headers in $headers_file.
+# leaves the headers in $headers_file and the response in $body_file. On failure $body holds the
+# server's answer or curl's error; a success's body (a whole backup for a fetch) is never read into it.
 s3() {
   method=$1
   url=$2
@@ -62,9 +63,12 @@ s3() {
   code=$(printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" |
     curl -sS -K - --aws-sigv4 "aws:amz:$region:s3" -X "$method" -D "$headers_file" -o "$body_file" \
       -w '%{http_code}' --connect-timeout 10 --max-time 3600 "$@" "$url" 2>"$body_file.err") || true
-  body=$(cat "$body_file" "$body_file.err" 2>/dev/null)
-  rm -f "$body_file.err"
   [ -n "$code" ] || code=000
+  case "$code" in
+    2??) body="" ;;
+    *) body=$(cat "$body_file" "$body_file.err" 2>/dev/null) ;;
+  esac
+  rm -f "$body_file.err"
 }
 
 # Why a request failed, in one line: unreachable, the credentials refused, or the server's own code.
@@ -140,7 +144,7 @@ objects() {
   s3 GET "$base?list-type=2&max-keys=1000&prefix=$(echo "$list_prefix" | sed "s:/:%2F:g")"
   [ "$code" = 200 ] || fail "listing $where failed: $(why)"
   # One <Contents> per line; its fields in whatever order the server writes them.
-  echo "$body" | tr -d '\n' | sed 's:<Contents>:\n<Contents>:g' | grep '^<Contents>' | while read -r entry; do
+  tr -d '\n' <"$body_file" | sed 's:<Contents>:\n<Contents>:g' | grep '^<Contents>' | while read -r entry; do
     field() { echo "$entry" | sed -n "s:.*<$1>\([^<]*\)</$1>.*:\1:p"; }
     echo "$(field Key) $(field Size) $(field LastModified)"
   done

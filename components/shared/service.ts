@@ -144,12 +144,13 @@ export function deployService(
 ): k8s.helm.v3.Release {
   const ns = platform.namespace;
   const childOpts = childOptions(parent, platform);
-  // A job normally comes after the release it backs up; when the service's pods mount its claim, the
-  // claim must exist before the release, so the job comes first.
-  const backupJob = (dependsOn: pulumi.Resource[]) => {
-    if (!args.backup) return undefined;
+  // The backup job comes first, so that the claim exists before any pod that mounts it (Weaviate's);
+  // only such a release waits for the claim. A scheduled run that finds the service not yet up fails and
+  // is retried by the Job's backoff.
+  let backup: BackupJob | undefined;
+  if (args.backup) {
     const { config, ...job } = args.backup;
-    return new BackupJob(
+    backup = new BackupJob(
       `${name}-backup`,
       {
         service: args.service,
@@ -159,11 +160,10 @@ export function deployService(
         storageClass: platform.storageClass,
         ...job,
       },
-      { parent, provider: platform.provider, dependsOn },
+      { parent, provider: platform.provider, dependsOn: [...(platform.dependsOn ?? [])] },
     );
-  };
-  const early = args.backup?.besidePods ? backupJob([...(platform.dependsOn ?? [])]) : undefined;
-  const claims = early ? [early.pvc] : [];
+  }
+  const claims = backup && args.backup?.besidePods ? [backup.pvc] : [];
   const release = pinnedRelease(
     `${name}-release`,
     args.releaseName,
@@ -192,8 +192,6 @@ export function deployService(
     },
     childOpts,
   );
-
-  if (!early) backupJob([release]);
 
   if (args.podMonitor) {
     podMonitor(

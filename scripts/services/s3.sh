@@ -31,7 +31,7 @@ build_s3() { # DIR OUT
   local src
   run_logged "$1/download.log" sh -c 'go mod download -json "$1" >"$2"' _ "$S3_MODULE@$S3_VERSION" "$1/download.json"
   src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' "$1/download.json")
-  [[ -d $src ]] || die "s3: go mod download gave no source folder for $S3_MODULE@$S3_VERSION (log: $1/build.log)"
+  [[ -d $src ]] || die "s3: go mod download gave no source folder for $S3_MODULE@$S3_VERSION (log: $1/download.log)"
   rm -rf "$1/src"
   cp -r "$src" "$1/src"
   chmod -R u+w "$1/src"
