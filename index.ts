@@ -11,6 +11,7 @@ import { MongoDB } from "./components/mongodb";
 import { PostgreSQL } from "./components/postgres";
 import { Redis } from "./components/redis";
 import { Weaviate } from "./components/weaviate";
+import { offsiteTarget } from "./components/shared/backup";
 import { PlatformContext } from "./components/shared/context";
 import { componentConfigProblems } from "./components/validation";
 import { initialiseDatabases } from "./init";
@@ -26,6 +27,10 @@ const namespace = config.createNamespace
   ? new k8s.core.v1.Namespace("namespace", { metadata: { name: config.namespace } }, { retainOnDelete: true })
   : undefined;
 
+const offsite = offsiteTarget(config.backup.s3, config.namespace, {
+  dependsOn: namespace ? [namespace] : [],
+});
+
 const platform: PlatformContext = {
   namespace: config.namespace,
   storageClass: config.storageClass,
@@ -33,6 +38,7 @@ const platform: PlatformContext = {
   monitoring: config.monitoring,
   network: config.network,
   podAntiAffinity: config.podAntiAffinity,
+  offsite,
   dependsOn: namespace ? [namespace] : [],
 };
 

@@ -59,7 +59,7 @@ export function componentConfigProblems(c: PlatformConfig): string[] {
     }
   }
   if (helm(c.kafka)) problems.push(...kafkaConfigProblems(c.kafka).map((p) => `ai-platform-data:${p}`));
-  if (helm(c.weaviate)) problems.push(...weaviateConfigProblems(c.weaviate));
+  if (helm(c.weaviate)) problems.push(...weaviateConfigProblems(c.weaviate, c.backup.s3 !== undefined));
   // A local chart folder must be the pinned chart (name and version in its Chart.yaml).
   const charts = [
     ["postgres", CHARTS.postgresql],

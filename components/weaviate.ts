@@ -63,11 +63,12 @@ const BACKUP_IMAGE_TAG = "8.10.1";
 
 /**
  * Settings this component cannot deploy as asked (config cross-checks that need Weaviate knowledge);
- * empty when fine.
+ * empty when fine. With `backup.s3` (`offsite`) the job backs up through the backup-s3 module instead,
+ * which needs neither backup-filesystem nor a single node.
  */
-export function weaviateConfigProblems(config: WeaviateConfig): string[] {
+export function weaviateConfigProblems(config: WeaviateConfig, offsite = false): string[] {
   const problems: string[] = [];
-  if (config.mode !== "helm" || !config.backup.enabled) return problems;
+  if (config.mode !== "helm" || !config.backup.enabled || offsite) return problems;
   if (!config.modules["backup-filesystem"].enabled) {
     problems.push(
       "ai-platform-data:weaviate.backup.enabled: the backup job backs up through the backup-filesystem module, which is off; set weaviate.modules.backup-filesystem.enabled to true or weaviate.backup.enabled to false",
@@ -172,6 +173,8 @@ export class Weaviate extends pulumi.ComponentResource {
     const openaiInSecret = creds.kept ? openaiOn : openaiKey !== undefined;
 
     const p = WEAVIATE_POD_PORTS;
+    // Without backup.s3 the job's backups go to its claim, mounted in the Weaviate pods.
+    const onClaim = config.backup.enabled && platform.offsite === undefined;
     this.release = deployService(name, this, platform, {
       service: "weaviate",
       releaseName: this.releaseName,
@@ -179,7 +182,8 @@ export class Weaviate extends pulumi.ComponentResource {
       chartSource: config.chart,
       values: weaviateValues(config, platform, secretName, {
         openaiKey: openaiInSecret,
-        backupClaim: config.backup.enabled ? backupClaimName(this.releaseName) : undefined,
+        backupClaim: onClaim ? backupClaimName(this.releaseName) : undefined,
+        offsite: config.backup.enabled ? platform.offsite?.config : undefined,
       }),
       secret: creds.resource,
       network: {
@@ -199,9 +203,11 @@ export class Weaviate extends pulumi.ComponentResource {
             env: [
               { name: "WEAVIATE_URL", value: `http://${this.releaseName}:${config.httpPort}` },
               secretEnv("WEAVIATE_API_KEY", secretName, WEAVIATE_SECRET_KEYS.adminKey),
+              { name: "WEAVIATE_BACKUP_BACKEND", value: onClaim ? "filesystem" : "s3" },
             ],
-            // Weaviate writes the backups into the job's claim; the job keeps its records beside them.
-            besidePods: WEAVIATE_POD_LABELS,
+            // On the claim, Weaviate writes the backups into it and the job keeps its records beside
+            // them; with backup.s3 Weaviate writes to the bucket and the job's records follow them there.
+            besidePods: onClaim ? WEAVIATE_POD_LABELS : undefined,
           }
         : undefined,
       alerts: () => weaviateAlertRules(ns, config),

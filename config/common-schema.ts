@@ -3,7 +3,7 @@
  * fields (config/schema.ts assembles them; defaults stay beside each field).
  */
 import { z } from "zod";
-import { binaryQuantity, cpuQuantity, cronSchedule, memoryQuantity } from "./quantities";
+import { binaryQuantity, cpuQuantity, cronSchedule, k8sName, memoryQuantity } from "./quantities";
 import { chartSourceSchema, credentialsSchema } from "./service-sources";
 
 /** A container image reference; each part overrides the chart's own default when set. */
@@ -63,6 +63,51 @@ export const backupSchema = z
   })
   .strict();
 export type BackupConfig = z.infer<typeof backupSchema>;
+
+/**
+ * Where every backup job copies its backups off the cluster: one S3 bucket (AWS S3 or any S3-compatible
+ * store), each service under `<prefix>/<service>`. Requests are path-style (`<endpoint>/<bucket>/<key>`),
+ * which AWS S3 and every S3-compatible store accept.
+ */
+export const offsiteSchema = z
+  .object({
+    /** The S3 API's URL, scheme and host (and port): `https://s3.eu-west-1.amazonaws.com`, `http://minio.backup:9000`. */
+    endpoint: z
+      .string()
+      .regex(
+        /^https?:\/\/[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?\/?$/,
+        "must be http:// or https:// then a host and an optional port, no path (https://s3.eu-west-1.amazonaws.com)",
+      ),
+    /** The bucket, which must exist (the jobs never create one). */
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        "is not an S3 bucket name (3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit)",
+      ),
+    /** Folder in the bucket (no leading or trailing `/`); each service writes under `<prefix>/<service>`. */
+    prefix: z
+      .string()
+      .regex(
+        /^([A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*)?$/,
+        "must be folder names of letters, digits, '.', '_' and '-' joined by '/', with no leading or trailing '/'",
+      )
+      .default(""),
+    /** The bucket's region (signs the requests). */
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]{1,32}$/, "is not a region name (us-east-1, eu-west-1, ...)")
+      .default("us-east-1"),
+    /**
+     * Secret in the stack's namespace with the keys `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`: a
+     * login that may put, get, list and delete objects under the prefix.
+     */
+    existingSecret: k8sName,
+    /** Image of the upload step (needs sh and curl 7.75 or later); unset parts keep `curlimages/curl`. */
+    image: imageSchema.prefault({}),
+  })
+  .strict();
+export type OffsiteConfig = z.infer<typeof offsiteSchema>;
 
 /** How the program reaches a service's server, and whether it deploys it. */
 const modeSchema = z.enum(["helm", "external"]);

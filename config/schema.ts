@@ -12,14 +12,15 @@ import {
   imageSchema,
   imagesSchema,
   loginName,
+  offsiteSchema,
   plainName,
   serviceBase,
 } from "./common-schema";
 import { aclUserSchema, kafkaTopicSchema, mongoCollectionSchema, weaviateClassSchema } from "./data-schema";
 import { kafkaAccessSchema } from "./kafka-access";
 
-export { backupSchema, imageSchema, resourcesSchema } from "./common-schema";
-export type { BackupConfig, HostPort, ImageConfig, ResourcesConfig } from "./common-schema";
+export { backupSchema, imageSchema, offsiteSchema, resourcesSchema } from "./common-schema";
+export type { BackupConfig, HostPort, ImageConfig, OffsiteConfig, ResourcesConfig } from "./common-schema";
 export {
   kafkaTopicSchema,
   mongoCollectionSchema,
@@ -328,6 +329,14 @@ export const platformSchema = z
         clientNamespaces: z.array(k8sName).default([]),
         /** Namespaces (by name) whose pods may scrape the exporters' metrics ports (Prometheus). */
         monitoringNamespaces: z.array(k8sName).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** What every service's backup job shares. */
+    backup: z
+      .object({
+        /** Off-site copies in S3 (README, "Backups"); unset: backups stay on each job's claim. */
+        s3: offsiteSchema.optional(),
       })
       .strict()
       .prefault({}),

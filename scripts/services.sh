@@ -185,7 +185,7 @@ write_services_json() {
  "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
- "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","dataPort":$WEAVIATE_DATA_PORT,"clusterUser":"$WEAVIATE_CLUSTER_USER","clusterPassword":"$wvc","backupPath":"$WEAVIATE_DIR/backups"},
+ "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","dataPort":$WEAVIATE_DATA_PORT,"clusterUser":"$WEAVIATE_CLUSTER_USER","clusterPassword":"$wvc","backupPath":"$WEAVIATE_DIR/backups","s3Bucket":"$WEAVIATE_S3_BUCKET","s3Path":"$WEAVIATE_S3_PATH"},
  "s3": {"endpoint":"http://$HOST:$S3_PORT","region":"us-east-1","accessKeyId":"$S3_ACCESS_KEY","secretAccessKey":"$s3","log":"$S3_DIR/weed.log"},
  "kube": $(kube json),
  "helm": $(helm_json)
@@ -265,9 +265,9 @@ cmd_start() {
   start_postgres
   start_redis
   start_kafka
+  start_s3
   start_weaviate
   start_ferretdb
-  start_s3
   cluster start
   kube start
   log "endpoints and credentials: $RUN/services.json"
@@ -283,9 +283,9 @@ cmd_stop() {
   fi
   kube stop
   cluster stop
-  stop_s3
   stop_ferretdb
   stop_weaviate
+  stop_s3
   stop_kafka
   stop_redis
   stop_postgres

@@ -1,24 +1,26 @@
 #!/bin/sh
-# Weaviate backup and restore through its backup API (module backup-filesystem): both start an
-# operation, poll it until SUCCESS or FAILED and report it. Needs only sh, curl, sed, find (the backup
+# Weaviate backup and restore through its backup API (module backup-filesystem, or backup-s3 with
+# WEAVIATE_BACKUP_BACKEND=s3): both start an operation, poll it until SUCCESS or FAILED and report it. Needs only sh, curl, sed, find (the backup
 # job's image). The key reaches curl through a config file on stdin, so it never shows in a process
 # listing.
 #
 # backup (no argument: what the backup CronJob runs): starts a backup of every class, then writes the final
 # status as a record into BACKUP_DIR (under a temporary name, renamed once complete) and prunes old records.
-# The backup files themselves are written by Weaviate into BACKUP_FILESYSTEM_PATH, this job's claim mounted
-# in the Weaviate pod; Weaviate 1.22 has no API to list or delete backups and writes them as its own user,
-# so their retention runs inside the Weaviate container (weaviateStartScript in components/weaviate/values.ts).
+# The backup files themselves are written by Weaviate: with backup-filesystem into BACKUP_FILESYSTEM_PATH,
+# this job's claim mounted in the Weaviate pod (Weaviate 1.22 has no API to list or delete backups and
+# writes them as its own user, so their retention runs inside the Weaviate container: weaviateStartScript
+# in components/weaviate/values.ts); with backup-s3 into Weaviate's BACKUP_S3_BUCKET/BACKUP_S3_PATH, where
+# the job's offsite.sh sync copies the records too and prunes both.
 # Environment: WEAVIATE_URL (http://host:port) WEAVIATE_API_KEY BACKUP_DIR RETENTION_DAYS;
-# optional BACKUP_ID (default ai-platform-<UTC stamp>), BACKUP_TIMEOUT_SECONDS (3600),
+# optional WEAVIATE_BACKUP_BACKEND (filesystem, the default, or s3), BACKUP_ID (default ai-platform-<UTC stamp>), BACKUP_TIMEOUT_SECONDS (3600),
 # BACKUP_POLL_SECONDS (5).
 #
 # restore BACKUP_ID [CLASS...] (no CLASS: every class of the backup): says which classes came back. The
-# backup is read from the Weaviate's own BACKUP_FILESYSTEM_PATH: restore into the instance that made it,
-# or into a fresh one whose backup path holds the backup directory (and whose node name, CLUSTER_HOSTNAME,
-# is the one under that directory). Weaviate restores only classes that do not exist: delete a damaged
+# backup is read from the Weaviate's own backend (WEAVIATE_BACKUP_BACKEND): restore into the instance that
+# made it, or into a fresh one that reads the same bucket and path (or whose BACKUP_FILESYSTEM_PATH holds
+# the backup directory) and whose node name, CLUSTER_HOSTNAME, is the one in the backup. Weaviate restores only classes that do not exist: delete a damaged
 # class first (DELETE /v1/schema/<Class>, which deletes its objects too).
-# Environment: WEAVIATE_URL WEAVIATE_API_KEY; optional RESTORE_TIMEOUT_SECONDS (3600),
+# Environment: WEAVIATE_URL WEAVIATE_API_KEY; optional WEAVIATE_BACKUP_BACKEND, RESTORE_TIMEOUT_SECONDS (3600),
 # RESTORE_POLL_SECONDS (5).
 set -eu
 
@@ -31,7 +33,7 @@ backup() {
   id="${BACKUP_ID:-ai-platform-$(date -u +%Y%m%d-%H%M%S)}"
   check_id
   what="backup $id"
-  api="${WEAVIATE_URL%/}/v1/backups/filesystem"
+  api="${WEAVIATE_URL%/}/v1/backups/$backend"
   timeout="${BACKUP_TIMEOUT_SECONDS:-3600}"
   poll="${BACKUP_POLL_SECONDS:-5}"
 
@@ -51,7 +53,7 @@ backup() {
   record="$BACKUP_DIR/weaviate-$id.json"
   printf '%s\n' "$body" >"$record.partial"
   mv "$record.partial" "$record"
-  echo "backup written: weaviate $id at $(field_of path "$body") on the Weaviate volume (record $record)"
+  echo "backup written: weaviate $id at $(field_of path "$body") (record $record)"
   find "$BACKUP_DIR" -maxdepth 1 -name 'weaviate-*.json' -mtime +"$RETENTION_DAYS" -print -delete
 }
 
@@ -73,7 +75,7 @@ restore() {
   done
   data="{}"
   [ -z "$include" ] || data="{\"include\":[$include]}"
-  api="${WEAVIATE_URL%/}/v1/backups/filesystem/$id/restore"
+  api="${WEAVIATE_URL%/}/v1/backups/$backend/$id/restore"
   timeout="${RESTORE_TIMEOUT_SECONDS:-3600}"
   poll="${RESTORE_POLL_SECONDS:-5}"
 
@@ -138,6 +140,11 @@ status_of() { printf '%s\n' "$1" | sed -n 's/.*"status"[[:space:]]*:[[:space:]]*
 field_of() { printf '%s\n' "$2" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
 classes_of() { printf '%s\n' "$1" | sed -n 's/.*"classes"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
 
+backend="${WEAVIATE_BACKUP_BACKEND:-filesystem}"
+case "$backend" in
+  filesystem | s3) ;;
+  *) echo "weaviate: WEAVIATE_BACKUP_BACKEND is '$backend'; use filesystem or s3" >&2; exit 2 ;;
+esac
 mode="${1:-backup}"
 case "$mode" in
   backup) [ $# -le 1 ] || usage; backup ;;

@@ -2,17 +2,23 @@
  * The backup CronJob and its PersistentVolumeClaim, one pair per service. The job runs a script kept
  * in `components/backup/<service>.sh` with no argument (its backup mode; the Redis, Weaviate and Kafka
  * scripts also have the `restore` mode the README runs); the integration tests run that same file
- * against real servers.
+ * against real servers. With `backup.s3` the backup runs as the pod's init container and
+ * `components/backup/offsite.sh sync` after it: the job succeeds only once every backup on the claim has
+ * a copy in the bucket checked by size and SHA-256.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { BackupConfig } from "../../config";
+import { BackupConfig, OffsiteConfig } from "../../config";
+import { existingSecret } from "./existing-secret";
 import { BACKUP_LABEL, serviceLabels } from "./labels";
 
 /** Directory of the backup scripts, shared with the tests. */
 export const BACKUP_SCRIPTS_DIR = path.join(__dirname, "..", "backup");
+
+/** Where the job's pod mounts its claim. */
+const BACKUP_MOUNT = "/backup";
 
 /** The text of a service's backup script. */
 export function backupScript(service: string): string {
@@ -35,6 +41,60 @@ export const BACKUP_CONTAINER_SECURITY = {
   capabilities: { drop: ["ALL"] },
   runAsNonRoot: true,
 };
+
+/** Off-site copies of every service's backups (`backup.s3`). */
+export interface OffsiteTarget {
+  /** Bucket, prefix, endpoint, region, the Secret's name and the upload step's image. */
+  config: OffsiteConfig;
+  /** The Secret with the keys, read and checked; the jobs wait for it. */
+  secret: pulumi.Resource;
+}
+
+/** Keys of the `backup.s3.existingSecret` Secret: the names AWS tools and the Weaviate chart read. */
+export const OFFSITE_SECRET_KEYS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] as const;
+
+const OFFSITE_IMAGE = { registry: "docker.io", repository: "curlimages/curl" };
+/** curl 8.10.1: `--aws-sigv4` (7.75 or later); busybox's sh, sed, sha256sum, md5sum, base64 and date. */
+export const OFFSITE_IMAGE_TAG = "8.10.1";
+
+/** A service's folder in the bucket: `<prefix>/<service>` (`<service>` with no prefix). */
+export function offsitePrefix(config: Pick<OffsiteConfig, "prefix">, service: string): string {
+  return config.prefix ? `${config.prefix}/${service}` : service;
+}
+
+/** The environment of offsite.sh for a service's folder; the keys by `secretKeyRef` only. */
+export function offsiteEnv(config: OffsiteConfig, service: string): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    { name: "S3_ENDPOINT", value: config.endpoint.replace(/\/$/, "") },
+    { name: "S3_BUCKET", value: config.bucket },
+    { name: "S3_PREFIX", value: offsitePrefix(config, service) },
+    { name: "S3_REGION", value: config.region },
+    ...OFFSITE_SECRET_KEYS.map((k) => secretEnv(k, config.existingSecret, k)),
+  ];
+}
+
+/**
+ * The off-site target of `backup.s3`, its Secret read and checked for both keys (a missing one stops the
+ * run before any job is made); undefined without `backup.s3`.
+ */
+export function offsiteTarget(
+  config: OffsiteConfig | undefined,
+  namespace: string,
+  opts: pulumi.CustomResourceOptions,
+): OffsiteTarget | undefined {
+  if (!config) return undefined;
+  const secret = existingSecret(
+    "backup-s3-credentials",
+    {
+      namespace,
+      name: config.existingSecret,
+      configKey: "backup.s3.existingSecret",
+      keys: [...OFFSITE_SECRET_KEYS],
+    },
+    opts,
+  );
+  return { config, secret: secret.resource };
+}
 
 /** The backup PersistentVolumeClaim of a release (the Weaviate pods mount it as well). */
 export function backupClaimName(releaseName: string): string {
@@ -65,6 +125,8 @@ export interface BackupJobArgs {
    * only the job mounts it.
    */
   besidePods?: Record<string, string>;
+  /** Where the job copies its backups off the cluster (`backup.s3`); unset: they stay on the claim. */
+  offsite?: OffsiteTarget;
 }
 
 /** A service's backup: a PVC that outlives the release and a CronJob that writes into it. */
@@ -97,6 +159,20 @@ export class BackupJob extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: true },
     );
     const image = `${args.image.registry}/${args.image.repository}:${args.image.tag ?? args.defaultTag}`;
+    const offsite = args.offsite;
+    const backupContainer: k8s.types.input.core.v1.Container = {
+      name: "backup",
+      image,
+      command: ["/bin/sh", "-c", backupScript(args.service)],
+      env: [
+        { name: "BACKUP_DIR", value: BACKUP_MOUNT },
+        { name: "RETENTION_DAYS", value: String(args.backup.retentionDays) },
+        ...args.env,
+      ],
+      securityContext: BACKUP_CONTAINER_SECURITY,
+      volumeMounts: [{ name: "backup", mountPath: BACKUP_MOUNT }],
+      resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+    };
     this.cronJob = new k8s.batch.v1.CronJob(
       `${name}-cronjob`,
       {
@@ -126,24 +202,11 @@ export class BackupJob extends pulumi.ComponentResource {
                         },
                       }
                     : undefined,
-                  containers: [
-                    {
-                      name: "backup",
-                      image,
-                      command: ["/bin/sh", "-c", backupScript(args.service)],
-                      env: [
-                        { name: "BACKUP_DIR", value: "/backup" },
-                        { name: "RETENTION_DAYS", value: String(args.backup.retentionDays) },
-                        ...args.env,
-                      ],
-                      securityContext: BACKUP_CONTAINER_SECURITY,
-                      volumeMounts: [{ name: "backup", mountPath: "/backup" }],
-                      resources: {
-                        requests: { cpu: "100m", memory: "128Mi" },
-                        limits: { cpu: "1", memory: "1Gi" },
-                      },
-                    },
-                  ],
+                  // With off-site copies the backup is an init container: the upload starts only once it
+                  // has succeeded, and the Job fails unless both do.
+                  ...(offsite
+                    ? { initContainers: [backupContainer], containers: [offsiteContainer(offsite, args)] }
+                    : { containers: [backupContainer] }),
                   volumes: [{ name: "backup", persistentVolumeClaim: { claimName } }],
                 },
               },
@@ -151,10 +214,38 @@ export class BackupJob extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [this.pvc] },
+      { parent: this, dependsOn: [this.pvc, ...(offsite ? [offsite.secret] : [])] },
     );
     this.registerOutputs({ pvc: this.pvc, cronJob: this.cronJob });
   }
+}
+
+/**
+ * The upload step: `offsite.sh sync` over the claim, then the bucket's copies older than the retention
+ * pruned. Its failure (unreachable, refused, checksum) is the pod's termination message.
+ */
+function offsiteContainer(
+  offsite: OffsiteTarget,
+  args: Pick<BackupJobArgs, "service" | "backup">,
+): k8s.types.input.core.v1.Container {
+  const img = offsite.config.image;
+  return {
+    name: "offsite",
+    image: `${img.registry ?? OFFSITE_IMAGE.registry}/${img.repository ?? OFFSITE_IMAGE.repository}:${img.tag ?? OFFSITE_IMAGE_TAG}`,
+    command: [
+      "/bin/sh",
+      "-c",
+      backupScript("offsite"),
+      "offsite",
+      "sync",
+      BACKUP_MOUNT,
+      String(args.backup.retentionDays),
+    ],
+    env: offsiteEnv(offsite.config, args.service),
+    securityContext: BACKUP_CONTAINER_SECURITY,
+    volumeMounts: [{ name: "backup", mountPath: BACKUP_MOUNT }],
+    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+  };
 }
 
 /** An env var read from a Secret key. */

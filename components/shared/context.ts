@@ -2,6 +2,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../config";
+import type { OffsiteTarget } from "./backup";
 
 /** Platform-wide settings handed to each component. */
 export interface PlatformContext {
@@ -17,6 +18,8 @@ export interface PlatformContext {
   network: PlatformConfig["network"];
   /** Anti-affinity between a service's replicas: `hard` (one per node) or `soft`. */
   podAntiAffinity: PlatformConfig["podAntiAffinity"];
+  /** Off-site copies of the backups (`backup.s3`); unset: they stay on each job's claim. */
+  offsite?: OffsiteTarget;
   /** Kubernetes provider; the ambient one when unset. */
   provider?: k8s.Provider;
   /** Resources that must exist first (the namespace). */

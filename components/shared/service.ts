@@ -158,6 +158,7 @@ export function deployService(
         namespace: ns,
         backup: config,
         storageClass: platform.storageClass,
+        offsite: platform.offsite,
         ...job,
       },
       { parent, provider: platform.provider, dependsOn: [...(platform.dependsOn ?? [])] },

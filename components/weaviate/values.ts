@@ -2,7 +2,8 @@
  * The Weaviate chart's values: pure functions of the `weaviate` config, so the tests check every key path
  * against the pinned chart (weaviate-helm 16.8.0) without Pulumi. Chart facts: see components/weaviate.ts.
  */
-import { ImageConfig, parseBytes, WeaviateConfig, WeaviateModule } from "../../config";
+import { ImageConfig, OffsiteConfig, parseBytes, WeaviateConfig, WeaviateModule } from "../../config";
+import { OFFSITE_SECRET_KEYS, offsitePrefix } from "../shared/backup";
 import { CHARTS, imageValues } from "../shared/charts";
 import { PlatformContext } from "../shared/context";
 import { podAntiAffinity } from "../shared/scheduling";
@@ -155,6 +156,8 @@ export function weaviateValues(
     openaiKey: boolean;
     /** The backup job's claim, mounted at {@link WEAVIATE_BACKUP_PATH}; unset when the job is off. */
     backupClaim?: string;
+    /** `backup.s3` when the backup job is on: Weaviate writes its backups there (backup-s3 module). */
+    offsite?: OffsiteConfig;
   },
 ): Record<string, unknown> {
   const mods = config.modules;
@@ -230,6 +233,7 @@ export function weaviateValues(
     },
     backups: {
       filesystem: { enabled: backupsOn, envconfig: { BACKUP_FILESYSTEM_PATH: backupPath } },
+      ...(opts.offsite ? { s3: backupS3Values(opts.offsite) } : {}),
     },
   };
   if (onClaim) {
@@ -239,6 +243,26 @@ export function weaviateValues(
     values.args = [weaviateStartScript(config.backup.retentionDays)];
   }
   return values;
+}
+
+/**
+ * The backup-s3 module's settings (modules/backup-s3 of Weaviate 1.22 reads these variables): the
+ * service's folder of `backup.s3`, the endpoint as host and port (its TLS from the scheme), the region,
+ * and the keys from the user's Secret, whose key names are the variables' (the chart's `envSecrets`).
+ */
+export function backupS3Values(offsite: OffsiteConfig): Record<string, unknown> {
+  const url = new URL(offsite.endpoint);
+  return {
+    enabled: true,
+    envconfig: {
+      BACKUP_S3_BUCKET: offsite.bucket,
+      BACKUP_S3_PATH: offsitePrefix(offsite, "weaviate"),
+      BACKUP_S3_ENDPOINT: url.host,
+      BACKUP_S3_USE_SSL: String(url.protocol === "https:"),
+      AWS_REGION: offsite.region,
+    },
+    envSecrets: Object.fromEntries(OFFSITE_SECRET_KEYS.map((k) => [k, offsite.existingSecret])),
+  };
 }
 
 /**

@@ -71,8 +71,12 @@ function isCronSchedule(s: unknown): boolean {
 }
 
 function retentionOf(spec: unknown): unknown {
-  const containers = get(spec, "jobTemplate.spec.template.spec.containers");
-  if (!Array.isArray(containers)) return undefined;
+  // The backup runs as an init container when an upload step follows it (backup.s3).
+  const pod = get(spec, "jobTemplate.spec.template.spec");
+  const containers = ["initContainers", "containers"].flatMap((k) => {
+    const list = get(pod, k);
+    return Array.isArray(list) ? list : [];
+  });
   for (const c of containers) {
     const env = get(c, "env");
     if (!Array.isArray(env)) continue;

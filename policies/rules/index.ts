@@ -24,6 +24,7 @@ import { kafkaReplication } from "./kafka-replication";
 import { mongodbReplicaSet } from "./mongodb-replica-set";
 import { persistentStorage } from "./persistence";
 import { pinnedImages } from "./pinned-images";
+import { offsiteBackups } from "./offsite-backup";
 import { noPrivilegedContainers } from "./privileged";
 import { redisSentinelHa } from "./redis-sentinel";
 import { databaseResources } from "./resources";
@@ -56,6 +57,7 @@ export const productionPolicies: AnyPolicy[] = [
   hardenedBackupPods,
   kafkaAuthorizer,
   weaviateAppKeyReadOnly,
+  offsiteBackups,
 ];
 
 /** Warnings only. */
@@ -76,6 +78,7 @@ export {
   noExternalServices,
   noLiteralCredentials,
   noPrivilegedContainers,
+  offsiteBackups,
   persistentStorage,
   pinnedImages,
   podAntiAffinity,

@@ -68,6 +68,15 @@ start_s3() {
   echo "s3: $state, ready on http://$HOST:$S3_PORT (SeaweedFS $("$S3_BIN" version 2>/dev/null | awk '{print $3}'), SigV4, access key $S3_ACCESS_KEY)"
 }
 
+# s3_bucket NAME: creates the bucket unless it exists (the key through curl's config on stdin).
+s3_bucket() {
+  local code
+  code=$(printf 'user = "%s:%s"\n' "$S3_ACCESS_KEY" "$(s3_secret)" |
+    curl -sS -K - --aws-sigv4 "aws:amz:us-east-1:s3" -X PUT -o /dev/null -w '%{http_code}' -m 30 \
+      "http://$HOST:$S3_PORT/$1") || true
+  [[ $code == 200 || $code == 409 ]] || die "s3: could not create bucket $1 (HTTP $code; log: $S3_DIR/weed.log)"
+}
+
 stop_s3() { stop_pid s3 "$S3_BIN" TERM 30; }
 
 status_s3() {

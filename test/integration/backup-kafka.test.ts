@@ -26,6 +26,7 @@ import { brokerLogin } from "../support/kafka-fixtures";
 import { until } from "../support/wait";
 import { ROOT } from "../support/program";
 import { backupContainer, jobEnv } from "../support/backup-job";
+import { offsiteRoundTrip } from "../support/s3";
 import { requireServer, Services, withKafkaAdmin } from "../support/servers";
 
 const { Kafka, logLevel, ConfigResourceTypes } = require("kafkajs");
@@ -172,19 +173,21 @@ async function withBackupKit(
   t: TestContext,
   fn: (kit: {
     svc: Services["kafka"];
+    s3: Services["s3"];
     job: ReturnType<typeof backupContainer>;
     dir: string;
     bin: string;
   }) => Promise<void>,
 ): Promise<void> {
   const svc = await requireServer(t, "kafka");
-  if (!svc) return;
+  const s3 = await requireServer(t, "s3");
+  if (!svc || !s3) return;
   const job = backupContainer("kafka");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-kafka-backup-"));
   try {
     const bin = kafkaBin(t, dir);
     if (!bin) return;
-    await fn({ svc, job, dir, bin });
+    await fn({ svc, s3, job, dir, bin });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -192,7 +195,7 @@ async function withBackupKit(
 
 describe("Kafka backup round trip (components/backup/kafka.sh, README restore with kafka.sh restore)", () => {
   it("describes the topics with the CronJob's command, prunes, re-creates them from the file", (t) =>
-    withBackupKit(t, async ({ svc, job, dir, bin }) => {
+    withBackupKit(t, async ({ svc, s3, job, dir, bin }) => {
       cleanupSvc = svc;
       names.forEach((n) => created.add(n));
       const before = await withAdmin(svc, async (admin) => {
@@ -267,6 +270,8 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
       assert.ok(!text.includes(svc.password));
       const files = fs.readdirSync(backups).sort();
       assert.deepEqual(files, [path.basename(file), "notes.txt"], "the old backup was pruned, nothing else");
+      // Off-site (backup.s3): the file restored below is the copy that came back from S3.
+      assert.deepEqual(offsiteRoundTrip("kafka", s3, backups), files);
 
       // What the restore will do, read from the file alone (no broker contacted).
       const dry = spawnSync("sh", [SCRIPT, "restore", "--dry-run", file, ...names], { encoding: "utf8" });

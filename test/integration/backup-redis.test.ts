@@ -23,6 +23,7 @@ import { RedisAclUsersOutputs, RedisAclUsersProvider } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
 import { aclScenarios, onRedis, removeAclUsers } from "../support/redis-fixtures";
 import { backupContainer, JobContainer, jobEnv } from "../support/backup-job";
+import { offsiteRoundTrip } from "../support/s3";
 import { closedPort, requireServer, Services } from "../support/servers";
 
 const Redis = require("ioredis");
@@ -177,7 +178,8 @@ after(async () => {
 describe("Redis backup round trip (components/backup/redis.sh, README restore)", () => {
   it("snapshots the master found through Sentinel with the CronJob's command, prunes, restores into fresh instances", async (t) => {
     const svc = await requireServer(t, "redis");
-    if (!svc) return;
+    const s3 = await requireServer(t, "s3");
+    if (!svc || !s3) return;
     const job = backupContainer("redis");
     const master = await currentMaster(svc);
     written = { svc, master };
@@ -241,6 +243,8 @@ describe("Redis backup round trip (components/backup/redis.sh, README restore)",
       assert.ok(!fs.existsSync(old), "the old snapshot was pruned");
       assert.ok(fs.existsSync(foreign), "another master set's snapshot was left alone");
       assert.ok(!files.some((f) => f.endsWith(".partial")));
+      // Off-site (backup.s3): the snapshot restored below is the copy that came back from S3.
+      assert.ok(offsiteRoundTrip("redis", s3, backups).includes(snapshots[0]));
 
       // README, fresh instance: the snapshot as dump.rdb, Redis started with appendonly no.
       const plain = path.join(dir, "plain");

@@ -140,7 +140,7 @@ describe("Weaviate backup round trip (components/backup/weaviate.sh, README rest
       assert.equal(r.status, 0, r.stderr);
       assert.ok(!`${r.stdout}${r.stderr}`.includes(svc.apiKey), "no API key in the output");
       const m = r.stdout.match(
-        /^backup written: weaviate (ai-platform-\d{8}-\d{6}) at (.+) on the Weaviate volume \(record (.+)\)$/m,
+        /^backup written: weaviate (ai-platform-\d{8}-\d{6}) at (.+) \(record (.+)\)$/m,
       );
       assert.ok(m, r.stdout);
       const id = m[1];

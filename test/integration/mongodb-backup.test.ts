@@ -1,7 +1,8 @@
 /**
  * The MongoDB backup round trip against the FerretDB 1.24 of scripts/services.sh: the CronJob's own
  * script (components/backup/mongodb.sh) and the README's restore procedure, with
- * mongodump/mongorestore 100.10.0 built by scripts/mongo-tools.sh.
+ * mongodump/mongorestore 100.10.0 built by scripts/mongo-tools.sh. The archive restored is the one
+ * that came back from S3 after the job's upload step (backup.s3).
  *
  * The round trip cannot check `--oplog`/`--oplogReplay` (FerretDB is no replica set: the script
  * runs with MONGODB_REPLICA_SET empty) nor index restore (mongorestore sends each index with an `ns`
@@ -23,6 +24,7 @@ import {
   systemLogs,
   withDb,
 } from "../support/mongo-fixtures";
+import { offsiteRoundTrip } from "../support/s3";
 import { requireServer } from "../support/servers";
 
 const { dbName, cleanup } = scenarioDatabases();
@@ -42,7 +44,8 @@ function mongoTools(t: TestContext): string | undefined {
 describe("MongoDB backup round trip (components/backup/mongodb.sh, README restore)", () => {
   it("dumps with the CronJob's script, prunes old archives, restores into a fresh database", async (t) => {
     const svc = await requireServer(t, "mongodb");
-    if (!svc) return;
+    const s3 = await requireServer(t, "s3");
+    if (!svc || !s3) return;
     const bin = mongoTools(t);
     if (!bin) return;
     const source = dbName("bak");
@@ -105,6 +108,9 @@ describe("MongoDB backup round trip (components/backup/mongodb.sh, README restor
       assert.ok(!files.some((f) => f.endsWith(".partial")));
       const archive = path.join(dir, archives[0]);
       assert.equal(fs.statSync(archive).mode & 0o777, 0o600, "the archive is readable by its owner only");
+      // Off-site (backup.s3): the archive restored below is the copy that came back from S3.
+      assert.deepEqual(offsiteRoundTrip("mongodb", s3, dir), archives);
+      assert.equal(fs.statSync(archive).mode & 0o777, 0o600, "the fetched archive is its owner's only");
 
       // README restore: mongorestore --gzip --archive, one database into a fresh one (--nsFrom/--nsTo),
       // the password from a --config file. --noIndexRestore: FerretDB refuses mongorestore's index

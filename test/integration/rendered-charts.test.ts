@@ -316,10 +316,14 @@ describe("the published charts, rendered from the program's values", () => {
       assert.equal(Buffer.from(object.data.password, "base64").toString().length, 32);
     }
   });
-  it("Weaviate writes its backups into the backup job's claim, never onto its data volume (dev and prod)", (t) => {
+  it("Weaviate writes its backups into the backup job's claim, never onto its data volume (dev, prod without backup.s3)", (t) => {
     const helm = requireHelm(t);
     if (!helm) return;
-    for (const [stack, run] of runs) {
+    const onClaim: [string, ProgramRun][] = [
+      ["dev", runs[0][1]],
+      ["prod without backup.s3", runOk("prod", { "ai-platform-data:backup": {} })],
+    ];
+    for (const [stack, run] of onClaim) {
       const rc = container(renderRelease(helm, run, "weaviate"), "weaviate");
       const dir = (rc.container.env ?? []).find((e: any) => e.name === "BACKUP_FILESYSTEM_PATH")?.value;
       assert.ok(dir, `${stack}: no BACKUP_FILESYSTEM_PATH`);
@@ -333,6 +337,26 @@ describe("the published charts, rendered from the program's values", () => {
       assert.ok(claim, `${stack}: no backup claim`);
       assert.equal(volume?.persistentVolumeClaim?.claimName, (claim.inputs.metadata as any).name, stack);
     }
+  });
+  it("Weaviate with backup.s3 (prod) runs backup-s3 on the bucket's folder, keys from the user's Secret, no claim", (t) => {
+    const helm = requireHelm(t);
+    if (!helm) return;
+    const rc = container(renderRelease(helm, runs[1][1], "weaviate"), "weaviate");
+    const env = Object.fromEntries((rc.container.env ?? []).map((e: any) => [e.name, e]));
+    assert.match(env.ENABLE_MODULES?.value ?? "", /(^|,)backup-s3(,|$)/);
+    assert.deepEqual(
+      ["BACKUP_S3_BUCKET", "BACKUP_S3_PATH", "BACKUP_S3_ENDPOINT", "BACKUP_S3_USE_SSL", "AWS_REGION"].map(
+        (k) => env[k]?.value,
+      ),
+      ["ai-platform-data-backups", "prod/weaviate", "s3.eu-west-1.amazonaws.com", "true", "eu-west-1"],
+    );
+    for (const k of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+      assert.deepEqual(env[k]?.valueFrom, { secretKeyRef: { name: "backup-s3", key: k } }, k);
+    }
+    assert.ok(
+      !rc.volumes.some((v) => v.persistentVolumeClaim?.claimName === "weaviate-backup"),
+      "the backup claim is mounted",
+    );
   });
   it("the PostgreSQL host the program uses is a Service the chart renders for the primary (with and without replicas)", (t) => {
     const helm = requireHelm(t);

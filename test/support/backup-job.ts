@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
-import { byType, runOk } from "./program";
+import { byType, ClusterSecrets, runOk } from "./program";
 
 export interface EnvVar {
   name: string;
@@ -19,20 +19,50 @@ export interface JobContainer {
   env: EnvVar[];
 }
 
-/** The backup container of the service's CronJob, as the program declares it (dev stack, mocks). */
-export function backupContainer(service: string): JobContainer {
-  const job = byType(runOk("dev"), "kubernetes:batch/v1:CronJob").find(
+/** The containers of a service's backup CronJob: the backup, and with `backup.s3` the upload after it. */
+export interface JobContainers {
+  backup: JobContainer;
+  offsite?: JobContainer;
+}
+
+/**
+ * The containers of the service's backup CronJob as the program declares them (the dev stack, under
+ * mocks, with `overrides` and the cluster's `secrets`): each runs the very script of
+ * components/backup/<name>.sh with /bin/sh -c.
+ */
+export function jobContainers(
+  service: string,
+  overrides: Record<string, unknown> = {},
+  secrets: ClusterSecrets = {},
+): JobContainers {
+  const job = byType(runOk("dev", overrides, secrets), "kubernetes:batch/v1:CronJob").find(
     (j) => j.name === `${service}-backup-cronjob`,
   );
   assert.ok(job, `the dev stack declares no ${service} backup CronJob`);
   const spec = job.inputs.spec as {
-    jobTemplate: { spec: { template: { spec: { containers: JobContainer[] } } } };
+    jobTemplate: {
+      spec: { template: { spec: { containers: JobContainer[]; initContainers?: JobContainer[] } } };
+    };
   };
-  const c = spec.jobTemplate.spec.template.spec.containers[0];
-  // The very script of components/backup/<service>.sh, run by /bin/sh -c.
-  const script = fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${service}.sh`), "utf8");
-  assert.deepEqual(c.command, ["/bin/sh", "-c", script]);
-  return c;
+  const pod = spec.jobTemplate.spec.template.spec;
+  const script = (name: string) => fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${name}.sh`), "utf8");
+  if (!pod.initContainers) {
+    assert.equal(pod.containers.length, 1);
+    assert.deepEqual(pod.containers[0].command, ["/bin/sh", "-c", script(service)]);
+    return { backup: pod.containers[0] };
+  }
+  // Off-site copies: the backup first (init container), then the upload.
+  assert.equal(pod.initContainers.length, 1);
+  assert.equal(pod.containers.length, 1);
+  const [backup, offsite] = [pod.initContainers[0], pod.containers[0]];
+  assert.deepEqual(backup.command, ["/bin/sh", "-c", script(service)]);
+  assert.deepEqual(offsite.command.slice(0, 4), ["/bin/sh", "-c", script("offsite"), "offsite"]);
+  return { backup, offsite };
+}
+
+/** The backup container of the service's CronJob, as the program declares it (dev stack, mocks). */
+export function backupContainer(service: string): JobContainer {
+  return jobContainers(service).backup;
 }
 
 /**
@@ -40,7 +70,11 @@ export function backupContainer(service: string): JobContainer {
  * `local` replaces it (each Secret-fed one must be given); `extra` are optional variables of the script
  * the CronJob leaves unset. Nothing else from this process but PATH and HOME.
  */
-export function jobEnv(c: JobContainer, local: Record<string, string>, extra: Record<string, string> = {}) {
+export function jobEnv(
+  c: JobContainer,
+  local: Record<string, string>,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of c.env) {
     const v = local[e.name] ?? e.value;

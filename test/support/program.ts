@@ -117,6 +117,7 @@ export function runProgram(
   clusterSecrets: ClusterSecrets = {},
 ): ProgramRun | { error: { name: string; message: string } } {
   const config = { ...projectDefaults(), ...stackConfig(stack), ...overrides };
+  clusterSecrets = { ...offsiteSecret(config), ...clusterSecrets };
   fingerprint ??= programFingerprint();
   // Node's version is part of the key: `test:unit:node22` must run the program on Node 22, not read
   // what the Node 24 pass just cached.
@@ -145,6 +146,23 @@ export function runProgram(
   fs.writeFileSync(tmp, out);
   fs.renameSync(tmp, cached);
   return JSON.parse(out);
+}
+
+/**
+ * The Secret `backup.s3.existingSecret` names, as a cluster that runs the stack holds it (prod's stack
+ * file sets backup.s3): mock keys, so that a run needs no Secret of the test's own.
+ */
+function offsiteSecret(config: Record<string, unknown>): ClusterSecrets {
+  const backup = config[`${PROJECT}:backup`] as { s3?: { existingSecret?: string } } | undefined;
+  const name = backup?.s3?.existingSecret;
+  if (!name) return {};
+  const namespace = (config[`${PROJECT}:namespace`] as string | undefined) ?? "ai-platform-data";
+  return {
+    [`${namespace}/${name}`]: {
+      AWS_ACCESS_KEY_ID: "MOCKSECRETofsiteKeyId",
+      AWS_SECRET_ACCESS_KEY: "MOCKSECRETofsiteKey",
+    },
+  };
 }
 
 /** Exit code of program-child.ts when the run failed with a RunError it printed as `{error}`. */

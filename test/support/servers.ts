@@ -57,6 +57,9 @@ export interface Services {
     clusterUser: string;
     clusterPassword: string;
     backupPath: string;
+    /** Where its backup-s3 module writes on the S3 server (`s3`): bucket and path. */
+    s3Bucket: string;
+    s3Path: string;
   };
   /** The Kubernetes API of scripts/kube.sh (no secret here: the kubeconfig file is 0600). */
   kube: { server: string; kubeconfig: string; context: string; node: string; storageClass: string };

@@ -20,10 +20,21 @@ export function releaseNamed(run: ProgramRun, name: string): RegisteredResource 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kubernetes objects are untyped JSON here
 type Json = any;
 
-/** The backup CronJob of `service` (`<service>-backup-cronjob`): its spec and its one container. */
+/**
+ * The container named `backup` of a backup CronJob's pod spec: its one container, or its init container
+ * when an upload step follows it (`backup.s3`).
+ */
+export function backupStep(podSpec: Json): Json {
+  const all = [...(podSpec.initContainers ?? []), ...podSpec.containers];
+  const step = all.find((c: Json) => c.name === "backup");
+  assert.ok(step, "the pod has no container named backup");
+  return step;
+}
+
+/** The backup CronJob of `service` (`<service>-backup-cronjob`): its spec and its backup container. */
 export function backupJob(run: ProgramRun, service: string): { spec: Json; container: Json } {
   const job = byType(run, "kubernetes:batch/v1:CronJob").find((j) => j.name === `${service}-backup-cronjob`);
   assert.ok(job, `the run registers no backup CronJob of ${service}`);
   const spec = job.inputs.spec as Json;
-  return { spec, container: spec.jobTemplate.spec.template.spec.containers[0] };
+  return { spec, container: backupStep(spec.jobTemplate.spec.template.spec) };
 }

@@ -36,7 +36,7 @@ export async function rest(ep: Endpoint, method: string, p: string, body?: unkno
 }
 
 /** `weaviate.sh restore` against `ep`, polling every second. */
-export function restoreScript(ep: Endpoint, args: string[]) {
+export function restoreScript(ep: Endpoint, args: string[], extra: Record<string, string> = {}) {
   return spawnSync("sh", [SCRIPT, "restore", ...args], {
     env: {
       PATH: process.env.PATH!,
@@ -44,6 +44,7 @@ export function restoreScript(ep: Endpoint, args: string[]) {
       WEAVIATE_API_KEY: ep.apiKey,
       RESTORE_POLL_SECONDS: "1",
       RESTORE_TIMEOUT_SECONDS: "120",
+      ...extra,
     },
     encoding: "utf8",
     timeout: 180_000,
@@ -118,6 +119,7 @@ export async function withFreshWeaviate<T>(
   backupPath: string,
   node: string,
   fn: (ep: Endpoint) => Promise<T>,
+  extraEnv: Record<string, string> = {},
 ): Promise<T> {
   const port = await closedPort();
   const gossip = await freePair();
@@ -148,6 +150,7 @@ export async function withFreshWeaviate<T>(
         DISK_USE_READONLY_PERCENTAGE: "99",
         PROMETHEUS_MONITORING_ENABLED: "false",
         LOG_LEVEL: "info",
+        ...extraEnv,
       },
       stdio: ["ignore", log, log],
     },

@@ -254,6 +254,9 @@ export const WEAVIATE_KEYS = [
   "modules.default_vectorizer_module",
   "backups.filesystem.enabled",
   "backups.filesystem.envconfig.BACKUP_FILESYSTEM_PATH",
+  "backups.s3.enabled",
+  "backups.s3.envconfig",
+  "backups.s3.envSecrets",
   // Rendered as is by weaviateStatefulset.yaml (`with .Values.extraVolumes` / `extraVolumeMounts`).
   "extraVolumes[]",
   "extraVolumeMounts[]",
@@ -332,6 +335,8 @@ export const POSTGRESQL_MAP_KEYS = [
 ];
 export const WEAVIATE_MAP_KEYS = [
   "affinity",
+  "backups.s3.envconfig",
+  "backups.s3.envSecrets",
   "extraVolumes[]",
   "extraVolumeMounts[]",
   "modules.text2vec-transformers.affinity",

@@ -25,6 +25,7 @@ import {
   stackConfig,
 } from "../support/program";
 import { configProblems as problems } from "../support/unit-config";
+import { backupStep } from "../support/unit-resources";
 
 const NS = "ai-platform-data"; // prod's namespace
 const KEPT = {
@@ -104,10 +105,11 @@ function releaseValues(run: ProgramRun, release: string): Record<string, unknown
 
 /** `valueFrom.secretKeyRef` of an env var of a CronJob's container. */
 function cronSecretRef(run: ProgramRun, job: string, env: string): unknown {
-  const c = at(
-    named(run, "kubernetes:batch/v1:CronJob", job).inputs,
-    "spec.jobTemplate.spec.template.spec.containers",
-  ) as {
+  const c = [
+    backupStep(
+      at(named(run, "kubernetes:batch/v1:CronJob", job).inputs, "spec.jobTemplate.spec.template.spec"),
+    ),
+  ] as {
     env: { name: string; valueFrom?: unknown }[];
   }[];
   return c[0].env.find((e) => e.name === env)?.valueFrom;
@@ -124,7 +126,7 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     const created = byType(run, "kubernetes:core/v1:Secret").filter((s) => !s.readId);
     // The Sentinels' copy of the users' logins (hashes of the kept passwords), not a credentials Secret.
     assert.deepEqual(
-      created.map((s) => (s.inputs.metadata as { name: string }).name),
+      created.map((s) => (s.inputs.metadata as { name?: string } | undefined)?.name),
       ["redis-sentinel-users", "db-credentials"],
     );
   });
@@ -133,12 +135,11 @@ describe("user-managed credentials (<service>.credentials.existingSecret)", () =
     const reads = byType(run, "kubernetes:core/v1:Secret").filter((s) => s.readId);
     assert.deepEqual(
       reads.map((s) => s.readId).sort(),
-      Object.values(KEPT)
-        .map((n) => `${NS}/${n}`)
-        .sort(),
+      // prod's backup.s3 keys are a Secret the user keeps too.
+      [...Object.values(KEPT), "backup-s3"].map((n) => `${NS}/${n}`).sort(),
     );
     for (const r of reads) {
-      assert.match(r.name, /^(postgres|mongodb|redis|kafka|weaviate)-existing-credentials$/);
+      assert.match(r.name, /^((postgres|mongodb|redis|kafka|weaviate)-existing|backup-s3)-credentials$/);
       assert.ok(r.options.additionalSecretOutputs?.includes("metadata"), r.name);
     }
   });

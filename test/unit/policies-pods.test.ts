@@ -25,13 +25,14 @@ import {
   valuesOf,
 } from "../support/policy-harness";
 import { runOk } from "../support/program";
+import { backupStep } from "../support/unit-resources";
 
 const CRONJOB = "kubernetes:batch/v1:CronJob";
 const DIGEST = `sha256:${"a1".repeat(32)}`;
 
-/** The first container of a backup CronJob's pod template. */
+/** The backup container of a backup CronJob's pod template. */
 function backupContainer(run: ReturnType<typeof runOk>, name: string): Json {
-  return (resource(run, CRONJOB, name).inputs.spec as Json).jobTemplate.spec.template.spec.containers[0];
+  return backupStep((resource(run, CRONJOB, name).inputs.spec as Json).jobTemplate.spec.template.spec);
 }
 
 describe("pod policies", () => {
@@ -86,7 +87,7 @@ describe("pod policies", () => {
       const found = await check(pinnedImages, run, "prod");
       assert.equal(found.length, 1, messages(found));
       assert.equal(found[0].urn, urnOf(resource(run, CRONJOB, "weaviate-backup-cronjob")));
-      assert.match(found[0].message, /containers\[0\]\.image docker.io\/curlimages\/curl has no tag/);
+      assert.match(found[0].message, /initContainers\[0\]\.image docker.io\/curlimages\/curl has no tag/);
     });
   });
 
@@ -116,7 +117,7 @@ describe("pod policies", () => {
       assert.deepEqual(found.map((v) => v.message).sort(), [
         'release "mongodb" sets containerSecurityContext.privileged to true.',
         'release "postgresql" sets primary.initContainers[0].securityContext.privileged to true.',
-        "spec.jobTemplate.spec.template.spec.containers[0] (backup) sets securityContext.privileged.",
+        "spec.jobTemplate.spec.template.spec.initContainers[0] (backup) sets securityContext.privileged.",
       ]);
     });
   });
@@ -166,12 +167,14 @@ describe("pod policies", () => {
         .template.spec;
       delete pod.securityContext.seccompProfile;
       pod.securityContext.runAsNonRoot = false;
-      delete pod.containers[0].securityContext;
+      delete backupStep(pod).securityContext;
       assert.deepEqual((await check(hardenedBackupPods, run, "prod")).map((v) => v.message).sort(), [
         'backup CronJob "postgresql-backup": container "backup" has no seccomp profile (seccompProfile.type: RuntimeDefault).',
         'backup CronJob "postgresql-backup": container "backup" keeps its capabilities (capabilities.drop lacks ALL).',
         'backup CronJob "postgresql-backup": container "backup" may gain privileges (allowPrivilegeEscalation is not false).',
         'backup CronJob "postgresql-backup": container "backup" may run as root (runAsNonRoot is not true).',
+        // The upload step (backup.s3) had its seccomp profile from the pod's context only.
+        'backup CronJob "postgresql-backup": container "offsite" has no seccomp profile (seccompProfile.type: RuntimeDefault).',
       ]);
     });
   });

@@ -17,6 +17,7 @@ import {
 import { check, checkWith, Json, messages } from "../support/policy-harness";
 import { copy, release, resource, urnOf, valuesOf, withUnknowns } from "../support/policy-harness";
 import { runOk } from "../support/program";
+import { backupStep } from "../support/unit-resources";
 
 describe("policy pack: security", () => {
   const prod = runOk("prod");
@@ -100,7 +101,7 @@ describe("policy pack: security", () => {
     it("fails a literal password in a container's env", async () => {
       const run = copy(prod);
       const job = resource(run, "kubernetes:batch/v1:CronJob", "postgres-backup-cronjob");
-      const env: Json[] = (job.inputs.spec as Json).jobTemplate.spec.template.spec.containers[0].env;
+      const env: Json[] = backupStep((job.inputs.spec as Json).jobTemplate.spec.template.spec).env;
       const pw = env.find((e) => e.name === "PGPASSWORD");
       delete pw.valueFrom;
       pw.value = "hunter2";
@@ -109,7 +110,7 @@ describe("policy pack: security", () => {
       assert.equal(found[0].urn, urnOf(job));
       assert.match(
         found[0].message,
-        /containers\[0\]\.env\[\d+\] \(PGPASSWORD\) has a literal value; use valueFrom.secretKeyRef/,
+        /initContainers\[0\]\.env\[\d+\] \(PGPASSWORD\) has a literal value; use valueFrom.secretKeyRef/,
       );
     });
 

@@ -13,7 +13,7 @@ import { check, checkWith, Json, messages } from "../support/policy-harness";
 import { copy, release, resource, urnOf, valuesOf, without, withUnknowns } from "../support/policy-harness";
 import { runOk } from "../support/program";
 import { PROD_EXTERNAL_POSTGRES_KAFKA } from "../support/unit-runs";
-import { releaseNamed } from "../support/unit-resources";
+import { backupStep, releaseNamed } from "../support/unit-resources";
 
 describe("policy pack: storage and backups", () => {
   const prod = runOk("prod");
@@ -113,7 +113,7 @@ describe("policy pack: storage and backups", () => {
       const spec = job.inputs.spec as Json;
       spec.schedule = "every night";
       spec.suspend = true;
-      spec.jobTemplate.spec.template.spec.containers[0].env.find(
+      backupStep(spec.jobTemplate.spec.template.spec).env.find(
         (e: Json) => e.name === "RETENTION_DAYS",
       ).value = "3";
       const found = await check(backupCronJob, run, "prod"); // prod.json: minRetentionDays 7

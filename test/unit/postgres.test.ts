@@ -7,7 +7,7 @@ import { parseConfig } from "../../config";
 import { assertKnownKeys, isSecretInput } from "../support/assert-helpers";
 import { byType, releaseValues, runOk } from "../support/program";
 import { serviceOverride } from "../support/unit-config";
-import { named } from "../support/unit-resources";
+import { backupStep, named } from "../support/unit-resources";
 import { POSTGRESQL_KEYS, POSTGRESQL_MAP_KEYS } from "./chart-keys";
 
 describe("PostgreSQL component", () => {
@@ -100,7 +100,7 @@ describe("PostgreSQL component", () => {
     const schema = byType(run, "pulumi-nodejs:dynamic:Resource").find((r) => r.name === "postgres-schema")!;
     assert.equal(schema.inputs.host, `postgresql-primary.${ns}.svc.cluster.local`);
     const job = byType(run, "kubernetes:batch/v1:CronJob").find((j) => j.name === "postgres-backup-cronjob")!;
-    const env = (job.inputs.spec as any).jobTemplate.spec.template.spec.containers[0].env; // eslint-disable-line @typescript-eslint/no-explicit-any -- k8s object
+    const env = backupStep((job.inputs.spec as any).jobTemplate.spec.template.spec).env; // eslint-disable-line @typescript-eslint/no-explicit-any -- k8s object
     assert.equal(env.find((e: { name: string }) => e.name === "PGHOST").value, "postgresql-primary");
     // Without replicas the chart's primary Service is the release's name.
     const standalone = byType(prod, "pulumi-nodejs:dynamic:Resource").find(
@@ -126,7 +126,7 @@ describe("PostgreSQL component", () => {
     assert.equal(v.auth.password, undefined);
     assert.equal(v.auth.postgresPassword, undefined);
     const secret = byType(prod, "kubernetes:core/v1:Secret").find(
-      (s) => (s.inputs.metadata as { name: string }).name === "postgresql-credentials",
+      (s) => (s.inputs.metadata as { name?: string } | undefined)?.name === "postgresql-credentials",
     )!;
     const keys = Object.keys(secret.inputs.stringData as object).sort();
     assert.deepEqual(keys, [
@@ -145,7 +145,7 @@ describe("PostgreSQL component", () => {
     )!;
     const spec = job.inputs.spec as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- k8s object
     assert.equal(spec.schedule, "0 2 * * *");
-    const c = spec.jobTemplate.spec.template.spec.containers[0];
+    const c = backupStep(spec.jobTemplate.spec.template.spec);
     assert.match(c.command[2], /pg_dump --format=custom/);
     const pw = c.env.find((e: { name: string }) => e.name === "PGPASSWORD");
     assert.deepEqual(pw.valueFrom, {

@@ -66,7 +66,7 @@ describe("Redis component", () => {
     assert.equal(mount.readOnly, true);
     assert.match(v.sentinel.preExecCmds, new RegExp(`${mount.mountPath}/users\\.conf`));
     const secret = byType(prod, "kubernetes:core/v1:Secret").find(
-      (s) => (s.inputs.metadata as { name: string }).name === "redis-sentinel-users",
+      (s) => (s.inputs.metadata as { name?: string } | undefined)?.name === "redis-sentinel-users",
     );
     assert.ok(secret, "the program creates no redis-sentinel-users Secret");
     // Hashes of the passwords: secret in state like the passwords themselves.

@@ -81,7 +81,10 @@ const BOTH = [
   "kubernetes:core/v1:Namespace::namespace",
 ];
 
-/** What prod adds: its alert rules, the PodMonitors and the NetworkPolicy of Weaviate's inference pods. */
+/**
+ * What prod adds: its alert rules, the PodMonitors, the NetworkPolicy of Weaviate's inference pods and
+ * the read of backup.s3's Secret.
+ */
 const PROD_ONLY = [
   "ai-platform:data:PostgreSQL$kubernetes:monitoring.coreos.com/v1:PodMonitor::postgres-pod-monitor",
   "ai-platform:data:Redis$kubernetes:monitoring.coreos.com/v1:PodMonitor::redis-pod-monitor",
@@ -92,6 +95,7 @@ const PROD_ONLY = [
   "ai-platform:data:Weaviate$kubernetes:monitoring.coreos.com/v1:PodMonitor::weaviate-pod-monitor",
   "ai-platform:data:Weaviate$kubernetes:monitoring.coreos.com/v1:PrometheusRule::weaviate-alerts",
   "ai-platform:data:Weaviate$kubernetes:networking.k8s.io/v1:NetworkPolicy::weaviate-inference-network-policy",
+  "kubernetes:core/v1:Secret::backup-s3-credentials",
 ];
 
 const EXPECTED: Record<string, string[]> = { dev: BOTH, prod: [...BOTH, ...PROD_ONLY].sort() };

@@ -19,6 +19,8 @@ const APP_KEY = `${MOCK_SECRET}weaviateappapikey`;
 
 describe("Weaviate component", () => {
   const prod = runOk("prod");
+  // Prod without backup.s3: the backups on the job's claim, mounted in the Weaviate pod.
+  const onClaim = runOk("prod", { "ai-platform-data:backup": {} });
   const dev = runOk("dev");
   const openai = runOk("dev", {
     ...serviceOverride("dev", "weaviate", { modules: { "generative-openai": { enabled: true } } }),
@@ -34,7 +36,7 @@ describe("Weaviate component", () => {
   });
 
   it("sets only keys the pinned chart reads", () => {
-    for (const run of [prod, dev, openai]) {
+    for (const run of [prod, onClaim, dev, openai]) {
       assertKnownKeys(releaseValues(run, "weaviate"), WEAVIATE_KEYS, WEAVIATE_MAP_KEYS);
     }
   });
@@ -58,19 +60,28 @@ describe("Weaviate component", () => {
     assert.equal(v.modules["img2vec-neural"].enabled, true);
     assert.equal(v.modules["generative-openai"].enabled, false);
     assert.equal(v.modules.default_vectorizer_module, "text2vec-transformers");
+    assert.equal(v.env.PROMETHEUS_MONITORING_ENABLED, true);
+    assert.equal(v.serviceMonitor.enabled, false);
+    // backup.s3: Weaviate writes the job's backups into the bucket itself, nothing into its pod.
+    assert.equal(v.backups.s3.enabled, true);
+    assert.equal(v.backups.s3.envconfig.BACKUP_S3_PATH, "prod/weaviate");
+    assert.equal(v.extraVolumes, undefined);
+    assert.equal(v.command, undefined);
+  });
+
+  it("without backup.s3, has Weaviate write onto the job's claim, never onto its data volume", () => {
+    const v = releaseValues(onClaim, "weaviate") as any;
     assert.equal(v.backups.filesystem.enabled, true);
-    // Backups go to the backup job's claim, mounted in the Weaviate pods; never onto the data volume.
+    assert.equal(v.backups.s3, undefined);
     assert.equal(v.backups.filesystem.envconfig.BACKUP_FILESYSTEM_PATH, "/var/lib/weaviate-backups");
     assert.deepEqual(v.extraVolumes, [
       { name: "backups", persistentVolumeClaim: { claimName: "weaviate-backup" } },
     ]);
     assert.deepEqual(v.extraVolumeMounts, [{ name: "backups", mountPath: "/var/lib/weaviate-backups" }]);
     assert.ok(
-      named(prod, "kubernetes:core/v1:PersistentVolumeClaim", "weaviate-backup"),
+      named(onClaim, "kubernetes:core/v1:PersistentVolumeClaim", "weaviate-backup"),
       "no claim weaviate-backup",
     );
-    assert.equal(v.env.PROMETHEUS_MONITORING_ENABLED, true);
-    assert.equal(v.serviceMonitor.enabled, false);
     // Retention of the backups on Weaviate's volume runs in the Weaviate container, then Weaviate is exec'd.
     assert.deepEqual(v.command, ["/bin/sh", "-c"]);
     assert.match(v.args[0], /for d in \/var\/lib\/weaviate-backups\/ai-platform-\*; do/);
@@ -124,7 +135,7 @@ describe("Weaviate component", () => {
   });
 
   it("puts no generated key outside Secret data", () => {
-    for (const run of [prod, dev, openai]) {
+    for (const run of [prod, onClaim, dev, openai]) {
       assert.deepEqual(
         leakedPasswords(run).filter((h) => /weaviate/i.test(h)),
         [],
@@ -145,11 +156,19 @@ describe("Weaviate component", () => {
   });
 
   it("backs up through the backup API on the configured schedule, admin key by secretKeyRef", () => {
-    const { spec, container: c } = backupJob(prod, "weaviate");
+    const { spec, container: c } = backupJob(onClaim, "weaviate");
     assert.equal(spec.schedule, "0 3 * * *");
     assert.equal(c.image, "docker.io/curlimages/curl:8.10.1");
-    assert.match(c.command[2], /\/v1\/backups\/filesystem/);
+    assert.match(c.command[2], /\/v1\/backups\/\$backend/);
     const env = (n: string) => c.env.find((e: { name: string }) => e.name === n);
+    assert.equal(env("WEAVIATE_BACKUP_BACKEND").value, "filesystem");
+    const inBucket = backupJob(prod, "weaviate");
+    assert.equal(
+      inBucket.container.env.find((e: { name: string }) => e.name === "WEAVIATE_BACKUP_BACKEND").value,
+      "s3",
+    );
+    // With backup.s3 nothing ties the job to the Weaviate pod's node.
+    assert.equal(inBucket.spec.jobTemplate.spec.template.spec.affinity, undefined);
     assert.equal(env("WEAVIATE_URL").value, "http://weaviate:8088");
     assert.deepEqual(env("WEAVIATE_API_KEY").valueFrom, {
       secretKeyRef: { name: "weaviate-credentials", key: "admin-api-key" },
@@ -164,7 +183,7 @@ describe("Weaviate component", () => {
       },
     });
     // The other services' jobs mount their claim alone and go anywhere.
-    assert.equal(backupJob(prod, "postgres").spec.jobTemplate.spec.template.spec.affinity, undefined);
+    assert.equal(backupJob(onClaim, "postgres").spec.jobTemplate.spec.template.spec.affinity, undefined);
   });
 
   it("guards the Weaviate pods (selected by app=weaviate) on their pod ports", () => {
