@@ -17,7 +17,7 @@ import {
   KafkaMechanism,
   kafkaValues,
 } from "./kafka/values";
-import { secretEnv } from "./shared/backup";
+import { imageReference, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
 import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
@@ -271,6 +271,11 @@ export class Kafka extends pulumi.ComponentResource {
               { name: "KAFKA_USER", value: KAFKA_OBSERVER_USER },
               secretEnv("KAFKA_PASSWORD", secretName, KAFKA_SECRET_KEYS.systemUser),
             ],
+            drill: {
+              image: imageReference(bitnamiImage(config.images.kafka, "kafka"), KAFKA_IMAGE_TAG),
+              env: [],
+              pattern: "kafka-topics-*.txt",
+            },
           }
         : undefined,
       alerts: () => kafkaAlertRules(ns, config.nodes),

@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MongodbConfig, parseBytes, PlatformSecrets } from "../config";
 import { mongodbAlertRules } from "./mongodb/alerts";
-import { secretEnv } from "./shared/backup";
+import { imageReference, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
 import { ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
@@ -201,6 +201,12 @@ export class MongoDB extends pulumi.ComponentResource {
               { name: "MONGODB_USER", value: config.adminUser },
               secretEnv("MONGODB_PASSWORD", secretName, MONGODB_SECRET_KEYS.root),
             ],
+            // The server image runs the scratch mongod and mongorestore.
+            drill: {
+              image: imageReference(bitnamiImage(config.images.mongodb, "mongodb"), MONGODB_DEFAULT_TAG),
+              env: [],
+              pattern: "mongodb-*.archive.gz",
+            },
           }
         : undefined,
       alerts: () => mongodbAlertRules(ns, config.resources.limits.memory),

@@ -13,7 +13,7 @@ import { postgresAlertRules } from "./postgres/alerts";
 import { generatedPassword } from "./shared/credentials";
 import { EXPORTER_PORT_NAME, exporterSidecar } from "./shared/exporter";
 import { deployService, serviceCredentials } from "./shared/service";
-import { pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
+import { pgvectorDrillImage, pgvectorPodValues, POSTGRESQL_IMAGE_TAG } from "./shared/pgvector";
 
 /** postgresql.conf defaults from the design (seed §2.3); stack config `postgres.settings` overrides them. */
 const POSTGRES_DEFAULT_SETTINGS: Record<string, string | number> = {
@@ -231,6 +231,11 @@ export class PostgreSQL extends pulumi.ComponentResource {
               { name: "PGDATABASE", value: config.database },
               secretEnv("PGPASSWORD", secretName, POSTGRES_SECRET_KEYS.backup),
             ],
+            drill: {
+              ...pgvectorDrillImage(config),
+              env: [{ name: "PGDATABASE", value: config.database }],
+              pattern: `postgres-${config.database}-*.dump`,
+            },
           }
         : undefined,
       alerts: () => postgresAlertRules(ns),

@@ -25,7 +25,7 @@ import {
   redisValues,
 } from "./redis/values";
 import { SENTINEL_USERS_KEY, sentinelUsersConf, sentinelUsersSecretName } from "./redis/sentinel-users";
-import { secretEnv } from "./shared/backup";
+import { imageReference, secretEnv } from "./shared/backup";
 import { bitnamiImage, CHARTS } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword, opaqueSecret } from "./shared/credentials";
@@ -228,6 +228,12 @@ export class Redis extends pulumi.ComponentResource {
               { name: "REDIS_USER", value: REDIS_BACKUP_USER },
               secretEnv("REDISCLI_AUTH", secretName, REDIS_BACKUP_PASSWORD_KEY),
             ],
+            // The server image runs the scratch redis-server and redis-check-rdb.
+            drill: {
+              image: imageReference(bitnamiImage(config.images.redis, "redis"), REDIS_IMAGE_TAG),
+              env: [{ name: "REDIS_MASTER_SET", value: config.sentinel.masterSet }],
+              pattern: `redis-${config.sentinel.masterSet}-*.rdb`,
+            },
           }
         : undefined,
       alerts: () => redisAlertRules(ns, config.nodes),

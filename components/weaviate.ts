@@ -24,7 +24,7 @@ import {
   WEAVIATE_USERS,
   weaviateValues,
 } from "./weaviate/values";
-import { backupClaimName, secretEnv } from "./shared/backup";
+import { backupClaimName, imageReference, secretEnv } from "./shared/backup";
 import { CHARTS, imageValues } from "./shared/charts";
 import { childOptions, ClientSecretData, PlatformContext, serviceHost } from "./shared/context";
 import { generatedPassword } from "./shared/credentials";
@@ -205,6 +205,16 @@ export class Weaviate extends pulumi.ComponentResource {
               secretEnv("WEAVIATE_API_KEY", secretName, WEAVIATE_SECRET_KEYS.adminKey),
               { name: "WEAVIATE_BACKUP_BACKEND", value: onClaim ? "filesystem" : "s3" },
             ],
+            // The applications' key, read-only by default, may read a backup's status: the drill's need.
+            drill: {
+              image: imageReference(imageValues(config.backupImage, BACKUP_IMAGE), BACKUP_IMAGE_TAG),
+              env: [
+                { name: "WEAVIATE_URL", value: `http://${this.releaseName}:${config.httpPort}` },
+                secretEnv("WEAVIATE_API_KEY", secretName, WEAVIATE_SECRET_KEYS.appKey),
+                { name: "WEAVIATE_BACKUP_BACKEND", value: onClaim ? "filesystem" : "s3" },
+              ],
+              pattern: "weaviate-*.json",
+            },
             // On the claim, Weaviate writes the backups into it and the job keeps its records beside
             // them; with backup.s3 Weaviate writes to the bucket and the job's records follow them there.
             besidePods: onClaim ? WEAVIATE_POD_LABELS : undefined,

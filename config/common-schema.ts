@@ -60,6 +60,19 @@ export const backupSchema = z
     retentionDays: z.number().int().min(1).max(3650).default(7),
     /** Size of the backup PersistentVolumeClaim. */
     storageSize: binaryQuantity.default("10Gi"),
+    /**
+     * The restore drill: a CronJob that restores the newest backup (from `backup.s3` when set, else the
+     * claim) into a scratch instance in its pod and reports what came back (README, "Restore drills").
+     */
+    drill: z
+      .object({
+        /** Whether the component creates the drill CronJob (with the backup job only). */
+        enabled: z.boolean().default(true),
+        /** Cron schedule in the cluster's time zone; after the nightly backup by default. */
+        schedule: cronSchedule.default("0 6 * * *"),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 export type BackupConfig = z.infer<typeof backupSchema>;

@@ -182,7 +182,7 @@ write_services_json() {
   (umask 077; cat >"$RUN/services.json.tmp" <<EOF
 {
  "postgres": {"host":"$HOST","port":$PG_PORT,"user":"postgres","password":"$pg","database":"postgres","bin":"$PG_BIN","log":"$PG_DIR/postgres.log"},
- "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
+ "mongodb": {"host":"$HOST","port":$MONGO_PORT,"metricsPort":$MONGO_DEBUG_PORT,"username":"admin","password":"$mg","authSource":"admin","authMechanism":"SCRAM-SHA-256","ferretdb":"$FERRETDB_BIN","uri":"mongodb://admin:$mg@$HOST:$MONGO_PORT/?authSource=admin&authMechanism=SCRAM-SHA-256"},
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
  "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","dataPort":$WEAVIATE_DATA_PORT,"clusterUser":"$WEAVIATE_CLUSTER_USER","clusterPassword":"$wvc","backupPath":"$WEAVIATE_DIR/backups","s3Bucket":"$WEAVIATE_S3_BUCKET","s3Path":"$WEAVIATE_S3_PATH"},

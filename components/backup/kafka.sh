@@ -17,6 +17,12 @@
 # --dry-run: print what would be created; contacts no broker.
 # Exit status: 0 when every selected topic exists afterwards (created or already there), 1 otherwise.
 #
+# drill (what the restore-drill CronJob runs): reads the newest backup file in DRILL_DIR the way restore
+# does, and checks that it is complete: a topic section and a configs section, every topic with its
+# partition count, replication factor and its configs section; then one line, `drill passed: ...` with
+# each topic's layout, also the pod's termination message; or exit 1 saying why. Contacts no broker.
+# Environment: DRILL_DIR.
+#
 # Environment: KAFKA_BOOTSTRAP KAFKA_SASL_MECHANISM KAFKA_USER KAFKA_PASSWORD; optional
 # KAFKA_SECURITY_PROTOCOL (default SASL_PLAINTEXT) and KAFKA_BIN (default /opt/bitnami/kafka/bin);
 # backup: BACKUP_DIR RETENTION_DAYS; restore: optional KAFKA_REPLICATION_FACTOR (instead of the file's,
@@ -26,7 +32,7 @@ bin="${KAFKA_BIN:-/opt/bitnami/kafka/bin}"
 protocol="${KAFKA_SECURITY_PROTOCOL:-SASL_PLAINTEXT}"
 
 usage() {
-  echo "usage: sh kafka.sh [backup] | sh kafka.sh restore [--dry-run] BACKUP_FILE [TOPIC...]" >&2
+  echo "usage: sh kafka.sh [backup] | sh kafka.sh restore [--dry-run] BACKUP_FILE [TOPIC...] | sh kafka.sh drill" >&2
   exit 2
 }
 
@@ -266,8 +272,39 @@ plan_field() {
   awk -F "$tab" -v k="$1" -v t="$2" -v n="$3" '$1 == k && $2 == t { print $n; exit }' "$plan"
 }
 
+drill_fail() {
+  echo "drill failed: kafka: $*" >&2
+  if [ -w /dev/termination-log ]; then echo "drill failed: kafka: $*" >/dev/termination-log || true; fi
+  exit 1
+}
+
+drill() {
+  : "${DRILL_DIR:?}"
+  # The stamp in the name orders the files; a .partial is never one.
+  file=$(find "$DRILL_DIR" -maxdepth 1 -name 'kafka-topics-*.txt' | sort | tail -n 1)
+  [ -n "$file" ] || drill_fail "no backup kafka-topics-*.txt in $DRILL_DIR"
+  name=$(basename "$file")
+  grep -q '^# kafka-topics.sh --describe' "$file" || drill_fail "$name has no kafka-topics.sh section"
+  grep -q '^# kafka-configs.sh --describe' "$file" || drill_fail "$name has no kafka-configs.sh section (cut short)"
+  make_work
+  read_plan
+  topics=$(grep -c "^T$tab" "$plan" || true)
+  [ "$topics" -gt 0 ] || drill_fail "$name holds no topic"
+  incomplete=$(awk -F "$tab" '
+    $1 == "T" { t[$2] = 1; if ($3 !~ /^[1-9][0-9]*$/ || $4 !~ /^[1-9][0-9]*$/) bad[$2] = 1 }
+    $1 == "S" { s[$2] = 1 }
+    END { for (k in t) if (bad[k] || !(k in s)) print k }' "$plan" | sort | paste -sd ' ' -)
+  [ -z "$incomplete" ] || drill_fail "$name: topics without their layout or configs section: $incomplete"
+  configs=$(grep -c "^C$tab" "$plan" || true)
+  layout=$(awk -F "$tab" '$1 == "T" { print $2 "=" $3 "x" $4 }' "$plan" | sort | paste -sd ' ' -)
+  summary="drill passed: kafka $name ($(wc -c <"$file" | tr -d ' ') bytes): $topics topics, $configs topic configs: $layout"
+  echo "$summary"
+  if [ -w /dev/termination-log ]; then printf '%s\n' "$summary" | cut -c1-4000 >/dev/termination-log || true; fi
+}
+
 case "${1:-backup}" in
   backup) [ $# -le 1 ] || usage; backup ;;
   restore) shift; restore "$@" ;;
+  drill) [ $# -le 1 ] || usage; drill ;;
   *) usage ;;
 esac

@@ -12,6 +12,10 @@
 #                  object is never restored.
 #   prune DAYS     deletes the objects under <prefix>/ whose upload is older than DAYS days.
 #   list           the objects under <prefix>/, one per line: name, size, upload time.
+#   latest PATTERN DIR  fetches (as fetch does, checked) the newest object of the prefix whose name
+#                  matches the shell PATTERN (names carry their UTC stamp, so the last in order) into
+#                  DIR/<name>: what a restore drill runs first. Sub-folders (Weaviate's own backups) are
+#                  not considered.
 #   sync DIR DAYS  what a backup job runs after its backup: uploads every finished backup file in DIR
 #                  that has no checked copy yet (not *.partial, not *.offsite), drops the records of
 #                  files the local retention removed, then prunes the bucket's copies older than DAYS.
@@ -27,7 +31,7 @@
 set -eu
 
 usage() {
-  echo "usage: sh offsite.sh upload FILE | fetch NAME OUT | prune DAYS | list | sync DIR DAYS" >&2
+  echo "usage: sh offsite.sh upload FILE | fetch NAME OUT | latest PATTERN DIR | prune DAYS | list | sync DIR DAYS" >&2
   exit 2
 }
 
@@ -185,11 +189,28 @@ sync() {
   echo "offsite sync of $dir: $uploaded new cop$([ "$uploaded" = 1 ] && echo y || echo ies) checked"
 }
 
+latest() {
+  pattern=$1
+  dir=$2
+  names=$(list) || exit 1
+  newest=""
+  for name in $(printf '%s\n' "$names" | cut -d' ' -f1); do
+    case "$name" in */*) continue ;; esac
+    # shellcheck disable=SC2254 # the pattern is the caller's glob
+    case "$name" in $pattern) ;; *) continue ;; esac
+    if [ -z "$newest" ] || [ "$(expr "$name" \> "$newest")" = 1 ]; then newest=$name; fi
+  done
+  [ -n "$newest" ] || fail "no backup matching $pattern in $where under '$prefix'"
+  mkdir -p "$dir"
+  fetch "$newest" "$dir/$newest"
+}
+
 is_days() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; }
 
 case "${1:-}" in
   upload) [ $# -eq 2 ] || usage ;;
   fetch) [ $# -eq 3 ] || usage ;;
+  latest) [ $# -eq 3 ] || usage ;;
   prune) { [ $# -eq 2 ] && is_days "$2"; } || usage ;;
   sync) { [ $# -eq 3 ] && is_days "$3"; } || usage ;;
   list) [ $# -eq 1 ] || usage ;;

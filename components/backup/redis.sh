@@ -24,10 +24,16 @@
 #   DATA_DIR (created if missing) must hold no dump.rdb and no appendonlydir: move old data away first.
 #   Other files (users.acl) are left alone. ACL users are not in an RDB.
 # Environment: optional REDIS_RESTORE_TIMEOUT_SECONDS (600): for each load and for the AOF rewrite.
+#
+# drill (what the restore-drill CronJob runs): `restore` of the newest snapshot of REDIS_MASTER_SET found
+# in DRILL_DIR into a scratch data directory in SCRATCH_DIR (redis-check-rdb, a load from the RDB, an AOF
+# written from it and a second load from that), then one line, `drill passed: ...` with the key count,
+# also the pod's termination message; or exit 1 saying why. No login to the live servers.
+# Environment: REDIS_MASTER_SET DRILL_DIR SCRATCH_DIR.
 set -eu
 
 usage() {
-  echo "usage: sh redis.sh [backup] | sh redis.sh restore RDB_FILE DATA_DIR" >&2
+  echo "usage: sh redis.sh [backup] | sh redis.sh restore RDB_FILE DATA_DIR | sh redis.sh drill" >&2
   exit 2
 }
 
@@ -203,8 +209,38 @@ stop_server() {
   fi
 }
 
+drill_fail() {
+  echo "drill failed: redis: $*" >&2
+  if [ -w /dev/termination-log ]; then echo "drill failed: redis: $*" >/dev/termination-log || true; fi
+  exit 1
+}
+
+drill() {
+  : "${REDIS_MASTER_SET:?}" "${DRILL_DIR:?}" "${SCRATCH_DIR:?}"
+  # The stamp in the name orders the snapshots; a .partial is never one.
+  rdb=$(find "$DRILL_DIR" -maxdepth 1 -name "redis-$REDIS_MASTER_SET-*.rdb" | sort | tail -n 1)
+  [ -n "$rdb" ] || drill_fail "no snapshot redis-$REDIS_MASTER_SET-*.rdb in $DRILL_DIR"
+  scratch="$SCRATCH_DIR/redis-drill"
+  rm -rf "$scratch"
+  mkdir -p "$scratch/tmp"
+  # restore's private socket and logs go to the scratch volume too.
+  if ! out=$(TMPDIR="$scratch/tmp" restore "$rdb" "$scratch/data" 2>&1); then
+    # restore's own verdict, and the last line of the detail it printed after it.
+    reason=$(printf '%s\n' "$out" | grep -m 1 '^redis restore:' || true)
+    detail=$(printf '%s\n' "$out" | grep -v '^$' | tail -n 1)
+    if [ -n "$reason" ] && [ "$reason" != "$detail" ]; then reason="$reason $detail"; fi
+    drill_fail "${reason:-$detail}"
+  fi
+  keys=$(printf '%s\n' "$out" | sed -n 's/.* holds the \([0-9][0-9]*\) keys of .*/\1/p')
+  rm -rf "$scratch"
+  summary="drill passed: redis $(basename "$rdb") ($(wc -c <"$rdb" | tr -d ' ') bytes): $keys keys, loaded from the RDB and again from the AOF written of it"
+  echo "$summary"
+  if [ -w /dev/termination-log ]; then printf '%s\n' "$summary" >/dev/termination-log || true; fi
+}
+
 case "${1:-backup}" in
   backup) [ $# -le 1 ] || usage; backup ;;
   restore) shift; restore "$@" ;;
+  drill) [ $# -le 1 ] || usage; drill ;;
   *) usage ;;
 esac

@@ -20,12 +20,19 @@
 # made it, or into a fresh one that reads the same bucket and path (or whose BACKUP_FILESYSTEM_PATH holds
 # the backup directory) and whose node name, CLUSTER_HOSTNAME, is the one in the backup. Weaviate restores only classes that do not exist: delete a damaged
 # class first (DELETE /v1/schema/<Class>, which deletes its objects too).
+# drill (what the restore-drill CronJob runs): takes the newest status record in DRILL_DIR, asks Weaviate
+# for that backup (it must report SUCCESS), and on the filesystem backend checks the backup's own
+# directory beside the records (DRILL_DIR/<id>: backup_config.json and a directory per node); then one
+# line, `drill passed: ...`, also the pod's termination message; or exit 1 saying why. A read-only key
+# does. No scratch Weaviate: a full restore is the README's (weaviate.sh restore).
+# Environment: WEAVIATE_URL WEAVIATE_API_KEY DRILL_DIR; optional WEAVIATE_BACKUP_BACKEND.
+#
 # Environment: WEAVIATE_URL WEAVIATE_API_KEY; optional WEAVIATE_BACKUP_BACKEND, RESTORE_TIMEOUT_SECONDS (3600),
 # RESTORE_POLL_SECONDS (5).
 set -eu
 
 usage() {
-  echo "usage: sh weaviate.sh [backup] | sh weaviate.sh restore BACKUP_ID [CLASS...]" >&2
+  echo "usage: sh weaviate.sh [backup] | sh weaviate.sh restore BACKUP_ID [CLASS...] | sh weaviate.sh drill" >&2
   exit 2
 }
 
@@ -140,6 +147,39 @@ status_of() { printf '%s\n' "$1" | sed -n 's/.*"status"[[:space:]]*:[[:space:]]*
 field_of() { printf '%s\n' "$2" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
 classes_of() { printf '%s\n' "$1" | sed -n 's/.*"classes"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p' | tr -d '"'; }
 
+drill_fail() {
+  echo "drill failed: weaviate: $*" >&2
+  if [ -w /dev/termination-log ]; then echo "drill failed: weaviate: $*" >/dev/termination-log || true; fi
+  exit 1
+}
+
+drill() {
+  : "${DRILL_DIR:?}"
+  # The stamp in the id orders the records; a .partial is never one.
+  record=$(find "$DRILL_DIR" -maxdepth 1 -name 'weaviate-*.json' | sort | tail -n 1)
+  [ -n "$record" ] || drill_fail "no backup record weaviate-*.json in $DRILL_DIR"
+  id=$(field_of id "$(cat "$record")")
+  [ -n "$id" ] || drill_fail "$(basename "$record") names no backup id"
+  check_id
+  request GET "${WEAVIATE_URL%/}/v1/backups/$backend/$id"
+  [ "$code" = 200 ] || drill_fail "backup $id on $backend: HTTP $code $body"
+  status=$(status_of "$body")
+  [ "$status" = SUCCESS ] || drill_fail "backup $id on $backend is $status: $(field_of error "$body")"
+  where=$(field_of path "$body")
+  files=""
+  if [ "$backend" = filesystem ]; then
+    # The claim that holds the records holds Weaviate's backups too: the backup's own files.
+    dir="$DRILL_DIR/$id"
+    [ -f "$dir/backup_config.json" ] || drill_fail "backup $id: no $dir/backup_config.json beside its record"
+    nodes=$(find "$dir" -mindepth 1 -maxdepth 1 -type d | wc -l | tr -d ' ')
+    [ "$nodes" -gt 0 ] || drill_fail "backup $id: no node directory in $dir"
+    files=", $(find "$dir" -type f | wc -l | tr -d ' ') files on $nodes node(s), $(du -sk "$dir" | cut -f1) KiB"
+  fi
+  summary="drill passed: weaviate backup $id ($backend, $where): SUCCESS$files"
+  echo "$summary"
+  if [ -w /dev/termination-log ]; then printf '%s\n' "$summary" >/dev/termination-log || true; fi
+}
+
 backend="${WEAVIATE_BACKUP_BACKEND:-filesystem}"
 case "$backend" in
   filesystem | s3) ;;
@@ -149,5 +189,6 @@ mode="${1:-backup}"
 case "$mode" in
   backup) [ $# -le 1 ] || usage; backup ;;
   restore) shift; restore "$@" ;;
+  drill) [ $# -le 1 ] || usage; drill ;;
   *) usage ;;
 esac

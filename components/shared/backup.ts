@@ -158,7 +158,7 @@ export class BackupJob extends pulumi.ComponentResource {
       },
       { parent: this, retainOnDelete: true },
     );
-    const image = `${args.image.registry}/${args.image.repository}:${args.image.tag ?? args.defaultTag}`;
+    const image = imageReference(args.image, args.defaultTag);
     const offsite = args.offsite;
     const backupContainer: k8s.types.input.core.v1.Container = {
       name: "backup",
@@ -190,18 +190,7 @@ export class BackupJob extends pulumi.ComponentResource {
                 spec: {
                   restartPolicy: "OnFailure",
                   securityContext: BACKUP_POD_SECURITY,
-                  affinity: args.besidePods
-                    ? {
-                        podAffinity: {
-                          requiredDuringSchedulingIgnoredDuringExecution: [
-                            {
-                              labelSelector: { matchLabels: args.besidePods },
-                              topologyKey: "kubernetes.io/hostname",
-                            },
-                          ],
-                        },
-                      }
-                    : undefined,
+                  affinity: scheduledBeside(args.besidePods),
                   // With off-site copies the backup is an init container: the upload starts only once it
                   // has succeeded, and the Job fails unless both do.
                   ...(offsite
@@ -228,10 +217,9 @@ function offsiteContainer(
   offsite: OffsiteTarget,
   args: Pick<BackupJobArgs, "service" | "backup">,
 ): k8s.types.input.core.v1.Container {
-  const img = offsite.config.image;
   return {
     name: "offsite",
-    image: `${img.registry ?? OFFSITE_IMAGE.registry}/${img.repository ?? OFFSITE_IMAGE.repository}:${img.tag ?? OFFSITE_IMAGE_TAG}`,
+    image: offsiteImage(offsite.config),
     command: [
       "/bin/sh",
       "-c",
@@ -245,6 +233,37 @@ function offsiteContainer(
     securityContext: BACKUP_CONTAINER_SECURITY,
     volumeMounts: [{ name: "backup", mountPath: BACKUP_MOUNT }],
     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+  };
+}
+
+/** An image's full reference, `defaultTag` when it sets no tag. */
+export function imageReference(
+  image: { registry: string; repository: string; tag?: string },
+  defaultTag: string,
+): string {
+  return `${image.registry}/${image.repository}:${image.tag ?? defaultTag}`;
+}
+
+/** The image of the steps that talk to the bucket (`backup.s3.image`, else curlimages/curl). */
+export function offsiteImage(config: Pick<OffsiteConfig, "image">): string {
+  const img = config.image;
+  return `${img.registry ?? OFFSITE_IMAGE.registry}/${img.repository ?? OFFSITE_IMAGE.repository}:${img.tag ?? OFFSITE_IMAGE_TAG}`;
+}
+
+/**
+ * A pod's affinity to the pods with `labels` (same node), for a job that mounts a ReadWriteOnce claim
+ * they mount too; undefined without labels.
+ */
+export function scheduledBeside(
+  labels: Record<string, string> | undefined,
+): k8s.types.input.core.v1.Affinity | undefined {
+  if (!labels) return undefined;
+  return {
+    podAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        { labelSelector: { matchLabels: labels }, topologyKey: "kubernetes.io/hostname" },
+      ],
+    },
   };
 }
 

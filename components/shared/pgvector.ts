@@ -192,3 +192,18 @@ export function pgvectorPodValues(
     ],
   };
 }
+
+/**
+ * The image of the restore drill, which restores a dump (it creates the `vector` extension) into a scratch
+ * cluster: PostgreSQL 16 with pgvector. The pgvector image (the official image, whose tools run as its
+ * `postgres` user, uid 999), unless the server image carries pgvector itself (`pgvectorSource:
+ * postgresqlImage`, Bitnami's user 1001).
+ */
+export function pgvectorDrillImage(config: Pick<PostgresConfig, "pgvectorSource" | "images">): {
+  image: string;
+  runAsUser: number;
+} {
+  return config.pgvectorSource === "initContainer"
+    ? { image: pgvectorImageRef(config.images.pgvector), runAsUser: 999 }
+    : { image: postgresqlImageRef(config.images.postgresql), runAsUser: 1001 };
+}

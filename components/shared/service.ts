@@ -13,6 +13,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupConfig, ChartSourceConfig } from "../../config";
 import { BackupJob, BackupJobArgs } from "./backup";
+import { DrillArgs, restoreDrill } from "./drill";
 import { PinnedChart, pinnedRelease } from "./charts";
 import { childOptions, PlatformContext } from "./context";
 import { opaqueSecret } from "./credentials";
@@ -121,7 +122,11 @@ export interface ServiceDeploymentArgs {
     "ports" | "peerPorts" | "peerUdpPorts" | "podSelector" | "metricsPorts"
   >;
   /** The backup job, or undefined when the service has none (`<service>.backup.enabled: false`). */
-  backup?: Pick<BackupJobArgs, "image" | "defaultTag" | "env" | "besidePods"> & { config: BackupConfig };
+  backup?: Pick<BackupJobArgs, "image" | "defaultTag" | "env" | "besidePods"> & {
+    config: BackupConfig;
+    /** The restore drill's image, environment and file pattern (made when `backup.drill.enabled`). */
+    drill: DrillArgs;
+  };
   /** The service's own alert rules; the disk-space rule every service shares is appended. */
   alerts: () => AlertRule[];
   /**
@@ -149,7 +154,7 @@ export function deployService(
   // is retried by the Job's backoff.
   let backup: BackupJob | undefined;
   if (args.backup) {
-    const { config, ...job } = args.backup;
+    const { config, drill, ...job } = args.backup;
     backup = new BackupJob(
       `${name}-backup`,
       {
@@ -163,6 +168,25 @@ export function deployService(
       },
       { parent, provider: platform.provider, dependsOn: [...(platform.dependsOn ?? [])] },
     );
+    if (config.drill.enabled) {
+      restoreDrill(
+        `${name}-drill-cronjob`,
+        {
+          service: args.service,
+          releaseName: args.releaseName,
+          namespace: ns,
+          backup: config,
+          drill,
+          offsite: platform.offsite,
+          besidePods: job.besidePods,
+        },
+        {
+          parent: backup,
+          provider: platform.provider,
+          dependsOn: [backup.pvc, ...(platform.offsite ? [platform.offsite.secret] : [])],
+        },
+      );
+    }
   }
   const claims = backup && args.backup?.besidePods ? [backup.pvc] : [];
   const release = pinnedRelease(

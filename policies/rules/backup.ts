@@ -6,7 +6,7 @@
 import type { PolicyConfigSchema, PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { CONFIG_KEY, HelmRelease, knownRelease, SERVICE_NAMES } from "../lib/charts";
 import { readConfig } from "../lib/config";
-import { BACKUP_LABEL, RELEASE_LABEL } from "../lib/labels";
+import { BACKUP_LABEL, DRILL_LABEL, RELEASE_LABEL } from "../lib/labels";
 import { get, isObject, isUnknownValueError, JsonObject, num, str } from "../lib/values";
 
 /** Env var of the backup container that says how many days backups are kept. */
@@ -100,6 +100,8 @@ function backupJobs(resources: PolicyResource[]): { jobs: BackupJob[]; unreadabl
       unreadable++;
       continue;
     }
+    // A restore drill belongs to the release too, but backs nothing up.
+    if (isObject(labels) && labels[DRILL_LABEL] !== undefined) continue;
     const name = known(() => str(get(r.props, "metadata.name")));
     jobs.push({
       urn: r.urn,

@@ -27,6 +27,7 @@ import { pinnedImages } from "./pinned-images";
 import { offsiteBackups } from "./offsite-backup";
 import { noPrivilegedContainers } from "./privileged";
 import { redisSentinelHa } from "./redis-sentinel";
+import { restoreDrills } from "./restore-drill";
 import { databaseResources } from "./resources";
 import { saslPlainWithoutTls } from "./sasl-plain-tls";
 import { ssdStorageClass } from "./ssd-storage-class";
@@ -58,6 +59,7 @@ export const productionPolicies: AnyPolicy[] = [
   kafkaAuthorizer,
   weaviateAppKeyReadOnly,
   offsiteBackups,
+  restoreDrills,
 ];
 
 /** Warnings only. */
@@ -84,6 +86,7 @@ export {
   podAntiAffinity,
   podDisruptionBudgets,
   redisSentinelHa,
+  restoreDrills,
   saslPlainWithoutTls,
   ssdStorageClass,
   weaviateAppKeyReadOnly,

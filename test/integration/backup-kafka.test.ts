@@ -25,7 +25,7 @@ import { viaSerialization } from "../support/dynamic";
 import { brokerLogin } from "../support/kafka-fixtures";
 import { until } from "../support/wait";
 import { ROOT } from "../support/program";
-import { backupContainer, jobEnv } from "../support/backup-job";
+import { backupContainer, drillContainers, jobEnv, runDrill } from "../support/backup-job";
 import { offsiteRoundTrip } from "../support/s3";
 import { requireServer, Services, withKafkaAdmin } from "../support/servers";
 
@@ -342,6 +342,30 @@ describe("Kafka backup round trip (components/backup/kafka.sh, README restore wi
       );
       assert.equal(missing.status, 1);
       assert.equal(missing.stderr, `kafka restore: not in the backup file: aipd-bak-${run}-nope\n`);
+
+      // The restore drill as the CronJob declares it: the newest file read as a restore reads it, every
+      // topic with its layout and configs section; no broker contacted.
+      const { drill } = drillContainers("kafka");
+      const passed = runDrill(drill, { DRILL_DIR: backups });
+      assert.equal(passed.status, 0, `${passed.out}${passed.err}`);
+      const line = new RegExp(
+        `^drill passed: kafka ${path.basename(file)} \\(\\d+ bytes\\): \\d+ topics, \\d+ topic configs: .*`,
+        "m",
+      );
+      assert.match(passed.out, line);
+      for (const [i, n] of names.entries()) {
+        assert.match(passed.out, new RegExp(`\\b${n}=${topics[i].numPartitions}x1\\b`));
+      }
+      // A file cut short (before its configs section), newer than the good one, fails the drill.
+      const cut = path.join(backups, "kafka-topics-29991231T000000Z.txt");
+      fs.writeFileSync(cut, text.slice(0, text.indexOf("# kafka-configs.sh")));
+      const failed = runDrill(drill, { DRILL_DIR: backups });
+      assert.equal(failed.status, 1, failed.out);
+      assert.match(
+        failed.err,
+        /^drill failed: kafka: kafka-topics-29991231T000000Z\.txt has no kafka-configs\.sh section/m,
+      );
+      fs.rmSync(cut);
 
       // Internal topics are the brokers' business (a backup of a cluster with consumer groups has one).
       const withInternal = path.join(dir, "with-internal.txt");

@@ -22,7 +22,7 @@ import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
 import { RedisAclUsersOutputs, RedisAclUsersProvider } from "../../init/redis";
 import { viaSerialization } from "../support/dynamic";
 import { aclScenarios, onRedis, removeAclUsers } from "../support/redis-fixtures";
-import { backupContainer, JobContainer, jobEnv } from "../support/backup-job";
+import { backupContainer, drillContainers, JobContainer, jobEnv, runDrill } from "../support/backup-job";
 import { offsiteRoundTrip } from "../support/s3";
 import { closedPort, requireServer, Services } from "../support/servers";
 
@@ -287,6 +287,34 @@ describe("Redis backup round trip (components/backup/redis.sh, README restore)",
       assert.match(
         again.stderr,
         /already holds Redis data \(dump\.rdb or appendonlydir\); move it away first/,
+      );
+
+      // The restore drill as the CronJob declares it: the newest snapshot of the master set loaded into
+      // a scratch server, from the RDB and again from the AOF written of it; no login to the live servers.
+      const { drill } = drillContainers("redis");
+      const local = {
+        REDIS_MASTER_SET: svc.masterName,
+        DRILL_DIR: backups,
+        SCRATCH_DIR: path.join(dir, "scratch"),
+      };
+      fs.mkdirSync(local.SCRATCH_DIR);
+      const passed = runDrill(drill, local);
+      assert.equal(passed.status, 0, `${passed.out}${passed.err}`);
+      const keys = Number(
+        passed.out.match(
+          new RegExp(`^drill passed: redis ${snapshots[0]} \\(\\d+ bytes\\): (\\d+) keys,`, "m"),
+        )?.[1],
+      );
+      assert.ok(keys >= 1, passed.out);
+      // A snapshot cut short, newer than the good one, fails the drill and says why.
+      const cut = `redis-${svc.masterName}-29991231T000000Z.rdb`;
+      const bytes = fs.readFileSync(rdb);
+      fs.writeFileSync(path.join(backups, cut), bytes.subarray(0, Math.floor(bytes.length / 2)));
+      const failed = runDrill(drill, local);
+      assert.equal(failed.status, 1, failed.out);
+      assert.match(
+        failed.err,
+        /^drill failed: redis: redis restore: redis-check-rdb rejects .*29991231T000000Z\.rdb/m,
       );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

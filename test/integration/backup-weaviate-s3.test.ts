@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { jobContainers, jobEnv } from "../support/backup-job";
+import { drillContainers, jobContainers, jobEnv, runDrill } from "../support/backup-job";
 import { offsite, offsiteEnv, offsiteStack, runUploadStep } from "../support/s3";
 import { requireServer } from "../support/servers";
 import {
@@ -101,6 +101,37 @@ describe("Weaviate backups in S3 (backup.s3: backup-s3 module, the job's upload 
       assert.ok(
         names.some((n) => n.startsWith(`${id}/`) && n.endsWith("backup_config.json")),
         `Weaviate's own backup is in the bucket:\n${listed.out}`,
+      );
+
+      // The restore drill as the CronJob declares it with backup.s3: its fetch step brings the newest
+      // record back from the bucket (checked), then the drill asks Weaviate, with the read-only key.
+      const { fetch, drill } = drillContainers("weaviate", stack.overrides, stack.secrets);
+      assert.ok(fetch);
+      const fetched = path.join(dir, "fetched");
+      const [fetchCmd, ...fetchArgs] = fetch.command;
+      assert.deepEqual(fetchArgs.slice(3, 5), ["latest", "weaviate-*.json"]);
+      const got = spawnSync(fetchCmd, [...fetchArgs.slice(0, -1), fetched], {
+        env: jobEnv(fetch, {
+          S3_ENDPOINT: s3.endpoint,
+          S3_BUCKET: svc.s3Bucket,
+          S3_PREFIX: svc.s3Path,
+          AWS_ACCESS_KEY_ID: s3.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        }),
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+      assert.equal(got.status, 0, got.stderr);
+      assert.deepEqual(fs.readdirSync(fetched), [`weaviate-${id}.json`]);
+      const drilled = runDrill(drill, {
+        WEAVIATE_URL: ep.url,
+        WEAVIATE_API_KEY: svc.appApiKey,
+        DRILL_DIR: fetched,
+      });
+      assert.equal(drilled.status, 0, `${drilled.out}${drilled.err}`);
+      assert.equal(
+        drilled.out,
+        `drill passed: weaviate backup ${id} (s3, s3://${svc.s3Bucket}/${svc.s3Path}/${id}): SUCCESS\n`,
       );
 
       // README: a fresh Weaviate reading the same bucket and path (node name of the backup), restore.

@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { backupContainer, jobEnv } from "../support/backup-job";
+import { backupContainer, drillContainers, jobEnv, runDrill } from "../support/backup-job";
 import { requireServer, Services } from "../support/servers";
 import {
   backupFiles,
@@ -163,6 +163,37 @@ describe("Weaviate backup round trip (components/backup/weaviate.sh, README rest
       assert.ok(
         backupFiles(svc.backupPath, id, className).some((f) => f.includes(".hnsw.commitlog.d/")),
         "the class and its vector index are in the backup",
+      );
+
+      // The restore drill as the CronJob declares it, with the applications' read-only key: the newest
+      // record's backup is SUCCESS for Weaviate and its files are on the claim beside the records (here a
+      // folder holding both, as the claim does).
+      const { drill } = drillContainers("weaviate");
+      const claim = path.join(dir, "claim");
+      fs.cpSync(records, claim, { recursive: true });
+      fs.cpSync(path.join(svc.backupPath, id), path.join(claim, id), { recursive: true });
+      const local = { WEAVIATE_URL: ep.url, WEAVIATE_API_KEY: svc.appApiKey, DRILL_DIR: claim };
+      const passed = runDrill(drill, local);
+      assert.equal(passed.status, 0, `${passed.out}${passed.err}`);
+      assert.match(
+        passed.out,
+        new RegExp(
+          `^drill passed: weaviate backup ${id} \\(filesystem, .+\\): SUCCESS, \\d+ files on 1 node\\(s\\), \\d+ KiB$`,
+          "m",
+        ),
+      );
+      assert.ok(!`${passed.out}${passed.err}`.includes(svc.appApiKey));
+      // A newer record of a backup Weaviate does not know fails it.
+      const unknown = `ai-platform-29991231-000000`;
+      fs.writeFileSync(
+        path.join(claim, `weaviate-${unknown}.json`),
+        JSON.stringify({ id: unknown, status: "SUCCESS" }),
+      );
+      const failed = runDrill(drill, local);
+      assert.equal(failed.status, 1, failed.out);
+      assert.match(
+        failed.err,
+        new RegExp(`^drill failed: weaviate: backup ${unknown} on filesystem: HTTP 404`, "m"),
       );
 
       // README, a fresh instance: an empty Weaviate reading the same backup path, `weaviate.sh restore`.

@@ -24,6 +24,8 @@ import {
   systemLogs,
   withDb,
 } from "../support/mongo-fixtures";
+import { drillContainers, runDrill } from "../support/backup-job";
+import { mongodStandIn } from "../support/mongo-drill";
 import { offsiteRoundTrip } from "../support/s3";
 import { requireServer } from "../support/servers";
 
@@ -180,6 +182,30 @@ describe("MongoDB backup round trip (components/backup/mongodb.sh, README restor
       );
       assert.notEqual(withIdx.status, 0, "FerretDB now restores indexes: drop --noIndexRestore above");
       assert.match(withIdx.stderr, /Index option "ns" is unknown/);
+
+      // The restore drill as the CronJob declares it: the newest archive into a scratch server (FerretDB
+      // standing in for mongod, test/support/mongo-drill.ts), the documents of each collection counted;
+      // no login to the live server.
+      const { drill } = drillContainers("mongodb");
+      const local = { DRILL_DIR: dir, SCRATCH_DIR: path.join(dir, "scratch") };
+      const drillPath = `${mongodStandIn(path.join(dir, "stand-in"), svc.ferretdb)}:${bin}`;
+      fs.mkdirSync(local.SCRATCH_DIR);
+      const passed = runDrill(drill, local, { path: drillPath });
+      assert.equal(passed.status, 0, `${passed.out}${passed.err}`);
+      assert.match(
+        passed.out,
+        new RegExp(
+          `^drill passed: mongodb ${newest} \\(\\d+ bytes\\): \\d+ collections, \\d+ documents: .*\\b${source}\\.system_logs=2\\b`,
+          "m",
+        ),
+      );
+      // An archive cut short, newer than the good one, fails the drill and says why.
+      const cut = "mongodb-29991231T000000Z.archive.gz";
+      const bytes = fs.readFileSync(path.join(dir, newest));
+      fs.writeFileSync(path.join(dir, cut), bytes.subarray(0, Math.floor(bytes.length / 2)));
+      const failed = runDrill(drill, local, { path: drillPath });
+      assert.equal(failed.status, 1, failed.out);
+      assert.match(failed.err, new RegExp(`^drill failed: mongodb: mongorestore of ${cut} failed: `, "m"));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -61,6 +61,38 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     assert.ok(fs.readFileSync(back).equals(fs.readFileSync(file)), "fetched bytes differ");
   });
 
+  it("latest: fetches the newest backup matching a pattern, checked; none matching is an error", async (t) => {
+    const srv = await server(t);
+    if (!srv) return;
+    const { s3, bucket } = srv;
+    const env = offsiteEnv(s3, bucket, "latest/redis");
+    const names = [
+      "redis-mymaster-20261201T020000Z.rdb",
+      "redis-mymaster-20261203T020000Z.rdb",
+      "redis-other-20261209T020000Z.rdb",
+      "redis-mymaster-20261202T020000Z.rdb",
+    ];
+    for (const n of names) assert.equal(offsite(env, "upload", backupFile(n, 4096)).status, 0);
+    // An object in a sub-folder (Weaviate's own backups are) is never taken, though its name matches.
+    const inFolder = "redis-mymaster-29990101T000000Z.rdb.d/redis-mymaster-29990101T000000Z.rdb";
+    const folderFile = backupFile("in-folder.rdb", 16);
+    assert.equal(s3Request(s3, "PUT", `/${bucket}/latest/redis/${inFolder}`, ["-T", folderFile]), 200);
+    const out = path.join(dir, "latest");
+    const got = offsite(env, "latest", "redis-mymaster-*.rdb", out);
+    assert.equal(got.status, 0, got.err);
+    assert.deepEqual(fs.readdirSync(out), ["redis-mymaster-20261203T020000Z.rdb"]);
+    assert.ok(
+      fs.readFileSync(path.join(out, names[1])).equals(fs.readFileSync(path.join(dir, names[1]))),
+      "fetched bytes differ",
+    );
+    const none = offsite(env, "latest", "postgres-*.dump", out);
+    assert.equal(none.status, 1);
+    assert.match(
+      none.err,
+      /^offsite: no backup matching postgres-\*\.dump in s3 bucket \S+ at \S+ under 'latest\/redis'$/m,
+    );
+  });
+
   it("S3 down during an upload: fails saying so, keeps the local copy, counts no copy", async (t) => {
     const srv = await server(t);
     if (!srv) return;

@@ -18,6 +18,7 @@ import {
   seedScenarios,
   sql,
 } from "../support/postgres-fixtures";
+import { drillContainers, runDrill } from "../support/backup-job";
 import { offsiteRoundTrip } from "../support/s3";
 import { requireServer } from "../support/servers";
 
@@ -140,6 +141,39 @@ describe("PostgreSQL backup round trip (components/backup/postgres.sh, README re
         again.outs.applied.map((a) => a.checksum),
         first.outs.applied.map((a) => a.checksum),
       );
+
+      // The restore drill as the CronJob declares it: the newest dump into a scratch cluster, the rows of
+      // every table counted; as the postgres user (initdb refuses root), no login to the live server.
+      const drillDir = path.join(dir, "drill");
+      fs.mkdirSync(path.join(drillDir, "scratch"), { recursive: true });
+      fs.copyFileSync(path.join(dir, dumps[0]), path.join(drillDir, dumps[0]));
+      const { drill } = drillContainers("postgres");
+      const local = {
+        PGDATABASE: news.database,
+        DRILL_DIR: drillDir,
+        SCRATCH_DIR: path.join(drillDir, "scratch"),
+      };
+      const asPostgres = () => {
+        execFileSync("chown", ["-R", "postgres:postgres", dir]);
+        return runDrill(drill, local, { path: svc.bin ?? "/usr/lib/postgresql/15/bin", user: "postgres" });
+      };
+      const passed = asPostgres();
+      assert.equal(passed.status, 0, `${passed.out}${passed.err}`);
+      assert.match(
+        passed.out,
+        new RegExp(
+          `^drill passed: postgres ${dumps[0]} \\(\\d+ bytes\\): \\d+ tables, \\d+ rows: .*\\biam\\.users=2\\b`,
+          "m",
+        ),
+      );
+      assert.match(passed.out, /\bvector_store\.embeddings=20\b/);
+      // A dump cut short, newer than the good one, fails the drill and says why.
+      const cut = `postgres-${news.database}-29991231T000000Z.dump`;
+      const bytes = fs.readFileSync(path.join(drillDir, dumps[0]));
+      fs.writeFileSync(path.join(drillDir, cut), bytes.subarray(0, Math.floor(bytes.length / 2)));
+      const failed = asPostgres();
+      assert.equal(failed.status, 1, failed.out);
+      assert.match(failed.err, new RegExp(`^drill failed: postgres: pg_restore of ${cut} failed: `, "m"));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

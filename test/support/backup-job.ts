@@ -3,6 +3,7 @@
  * tests: they run the container's very command with its environment against the loopback servers.
  */
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BACKUP_SCRIPTS_DIR } from "../../components/shared/backup";
@@ -84,4 +85,70 @@ export function jobEnv(
   for (const k of Object.keys(local)) assert.ok(env[k] !== undefined, `the CronJob does not set ${k}`);
   for (const k of Object.keys(extra)) assert.ok(!(k in env), `the CronJob sets ${k} itself`);
   return { PATH: process.env.PATH!, HOME: process.env.HOME!, ...env, ...extra };
+}
+
+/** The containers of a service's restore-drill CronJob: the drill, and with `backup.s3` the fetch before it. */
+export interface DrillContainers {
+  drill: JobContainer;
+  fetch?: JobContainer;
+}
+
+/**
+ * The restore-drill CronJob's containers as the program declares them (dev stack under mocks, with
+ * `overrides` and the cluster's `secrets`): the drill runs the `drill` mode of the service's script.
+ */
+export function drillContainers(
+  service: string,
+  overrides: Record<string, unknown> = {},
+  secrets: ClusterSecrets = {},
+): DrillContainers {
+  const job = byType(runOk("dev", overrides, secrets), "kubernetes:batch/v1:CronJob").find(
+    (j) => j.name === `${service}-drill-cronjob`,
+  );
+  assert.ok(job, `the dev stack declares no ${service} restore-drill CronJob`);
+  const spec = job.inputs.spec as {
+    jobTemplate: {
+      spec: { template: { spec: { containers: JobContainer[]; initContainers?: JobContainer[] } } };
+    };
+  };
+  const pod = spec.jobTemplate.spec.template.spec;
+  assert.equal(pod.containers.length, 1);
+  const drill = pod.containers[0];
+  const script = fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${service}.sh`), "utf8");
+  assert.deepEqual(drill.command, ["/bin/sh", "-c", script, service, "drill"]);
+  return { drill, fetch: pod.initContainers?.[0] };
+}
+
+/**
+ * Runs a drill container as declared, its DRILL_DIR and SCRATCH_DIR (and whatever `local` names)
+ * replaced by this machine's; `user` runs it as that OS user (initdb refuses root).
+ */
+export function runDrill(
+  c: JobContainer,
+  local: Record<string, string>,
+  opts: { path?: string; user?: string; timeout?: number } = {},
+) {
+  const env = jobEnv(c, local);
+  if (opts.path) env.PATH = `${opts.path}:${env.PATH}`;
+  const [cmd, ...args] = c.command;
+  const r = opts.user
+    ? spawnSync(
+        "runuser",
+        [
+          "-u",
+          opts.user,
+          "--",
+          "env",
+          "-i",
+          ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          cmd,
+          ...args,
+        ],
+        {
+          encoding: "utf8",
+          timeout: opts.timeout ?? 300_000,
+        },
+      )
+    : spawnSync(cmd, args, { env, encoding: "utf8", timeout: opts.timeout ?? 300_000 });
+  return { status: r.status, out: r.stdout, err: r.stderr };
 }

@@ -33,6 +33,8 @@ export interface Services {
     password: string;
     authSource: string;
     authMechanism: string;
+    /** The FerretDB binary: the scratch server of the restore drill's test (test/support/mongo-drill.ts). */
+    ferretdb: string;
     uri: string;
   };
   redis: {

@@ -22,10 +22,12 @@ function script(name: string, args: string[], cwd: string) {
 }
 
 const USAGE: Record<string, RegExp> = {
-  "redis.sh": /^usage: sh redis\.sh \[backup\] \| sh redis\.sh restore RDB_FILE DATA_DIR\n$/,
-  "weaviate.sh": /^usage: sh weaviate\.sh \[backup\] \| sh weaviate\.sh restore BACKUP_ID \[CLASS\.\.\.\]\n$/,
+  "redis.sh":
+    /^usage: sh redis\.sh \[backup\] \| sh redis\.sh restore RDB_FILE DATA_DIR \| sh redis\.sh drill\n$/,
+  "weaviate.sh":
+    /^usage: sh weaviate\.sh \[backup\] \| sh weaviate\.sh restore BACKUP_ID \[CLASS\.\.\.\] \| sh weaviate\.sh drill\n$/,
   "kafka.sh":
-    /^usage: sh kafka\.sh \[backup\] \| sh kafka\.sh restore \[--dry-run\] BACKUP_FILE \[TOPIC\.\.\.\]\n$/,
+    /^usage: sh kafka\.sh \[backup\] \| sh kafka\.sh restore \[--dry-run\] BACKUP_FILE \[TOPIC\.\.\.\] \| sh kafka\.sh drill\n$/,
 };
 
 describe("backup scripts with a restore mode", () => {
@@ -33,16 +35,32 @@ describe("backup scripts with a restore mode", () => {
     it(`${name}: refuses an unknown mode, arguments to backup and a restore without arguments`, () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-backup-modes-"));
       try {
-        for (const args of [["bogus"], ["backup", "extra"], ["restore"], ["--dry-run"]]) {
+        for (const args of [["bogus"], ["backup", "extra"], ["restore"], ["--dry-run"], ["drill", "extra"]]) {
           const r = script(name, args, dir);
           assert.equal(r.status, 2, `${name} ${args.join(" ")}: ${r.stderr}`);
           assert.match(r.stderr, usage, `${name} ${args.join(" ")}`);
           assert.equal(r.stdout, "");
         }
         assert.deepEqual(fs.readdirSync(dir), [], "a refused call wrote a file");
-        // Past the checks, both modes go on to their environment (here missing: nothing contacted).
+        // Past the checks, the modes go on to their environment (here missing: nothing contacted).
         assert.match(script(name, [], dir).stderr, /parameter not set/);
         assert.match(script(name, ["backup"], dir).stderr, /parameter not set/);
+        assert.match(script(name, ["drill"], dir).stderr, /parameter not set/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  for (const name of ["postgres.sh", "mongodb.sh"]) {
+    it(`${name}: backup (no argument) or drill, nothing else`, () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aipd-backup-modes-"));
+      try {
+        const r = script(name, ["bogus"], dir);
+        assert.equal(r.status, 2);
+        assert.equal(r.stderr, `usage: sh ${name} [backup | drill]\n`);
+        for (const mode of [[], ["drill"]]) assert.match(script(name, mode, dir).stderr, /parameter not set/);
+        assert.deepEqual(fs.readdirSync(dir), [], "a refused call wrote a file");
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -60,12 +78,13 @@ describe("backup scripts with a restore mode", () => {
         ["prune", "-1"],
         ["prune", "7d"],
         ["list", "x"],
+        ["latest", "*.rdb"],
       ]) {
         const r = script("offsite.sh", args, dir);
         assert.equal(r.status, 2, `offsite.sh ${args.join(" ")}: ${r.stderr}`);
         assert.equal(
           r.stderr,
-          "usage: sh offsite.sh upload FILE | fetch NAME OUT | prune DAYS | list | sync DIR DAYS\n",
+          "usage: sh offsite.sh upload FILE | fetch NAME OUT | latest PATTERN DIR | prune DAYS | list | sync DIR DAYS\n",
         );
       }
       assert.deepEqual(fs.readdirSync(dir), [], "a refused call wrote a file");

@@ -19,10 +19,12 @@ describe("policy pack", () => {
   const dev = runOk("dev");
 
   describe("the shipped stacks", () => {
-    it("the program registers the five releases, their backup CronJobs and the Kafka topics", () => {
+    it("the program registers the five releases, their backup and drill CronJobs and the Kafka topics", () => {
       for (const run of [prod, dev]) {
         for (const name of RELEASES) release(run, name);
-        assert.equal(run.resources.filter((r) => r.type === "kubernetes:batch/v1:CronJob").length, 5);
+        const jobs = run.resources.filter((r) => r.type === "kubernetes:batch/v1:CronJob").map((r) => r.name);
+        assert.equal(jobs.filter((n) => n.endsWith("-backup-cronjob")).length, 5);
+        assert.equal(jobs.filter((n) => n.endsWith("-drill-cronjob")).length, 5);
         assert.ok(run.resources.some((r) => Array.isArray(r.inputs.topics)));
       }
     });
@@ -54,7 +56,7 @@ describe("policy pack", () => {
     it("has unique names and a description that says how to fix a violation", () => {
       const names = allPolicies.map((p) => p.name);
       assert.equal(new Set(names).size, names.length);
-      assert.equal(names.length, 21);
+      assert.equal(names.length, 22);
       for (const p of allPolicies) {
         assert.match(p.name, /^[a-z0-9-]+$/);
         assert.match(p.description, /Fix: \S/, `${p.name}: no fix in its description`);
@@ -68,7 +70,7 @@ describe("policy pack", () => {
       const prodConfig = packConfig("prod");
       const devConfig = packConfig("dev");
       // Off-site copies: a dev stack without a bucket is warned, not stopped.
-      const advisoryInDev = new Set(["offsite-backups"]);
+      const advisoryInDev = new Set(["offsite-backups", "restore-drills"]);
       for (const p of productionPolicies) {
         assert.equal(enforcementOf(prodConfig, p), "mandatory", `${p.name} in prod.json`);
         const dev = advisoryInDev.has(p.name) ? "advisory" : "disabled";
