@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { redisAclUserNameProblem, topicReplicationProblem } from "../policies/lib/data-rules";
+import { cronMaxGapSeconds } from "./cron";
 import { kafkaAccessProblems } from "./kafka-access";
 import { parseBytes, parseMillicores } from "./quantities";
 import { PlatformConfig, platformSchema, ResourcesConfig, SECRET_KEYS, SecretKey } from "./schema";
@@ -14,6 +15,7 @@ export * from "./service-sources";
 export { kafkaUserAccess } from "./kafka-access";
 export type { KafkaUserAccess } from "./kafka-access";
 export { parseBytes, parseMillicores } from "./quantities";
+export { cronMaxGapSeconds } from "./cron";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "ai-platform-data";
@@ -156,6 +158,22 @@ function crossChecks(c: PlatformConfig): string[] {
       problems.push(
         `${PROJECT}:${s}.credentials: only used when ${s}.mode is "helm"; an external server's password comes from secret config (pulumi config set --secret), so remove it`,
       );
+    }
+  }
+
+  for (const s of SERVICES) {
+    const b = c[s].backup;
+    if (!c[s].enabled || c[s].mode !== "helm" || !b.enabled) continue;
+    const schedules: [string, string][] = [["schedule", b.schedule]];
+    if (b.drill.enabled) schedules.push(["drill.schedule", b.drill.schedule]);
+    for (const [key, schedule] of schedules) {
+      try {
+        cronMaxGapSeconds(schedule);
+      } catch (e) {
+        problems.push(
+          `${PROJECT}:${s}.backup.${key}: "${schedule}" cannot be read (${(e as Error).message}); write five cron fields such as "0 2 * * *"`,
+        );
+      }
     }
   }
 

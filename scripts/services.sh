@@ -100,10 +100,13 @@ source "$HERE/services/weaviate.sh"
 source "$HERE/services/mongodb.sh"
 # shellcheck source=services/s3.sh
 source "$HERE/services/s3.sh"
+# shellcheck source=services/promtool.sh
+source "$HERE/services/promtool.sh"
 # shellcheck source=services/helm.sh
 source "$HERE/services/helm.sh"
 
-APT_PACKAGES=("${PG_APT[@]}" "${REDIS_APT[@]}" curl ca-certificates make gcc)
+# busybox: the shell and tools of the backup jobs' curl image, for the off-site script's tests.
+APT_PACKAGES=("${PG_APT[@]}" "${REDIS_APT[@]}" curl ca-certificates make gcc busybox)
 
 # ---------------------------------------------------------------- helpers
 need_root() { [[ $(id -u) -eq 0 ]] || die "run as root (apt-get, postgres user)"; }
@@ -165,6 +168,7 @@ cmd_install() {
   install_weaviate
   install_ferretdb
   install_s3
+  install_promtool
   install_helm
   install_charts
   kube install
@@ -186,7 +190,8 @@ write_services_json() {
  "redis": {"password":"$rd","masterName":"$REDIS_MASTER_NAME","sentinelPassword":"$rs","nodes":[$nodes],"sentinels":[$sents]},
  "kafka": {"brokers":["$HOST:$KAFKA_PORT"],"mechanism":"scram-sha-512","username":"admin","password":"$kf"},
  "weaviate": {"scheme":"http","host":"$HOST","port":$WEAVIATE_PORT,"grpcPort":$WEAVIATE_GRPC_PORT,"apiKey":"$wv","appApiKey":"$wva","dataPort":$WEAVIATE_DATA_PORT,"clusterUser":"$WEAVIATE_CLUSTER_USER","clusterPassword":"$wvc","backupPath":"$WEAVIATE_DIR/backups","s3Bucket":"$WEAVIATE_S3_BUCKET","s3Path":"$WEAVIATE_S3_PATH"},
- "s3": {"endpoint":"http://$HOST:$S3_PORT","region":"us-east-1","accessKeyId":"$S3_ACCESS_KEY","secretAccessKey":"$s3","log":"$S3_DIR/weed.log"},
+ "s3": {"endpoint":"http://$HOST:$S3_PORT","region":"us-east-1","accessKeyId":"$S3_ACCESS_KEY","secretAccessKey":"$s3","bucket":"$S3_TEST_BUCKET","log":"$S3_DIR/weed.log"},
+ "promtool": {"bin":"$PROMTOOL_BIN","version":"$PROMTOOL_VERSION"},
  "kube": $(kube json),
  "helm": $(helm_json)
 }

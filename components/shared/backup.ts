@@ -188,7 +188,9 @@ export class BackupJob extends pulumi.ComponentResource {
               template: {
                 metadata: { labels },
                 spec: {
-                  restartPolicy: "OnFailure",
+                  // A failed run keeps its pod (and each container's end) for the alerts to see, instead of
+                  // containers restarted in place; the Job retries with new pods.
+                  restartPolicy: "Never",
                   securityContext: BACKUP_POD_SECURITY,
                   affinity: scheduledBeside(args.besidePods),
                   // With off-site copies the backup is an init container: the upload starts only once it

@@ -13,6 +13,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupConfig, ChartSourceConfig } from "../../config";
 import { BackupJob, BackupJobArgs } from "./backup";
+import { backupAlertRules } from "./backup-alerts";
 import { DrillArgs, restoreDrill } from "./drill";
 import { PinnedChart, pinnedRelease } from "./charts";
 import { childOptions, PlatformContext } from "./context";
@@ -235,7 +236,19 @@ export function deployService(
         releaseName: args.releaseName,
         namespace: ns,
         labels: platform.monitoring.labels,
-        rules: [...args.alerts(), diskSpaceRule(args.service, args.releaseName, ns)],
+        rules: [
+          ...args.alerts(),
+          diskSpaceRule(args.service, args.releaseName, ns),
+          ...(args.backup
+            ? backupAlertRules({
+                service: args.service,
+                releaseName: args.releaseName,
+                namespace: ns,
+                backup: args.backup.config,
+                offsite: platform.offsite !== undefined,
+              })
+            : []),
+        ],
       },
       { ...childOpts, dependsOn: [release] },
     );

@@ -15,6 +15,11 @@ S3_ADMIN_PORT=28340
 S3_BIN="$CACHE/seaweedfs-$S3_VERSION/bin/weed"
 S3_DIR="$RUN/s3"
 S3_ACCESS_KEY=aipd-backup
+# The tests' one bucket (each test process writes under a folder of its own): SeaweedFS gives every
+# bucket volumes of its own, so a bucket per test file per run used up the server's volumes.
+S3_TEST_BUCKET=aipd-tests
+# A data folder made for another layout (buckets per test) is reset: test data only.
+S3_LAYOUT="buckets=$S3_TEST_BUCKET,aipd-weaviate"
 
 # The key lives with the main run's secrets; the PostgreSQL 15 companion (its own run dir) names them in
 # AIPD_S3_SECRETS so that its services.json points at the same server with the same key.
@@ -46,6 +51,12 @@ start_s3() {
   local key state="already running"
   key=$(s3_secret)
   [[ -x $S3_BIN ]] || die "s3 is not installed (run: $0 install)"
+  if [[ $(cat "$S3_DIR/layout" 2>/dev/null) != "$S3_LAYOUT" ]]; then
+    pid_alive s3 "$S3_BIN" && log "s3: resetting its test data for the layout $S3_LAYOUT" && stop_s3
+    rm -rf "$S3_DIR/data"
+    mkdir -p "$S3_DIR"
+    echo "$S3_LAYOUT" >"$S3_DIR/layout"
+  fi
   mkdir -p "$S3_DIR/data"
   (umask 077; printf '{"identities":[{"name":"backup","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","List","Tagging","Write"]}]}\n' \
     "$S3_ACCESS_KEY" "$key" >"$S3_DIR/identities.json")
@@ -65,6 +76,7 @@ start_s3() {
   fi
   wait_until 120 s3 s3_ready ||
     { tail -n 20 "$S3_DIR/weed.log" >&2 || true; die "s3 does not answer on $HOST:$S3_PORT (log: $S3_DIR/weed.log)"; }
+  s3_bucket "$S3_TEST_BUCKET"
   echo "s3: $state, ready on http://$HOST:$S3_PORT (SeaweedFS $("$S3_BIN" version 2>/dev/null | awk '{print $3}'), SigV4, access key $S3_ACCESS_KEY)"
 }
 

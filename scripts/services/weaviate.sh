@@ -46,10 +46,11 @@ start_weaviate() {
     pid_alive weaviate weaviate-server && log "weaviate: restarting with the new settings ($WEAVIATE_AUTH_LAYOUT)" && stop_weaviate
     echo "$WEAVIATE_AUTH_LAYOUT" >"$WEAVIATE_DIR/auth-layout"
   fi
+  # backup-s3 (backup.s3 in a stack) writes into the S3 server's bucket; it must exist (again, after the
+  # S3 server's data was reset).
+  s3_bucket "$WEAVIATE_S3_BUCKET"
   if ! pid_alive weaviate weaviate-server; then
     state=started
-    # backup-s3 (backup.s3 in a stack) writes into the S3 server's bucket; it must exist first.
-    s3_bucket "$WEAVIATE_S3_BUCKET"
     port_must_be_free weaviate "$WEAVIATE_PORT"
     port_must_be_free "weaviate grpc" "$WEAVIATE_GRPC_PORT"
     # The S3 keys as the chart passes them, by environment: exported in a subshell, so that no command

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it, TestContext } from "node:test";
-import { newBucket, offsite, offsiteEnv, s3Request } from "../support/s3";
+import { busyboxPath, offsite, offsiteEnv, s3Request, testPrefix } from "../support/s3";
 import { closedPort, requireServer, Services } from "../support/servers";
 import { until } from "../support/wait";
 
@@ -27,11 +27,11 @@ function backupFile(name: string, bytes = 1 << 20): string {
 
 let bucket: string | undefined;
 
-/** The S3 server and this file's bucket (made on first use); undefined when the test is skipped. */
+/** The S3 server and the tests' bucket; undefined when the test is skipped. */
 async function server(t: TestContext): Promise<{ s3: Services["s3"]; bucket: string } | undefined> {
   const s3 = await requireServer(t, "s3");
   if (!s3) return undefined;
-  bucket ??= newBucket(s3);
+  bucket ??= s3.bucket;
   return { s3, bucket };
 }
 
@@ -40,18 +40,18 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     const srv = await server(t);
     if (!srv) return;
     const { s3, bucket } = srv;
-    const env = offsiteEnv(s3, bucket, "prod/postgres");
+    const env = offsiteEnv(s3, bucket, testPrefix("prod/postgres"));
     const file = backupFile("postgres-app-20261206T010203Z.dump", 3 << 20);
     const up = offsite(env, "upload", file);
     assert.equal(up.status, 0, up.err);
     assert.match(
       up.out,
-      /offsite copy checked: s3:\/\/aipd-test-\w+\/prod\/postgres\/postgres-app-\S+ \(3145728 bytes/,
+      /offsite copy checked: s3:\/\/aipd-tests\/runs\/\w+\/prod\/postgres\/postgres-app-\S+ \(3145728 bytes/,
     );
     const marker = fs.readFileSync(`${file}.offsite`, "utf8");
     assert.match(
       marker,
-      /^key=prod\/postgres\/postgres-app-20261206T010203Z\.dump\nsize=3145728\nsha256=[0-9a-f]{64}\n$/,
+      /^key=runs\/\w+\/prod\/postgres\/postgres-app-20261206T010203Z\.dump\nsize=3145728\nsha256=[0-9a-f]{64}\n$/,
     );
     assert.ok(fs.existsSync(file), "the local copy stays");
     assert.match(offsite(env, "list").out, /^postgres-app-20261206T010203Z\.dump 3145728 \d{4}-/m);
@@ -65,7 +65,7 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     const srv = await server(t);
     if (!srv) return;
     const { s3, bucket } = srv;
-    const env = offsiteEnv(s3, bucket, "latest/redis");
+    const env = offsiteEnv(s3, bucket, testPrefix("latest/redis"));
     const names = [
       "redis-mymaster-20261201T020000Z.rdb",
       "redis-mymaster-20261203T020000Z.rdb",
@@ -76,7 +76,10 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     // An object in a sub-folder (Weaviate's own backups are) is never taken, though its name matches.
     const inFolder = "redis-mymaster-29990101T000000Z.rdb.d/redis-mymaster-29990101T000000Z.rdb";
     const folderFile = backupFile("in-folder.rdb", 16);
-    assert.equal(s3Request(s3, "PUT", `/${bucket}/latest/redis/${inFolder}`, ["-T", folderFile]), 200);
+    assert.equal(
+      s3Request(s3, "PUT", `/${bucket}/${testPrefix("latest/redis")}/${inFolder}`, ["-T", folderFile]),
+      200,
+    );
     const out = path.join(dir, "latest");
     const got = offsite(env, "latest", "redis-mymaster-*.rdb", out);
     assert.equal(got.status, 0, got.err);
@@ -89,7 +92,40 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     assert.equal(none.status, 1);
     assert.match(
       none.err,
-      /^offsite: no backup matching postgres-\*\.dump in s3 bucket \S+ at \S+ under 'latest\/redis'$/m,
+      /^offsite: no backup matching postgres-\*\.dump in s3 bucket \S+ at \S+ under 'runs\/\w+\/latest\/redis'$/m,
+    );
+  });
+
+  it("runs with busybox's shell and tools and curl alone, as the jobs' curl image runs it", async (t) => {
+    const srv = await server(t);
+    if (!srv) return;
+    const bb = busyboxPath(path.join(dir, "busybox-bin"));
+    if (!bb) {
+      assert.ok(process.env.CI !== "true", "busybox is not installed (scripts/services.sh install)");
+      t.skip("busybox is not installed (scripts/services.sh install)");
+      return;
+    }
+    const env = { ...offsiteEnv(srv.s3, srv.bucket, testPrefix("busybox/redis")), PATH: bb };
+    const backups = path.join(dir, "busybox-backups");
+    fs.mkdirSync(backups);
+    const names = ["redis-mymaster-20261204T020000Z.rdb", "redis-mymaster-20261205T020000Z.rdb"];
+    for (const n of names) fs.writeFileSync(path.join(backups, n), randomBytes(1 << 20));
+    const synced = offsite(env, "sync", backups, "7");
+    assert.equal(synced.status, 0, synced.err);
+    assert.match(synced.out, /offsite sync of .*: 2 new copies checked/);
+    assert.doesNotMatch(synced.out, /pruned/);
+    assert.deepEqual(
+      offsite(env, "list")
+        .out.split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(" ")[0]),
+      names,
+    );
+    const out = path.join(dir, "busybox-latest");
+    const got = offsite(env, "latest", "redis-mymaster-*.rdb", out);
+    assert.equal(got.status, 0, got.err);
+    assert.ok(
+      fs.readFileSync(path.join(out, names[1])).equals(fs.readFileSync(path.join(backups, names[1]))),
     );
   });
 
@@ -97,7 +133,9 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     const srv = await server(t);
     if (!srv) return;
     const { s3, bucket } = srv;
-    const env = offsiteEnv(s3, bucket, "down", { S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}` });
+    const env = offsiteEnv(s3, bucket, testPrefix("down"), {
+      S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+    });
     const file = backupFile("redis-down.rdb");
     const r = offsite(env, "upload", file);
     assert.equal(r.status, 1);
@@ -114,7 +152,7 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     if (!srv) return;
     const { s3, bucket } = srv;
     const secret = `wrong-${randomBytes(8).toString("hex")}`;
-    const env = offsiteEnv(s3, bucket, "keys", { AWS_SECRET_ACCESS_KEY: secret });
+    const env = offsiteEnv(s3, bucket, testPrefix("keys"), { AWS_SECRET_ACCESS_KEY: secret });
     const file = backupFile("kafka-keys.txt", 1000);
     const r = offsite(env, "upload", file);
     assert.equal(r.status, 1);
@@ -128,14 +166,14 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     const srv = await server(t);
     if (!srv) return;
     const { s3, bucket } = srv;
-    const env = offsiteEnv(s3, bucket, "trunc");
+    const env = offsiteEnv(s3, bucket, testPrefix("trunc"));
     const file = backupFile("mongodb-trunc.archive.gz");
     assert.equal(offsite(env, "upload", file).status, 0);
     // The object cut short where it is stored, its recorded checksum left as it was.
     const sha = fs.readFileSync(`${file}.offsite`, "utf8").match(/sha256=(\w+)/)![1];
     const short = path.join(dir, "short");
     fs.writeFileSync(short, fs.readFileSync(file).subarray(0, 4096));
-    const key = `/${bucket}/trunc/mongodb-trunc.archive.gz`;
+    const key = `/${bucket}/${testPrefix("trunc")}/mongodb-trunc.archive.gz`;
     assert.equal(s3Request(s3, "PUT", key, ["-H", `x-amz-meta-sha256: ${sha}`, "-T", short]), 200);
     const out = path.join(dir, "restored.gz");
     const r = offsite(env, "fetch", "mongodb-trunc.archive.gz", out);
@@ -143,7 +181,7 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     assert.match(r.err, /4096 bytes with SHA-256 \w+, recorded \w+: truncated or altered; refused/);
     assert.ok(!fs.existsSync(out) && !fs.existsSync(`${out}.partial`), "a refused object was left on disk");
 
-    assert.equal(s3Request(s3, "PUT", `/${bucket}/trunc/foreign.bin`, ["-T", short]), 200);
+    assert.equal(s3Request(s3, "PUT", `/${bucket}/${testPrefix("trunc")}/foreign.bin`, ["-T", short]), 200);
     const foreign = offsite(env, "fetch", "foreign.bin", out);
     assert.equal(foreign.status, 1);
     assert.match(foreign.err, /no recorded SHA-256/);
@@ -153,7 +191,7 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     const srv = await server(t);
     if (!srv) return;
     const { s3, bucket } = srv;
-    const env = offsiteEnv(s3, bucket, "sync/redis");
+    const env = offsiteEnv(s3, bucket, testPrefix("sync/redis"));
     const backups = fs.mkdtempSync(path.join(dir, "sync-"));
     const put = (name: string, text = randomBytes(64).toString("hex")) =>
       fs.writeFileSync(path.join(backups, name), text);
@@ -185,7 +223,7 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
 
     // The server down: the job fails saying why, and the next backup's file waits for the next run.
     put("redis-mymaster-20261204T030000Z.rdb");
-    const down = offsiteEnv(s3, bucket, "sync/redis", {
+    const down = offsiteEnv(s3, bucket, testPrefix("sync/redis"), {
       S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
     });
     const failed = offsite(down, "sync", backups, "7");
@@ -200,8 +238,8 @@ describe("off-site copies in S3 (components/backup/offsite.sh)", () => {
     const srv = await server(t);
     if (!srv) return;
     const { s3, bucket } = srv;
-    const env = offsiteEnv(s3, bucket, "prune/weaviate");
-    const other = offsiteEnv(s3, bucket, "prune/other");
+    const env = offsiteEnv(s3, bucket, testPrefix("prune/weaviate"));
+    const other = offsiteEnv(s3, bucket, testPrefix("prune/other"));
     for (const n of ["a", "b"])
       assert.equal(offsite(env, "upload", backupFile(`weaviate-${n}.json`, 100)).status, 0);
     assert.equal(offsite(other, "upload", backupFile("other.json", 100)).status, 0);

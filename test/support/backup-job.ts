@@ -121,15 +121,18 @@ export function drillContainers(
 
 /**
  * Runs a drill container as declared, its DRILL_DIR and SCRATCH_DIR (and whatever `local` names)
- * replaced by this machine's; `user` runs it as that OS user (initdb refuses root).
+ * replaced by this machine's; `path` goes first on PATH, `onlyPath` is the whole PATH; `user` runs it as
+ * that OS user (initdb refuses root).
  */
 export function runDrill(
   c: JobContainer,
   local: Record<string, string>,
-  opts: { path?: string; user?: string; timeout?: number } = {},
+  opts: { path?: string; onlyPath?: string; user?: string; timeout?: number } = {},
 ) {
   const env = jobEnv(c, local);
   if (opts.path) env.PATH = `${opts.path}:${env.PATH}`;
+  // The image's tools alone (busybox's, see busyboxPath in s3.ts).
+  if (opts.onlyPath) env.PATH = opts.onlyPath;
   const [cmd, ...args] = c.command;
   const r = opts.user
     ? spawnSync(

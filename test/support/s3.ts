@@ -38,11 +38,14 @@ export function s3Request(s3: Services["s3"], method: string, urlPath: string, a
   return Number(r.stdout);
 }
 
-/** A new bucket on the server, for one test file. */
-export function newBucket(s3: Services["s3"]): string {
-  const bucket = `aipd-test-${randomBytes(4).toString("hex")}`;
-  assert.equal(s3Request(s3, "PUT", `/${bucket}`), 200, `could not create bucket ${bucket}`);
-  return bucket;
+/**
+ * The folder of this test process in the server's test bucket (`s3.bucket`, made by scripts/services.sh):
+ * `runs/<random>/<name>`. One bucket for every run: SeaweedFS gives each bucket volumes of its own, and
+ * a bucket per test file per run used them all up after some fifty runs.
+ */
+const RUN_ROOT = `runs/${randomBytes(4).toString("hex")}`;
+export function testPrefix(name: string): string {
+  return `${RUN_ROOT}/${name}`;
 }
 
 /** The script's environment for `bucket` and `prefix` (keys of the server unless overridden). */
@@ -161,8 +164,8 @@ export function offsiteRoundTrip(service: string, s3: Services["s3"], dir: strin
   const stack = offsiteStack();
   const { offsite: upload } = jobContainers(service, stack.overrides, stack.secrets);
   assert.ok(upload, `the ${service} backup CronJob has no upload step with backup.s3`);
-  const bucket = newBucket(s3);
-  const up = runUploadStep(upload, s3, bucket, dir);
+  const bucket = s3.bucket;
+  const up = runUploadStep(upload, s3, bucket, dir, { S3_PREFIX: testPrefix(service) });
   assert.equal(up.status, 0, up.err);
   const backups = fs
     .readdirSync(dir)
@@ -177,4 +180,22 @@ export function offsiteRoundTrip(service: string, s3: Services["s3"], dir: strin
   const fetched = fetchAll(s3, bucket, up.prefix, dir).sort();
   assert.deepEqual(fetched, backups);
   return fetched;
+}
+
+/**
+ * A PATH of busybox's applets and this machine's curl alone, for running offsite.sh as the curl image
+ * (Alpine: busybox sh, sed, sha256sum, ...) runs it; undefined without busybox (scripts/services.sh
+ * installs it). Made once per `dir`.
+ */
+export function busyboxPath(dir: string): string | undefined {
+  const busybox = spawnSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).stdout.trim();
+  const curl = spawnSync("sh", ["-c", "command -v curl"], { encoding: "utf8" }).stdout.trim();
+  if (!busybox || !curl) return undefined;
+  fs.mkdirSync(dir, { recursive: true });
+  const applets = spawnSync(busybox, ["--list"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  for (const a of applets) {
+    if (a !== "curl" && !fs.existsSync(path.join(dir, a))) fs.symlinkSync(busybox, path.join(dir, a));
+  }
+  if (!fs.existsSync(path.join(dir, "curl"))) fs.symlinkSync(curl, path.join(dir, "curl"));
+  return dir;
 }

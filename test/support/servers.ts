@@ -66,13 +66,23 @@ export interface Services {
   /** The Kubernetes API of scripts/kube.sh (no secret here: the kubeconfig file is 0600). */
   kube: { server: string; kubeconfig: string; context: string; node: string; storageClass: string };
   /** The S3 server of the off-site backup copies (scripts/services/s3.sh: SeaweedFS, SigV4). */
-  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; log: string };
+  s3: {
+    endpoint: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    /** The tests' bucket (each test process writes under its own folder, see testPrefix in s3.ts). */
+    bucket: string;
+    log: string;
+  };
   /** Helm and the published pinned charts (scripts/services/helm.sh); no server. */
   helm: { bin: string; version: string; charts: string };
+  /** promtool of Prometheus (scripts/services/promtool.sh), for the alert rules' tests; no server. */
+  promtool: { bin: string; version: string };
 }
 
 /** The five database services, without the Kubernetes API, Helm and the S3 server. */
-export type DataServices = Omit<Services, "kube" | "helm" | "s3">;
+export type DataServices = Omit<Services, "kube" | "helm" | "s3" | "promtool">;
 
 /** True when something accepts a TCP connection on host:port within 2 s. */
 export function portOpen(host: string, port: number): Promise<boolean> {

@@ -221,12 +221,17 @@ describe("Kafka component", () => {
     )!;
     const rules = (rule.inputs.spec as any).groups[0].rules as { alert: string; expr: string }[];
     const byName = Object.fromEntries(rules.map((r) => [r.alert, r.expr]));
+    // The backup alerts of every service (backup-alerts.ts, tested with promtool) come after its own.
     assert.deepEqual(Object.keys(byName).sort(), [
+      "BackupFailed",
+      "BackupMissing",
+      "BackupUploadFailed",
       "KafkaBrokersMissing",
       "KafkaConsumerLag",
       "KafkaNoActiveController",
       "KafkaOfflinePartitions",
       "KafkaUnderReplicatedPartitions",
+      "RestoreDrillFailed",
       "kafkaVolumeAlmostFull",
     ]);
     assert.match(byName.KafkaConsumerLag, /sum by \(consumergroup, topic\) \(kafka_consumergroup_lag\{/);

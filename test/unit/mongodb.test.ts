@@ -193,12 +193,16 @@ describe("MongoDB component", () => {
     const spec = rules.inputs.spec as Any;
     const exprs = Object.fromEntries(spec.groups[0].rules.map((r: Any) => [r.alert, r.expr]));
     assert.deepEqual(Object.keys(exprs).sort(), [
+      "BackupFailed",
+      "BackupMissing",
+      "BackupUploadFailed",
       "MongodbDown",
       "MongodbHighMemory",
       "MongodbHighOperationLatency",
       "MongodbReplicationLag",
       "MongodbTooManyConnections",
       "MongodbWriteQueue",
+      "RestoreDrillFailed",
       "mongodbVolumeAlmostFull",
     ]);
     assert.match(

@@ -236,6 +236,10 @@ describe("Weaviate component", () => {
       "WeaviateSlowQueries",
       "WeaviateMemoryNearLimit",
       "weaviateVolumeAlmostFull",
+      "BackupMissing",
+      "BackupFailed",
+      "BackupUploadFailed",
+      "RestoreDrillFailed",
     ]);
     assert.equal(
       named(dev, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "weaviate-alerts"),
