@@ -1,8 +1,8 @@
 /**
  * The backup CronJob and its PersistentVolumeClaim, one pair per service. The job runs a script kept
- * in `components/backup/<service>.sh` with no argument (its backup mode; the Redis, Weaviate and Kafka
- * scripts also have the `restore` mode the README runs); the integration tests run that same file
- * against real servers. With `backup.s3` the backup runs as the pod's init container and
+ * in `components/backup/<service>.sh` with no argument (its backup mode; each script also has the
+ * `drill` mode of the restore drill, components/shared/drill.ts, and the Redis, Weaviate and Kafka ones
+ * the `restore` mode the README runs); the integration tests run that same file against real servers. With `backup.s3` the backup runs as the pod's init container and
  * `components/backup/offsite.sh sync` after it: the job succeeds only once every backup on the claim has
  * a copy in the bucket checked by size and SHA-256.
  */

@@ -184,11 +184,17 @@ async function beforeDeadline<T>(p: Promise<T>, ms: number, onLate: () => void):
   }
 }
 
-/** The loop of {@link withRetry} and {@link withSession}; `what(e)` prefixes the message of `e`. */
+/**
+ * The loop of {@link withRetry} and {@link withSession}; `what(e)` prefixes the message of `e`. An
+ * attempt that keeps the deadline itself (`keepsDeadline`: withSession's, which closes its connection
+ * before it gives up) is not raced against it here too: a second timer for the same moment could end the
+ * loop before that close.
+ */
 async function retryLoop<T>(
   attempt: (n: number) => Promise<T>,
   opts: RetryOptions,
   what: (e: unknown) => string,
+  keepsDeadline = false,
 ): Promise<T> {
   const start = opts.startedAt ?? Date.now();
   const isFatal = opts.isFatal ?? ((e: unknown) => !mayRetry(e));
@@ -206,6 +212,7 @@ async function retryLoop<T>(
   };
   for (let n = 1; ; n++) {
     try {
+      if (keepsDeadline) return await attempt(n);
       return await beforeDeadline(attempt(n), start + opts.deadlineMs - Date.now(), () => undefined);
     } catch (e) {
       if (e instanceof DeadlineReached) {
@@ -295,5 +302,6 @@ export async function withSession<C, T>(
     },
     { ...opts, startedAt, isFatal: (e) => (working ? !mayRetry(e) : connectFatal(e)) },
     () => (working ? (opts.workWhat ?? opts.what) : opts.what),
+    true,
   );
 }
