@@ -186,7 +186,12 @@ test("real Pulumi engine: helm-mode stack on a real Kubernetes API server", asyn
       const backups = pvcs.filter((c: KubeObject) => /backup/.test(c.metadata.name));
       assert.ok(data.length >= RELEASES.length, `data PVCs: ${names(data)}`);
       assert.equal(backups.length, RELEASES.length, `backup PVCs: ${names(backups)}`);
-      assert.equal(kube.list("cronjobs", ns).length, RELEASES.length, "one backup CronJob per service");
+      const cronJobs = kube.list("cronjobs", ns);
+      const labelled = (label: string) =>
+        cronJobs.filter((j: KubeObject) => j.metadata.labels?.[label] !== undefined).length;
+      assert.equal(labelled("ai-platform.io/backup-for"), RELEASES.length, "one backup CronJob per service");
+      assert.equal(labelled("ai-platform.io/drill-for"), RELEASES.length, "one restore drill per service");
+      assert.equal(cronJobs.length, 2 * RELEASES.length, `CronJobs: ${names(cronJobs)}`);
       assert.ok(kube.list("networkpolicies", ns).length >= RELEASES.length, "NetworkPolicies missing");
       assert.ok(
         kube.list("prometheusrules.monitoring.coreos.com", ns).length >= RELEASES.length,
