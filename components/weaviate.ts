@@ -175,6 +175,7 @@ export class Weaviate extends pulumi.ComponentResource {
     const p = WEAVIATE_POD_PORTS;
     // Without backup.s3 the job's backups go to its claim, mounted in the Weaviate pods.
     const onClaim = config.backup.enabled && platform.offsite === undefined;
+    const backupBackend = { name: "WEAVIATE_BACKUP_BACKEND", value: onClaim ? "filesystem" : "s3" };
     this.release = deployService(name, this, platform, {
       service: "weaviate",
       releaseName: this.releaseName,
@@ -203,7 +204,7 @@ export class Weaviate extends pulumi.ComponentResource {
             env: [
               { name: "WEAVIATE_URL", value: `http://${this.releaseName}:${config.httpPort}` },
               secretEnv("WEAVIATE_API_KEY", secretName, WEAVIATE_SECRET_KEYS.adminKey),
-              { name: "WEAVIATE_BACKUP_BACKEND", value: onClaim ? "filesystem" : "s3" },
+              backupBackend,
             ],
             // The applications' key, read-only by default, may read a backup's status: the drill's need.
             drill: {
@@ -211,7 +212,7 @@ export class Weaviate extends pulumi.ComponentResource {
               env: [
                 { name: "WEAVIATE_URL", value: `http://${this.releaseName}:${config.httpPort}` },
                 secretEnv("WEAVIATE_API_KEY", secretName, WEAVIATE_SECRET_KEYS.appKey),
-                { name: "WEAVIATE_BACKUP_BACKEND", value: onClaim ? "filesystem" : "s3" },
+                backupBackend,
               ],
               pattern: "weaviate-*.json",
             },

@@ -29,17 +29,47 @@ export interface BackupAlertArgs {
   offsite: boolean;
 }
 
-/** The newest failed Job (or pod, for `failedPods`) of `cronJob` started after its last success. */
-function failedSinceSuccess(ns: string, cronJob: string, failed: string, started: string): string {
+/**
+ * An alert on the newest failure of `cronJob`: the `failed` series (1 for a failed Job, or a pod's
+ * ended container, keyed by `key`) whose `started` time is after the CronJob's last success.
+ */
+function failedSinceSuccess(
+  alert: string,
+  ns: string,
+  cronJob: string,
+  key: "job_name" | "pod",
+  failed: string,
+  started: string,
+  summary: string,
+): AlertRule {
   const success = `max(kube_cronjob_status_last_successful_time{namespace="${ns}",cronjob="${cronJob}"}) or vector(0)`;
-  return `max(${started} * on (${failed.startsWith("kube_pod") ? "pod" : "job_name"}) group_left() (${failed} == 1)) > (${success})`;
+  return {
+    alert,
+    expr: `max(${started} * on (${key}) group_left() (${failed} == 1)) > (${success})`,
+    for: "5m",
+    severity: "critical",
+    summary,
+  };
+}
+
+/** {@link failedSinceSuccess} over the Jobs `cronJob` makes. */
+function jobFailed(alert: string, ns: string, cronJob: string, summary: string): AlertRule {
+  const jobs = `namespace="${ns}",job_name=~"${cronJob}-[0-9]+"`;
+  return failedSinceSuccess(
+    alert,
+    ns,
+    cronJob,
+    "job_name",
+    `kube_job_failed{${jobs},condition="true"}`,
+    `kube_job_status_start_time{${jobs}}`,
+    summary,
+  );
 }
 
 /** The backup alerts of one service. */
 export function backupAlertRules(args: BackupAlertArgs): AlertRule[] {
   const ns = args.namespace;
   const backupJob = `${args.releaseName}-backup`;
-  const jobs = (cronJob: string) => `namespace="${ns}",job_name=~"${cronJob}-[0-9]+"`;
   const late = 2 * cronMaxGapSeconds(args.backup.schedule);
   const cron = `namespace="${ns}",cronjob="${backupJob}"`;
   const rules: AlertRule[] = [
@@ -52,48 +82,36 @@ export function backupAlertRules(args: BackupAlertArgs): AlertRule[] {
       severity: "critical",
       summary: `No ${args.service} backup has succeeded for twice its schedule (${late / 3600} h)`,
     },
-    {
-      alert: "BackupFailed",
-      expr: failedSinceSuccess(
-        ns,
-        backupJob,
-        `kube_job_failed{${jobs(backupJob)},condition="true"}`,
-        `kube_job_status_start_time{${jobs(backupJob)}}`,
-      ),
-      for: "5m",
-      severity: "critical",
-      summary: `The last ${args.service} backup failed (kubectl -n ${ns} logs job/<job> --all-containers)`,
-    },
+    jobFailed(
+      "BackupFailed",
+      ns,
+      backupJob,
+      `The last ${args.service} backup failed (kubectl -n ${ns} logs job/<job> --all-containers)`,
+    ),
   ];
   if (args.offsite) {
     const pods = `namespace="${ns}",pod=~"${backupJob}-[0-9]+-[a-z0-9]+"`;
-    rules.push({
-      alert: "BackupUploadFailed",
-      expr: failedSinceSuccess(
+    rules.push(
+      failedSinceSuccess(
+        "BackupUploadFailed",
         ns,
         backupJob,
+        "pod",
         `kube_pod_container_status_terminated_reason{${pods},container="offsite",reason="Error"}`,
         `kube_pod_start_time{${pods}}`,
+        `The last ${args.service} backup has no checked copy in the bucket (the pod's termination message says why)`,
       ),
-      for: "5m",
-      severity: "critical",
-      summary: `The last ${args.service} backup has no checked copy in the bucket (the pod's termination message says why)`,
-    });
+    );
   }
   if (args.backup.drill.enabled) {
-    const drillJob = `${args.releaseName}-restore-drill`;
-    rules.push({
-      alert: "RestoreDrillFailed",
-      expr: failedSinceSuccess(
+    rules.push(
+      jobFailed(
+        "RestoreDrillFailed",
         ns,
-        drillJob,
-        `kube_job_failed{${jobs(drillJob)},condition="true"}`,
-        `kube_job_status_start_time{${jobs(drillJob)}}`,
+        `${args.releaseName}-restore-drill`,
+        `The last ${args.service} restore drill failed: the newest backup may not restore (the pod's termination message says why)`,
       ),
-      for: "5m",
-      severity: "critical",
-      summary: `The last ${args.service} restore drill failed: the newest backup may not restore (the pod's termination message says why)`,
-    });
+    );
   }
   return rules;
 }

@@ -11,18 +11,25 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { BackupConfig, OffsiteConfig } from "../../config";
+import { imageValues } from "./charts";
 import { existingSecret } from "./existing-secret";
 import { BACKUP_LABEL, serviceLabels } from "./labels";
 
 /** Directory of the backup scripts, shared with the tests. */
 export const BACKUP_SCRIPTS_DIR = path.join(__dirname, "..", "backup");
 
-/** Where the job's pod mounts its claim. */
-const BACKUP_MOUNT = "/backup";
+/** Where the job's pod (and the drill's, without backup.s3) mounts the claim. */
+export const BACKUP_MOUNT = "/backup";
 
-/** The text of a service's backup script. */
+const scripts = new Map<string, string>();
+/** The text of a service's backup script (read once per run: every job and drill of a stack asks). */
 export function backupScript(service: string): string {
-  return fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${service}.sh`), "utf8");
+  let text = scripts.get(service);
+  if (text === undefined) {
+    text = fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${service}.sh`), "utf8");
+    scripts.set(service, text);
+  }
+  return text;
 }
 
 /**
@@ -196,7 +203,19 @@ export class BackupJob extends pulumi.ComponentResource {
                   // With off-site copies the backup is an init container: the upload starts only once it
                   // has succeeded, and the Job fails unless both do.
                   ...(offsite
-                    ? { initContainers: [backupContainer], containers: [offsiteContainer(offsite, args)] }
+                    ? {
+                        initContainers: [backupContainer],
+                        // The upload, then the bucket's copies older than the retention pruned.
+                        containers: [
+                          offsiteStep(
+                            "offsite",
+                            offsite,
+                            args.service,
+                            ["sync", BACKUP_MOUNT, String(args.backup.retentionDays)],
+                            { name: "backup", mountPath: BACKUP_MOUNT },
+                          ),
+                        ],
+                      }
                     : { containers: [backupContainer] }),
                   volumes: [{ name: "backup", persistentVolumeClaim: { claimName } }],
                 },
@@ -212,28 +231,24 @@ export class BackupJob extends pulumi.ComponentResource {
 }
 
 /**
- * The upload step: `offsite.sh sync` over the claim, then the bucket's copies older than the retention
- * pruned. Its failure (unreachable, refused, checksum) is the pod's termination message.
+ * A container that runs `offsite.sh <args>` against the service's folder of the bucket, the keys from
+ * the user's Secret: the backup job's upload (`sync`) and the drill's fetch (`latest`). Its failure
+ * (unreachable, refused, checksum) is the pod's termination message.
  */
-function offsiteContainer(
+export function offsiteStep(
+  name: string,
   offsite: OffsiteTarget,
-  args: Pick<BackupJobArgs, "service" | "backup">,
+  service: string,
+  args: string[],
+  mount: k8s.types.input.core.v1.VolumeMount,
 ): k8s.types.input.core.v1.Container {
   return {
-    name: "offsite",
-    image: offsiteImage(offsite.config),
-    command: [
-      "/bin/sh",
-      "-c",
-      backupScript("offsite"),
-      "offsite",
-      "sync",
-      BACKUP_MOUNT,
-      String(args.backup.retentionDays),
-    ],
-    env: offsiteEnv(offsite.config, args.service),
+    name,
+    image: imageReference(imageValues(offsite.config.image, OFFSITE_IMAGE), OFFSITE_IMAGE_TAG),
+    command: ["/bin/sh", "-c", backupScript("offsite"), "offsite", ...args],
+    env: offsiteEnv(offsite.config, service),
     securityContext: BACKUP_CONTAINER_SECURITY,
-    volumeMounts: [{ name: "backup", mountPath: BACKUP_MOUNT }],
+    volumeMounts: [mount],
     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
   };
 }
@@ -244,12 +259,6 @@ export function imageReference(
   defaultTag: string,
 ): string {
   return `${image.registry}/${image.repository}:${image.tag ?? defaultTag}`;
-}
-
-/** The image of the steps that talk to the bucket (`backup.s3.image`, else curlimages/curl). */
-export function offsiteImage(config: Pick<OffsiteConfig, "image">): string {
-  const img = config.image;
-  return `${img.registry ?? OFFSITE_IMAGE.registry}/${img.repository ?? OFFSITE_IMAGE.repository}:${img.tag ?? OFFSITE_IMAGE_TAG}`;
 }
 
 /**

@@ -11,12 +11,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { BackupConfig } from "../../config";
 import {
   BACKUP_CONTAINER_SECURITY,
+  BACKUP_MOUNT,
   BACKUP_POD_SECURITY,
   backupClaimName,
   backupScript,
   OffsiteTarget,
-  offsiteEnv,
-  offsiteImage,
+  offsiteStep,
   scheduledBeside,
 } from "./backup";
 import { DRILL_LABEL, serviceLabels } from "./labels";
@@ -52,7 +52,6 @@ export interface RestoreDrillArgs {
 }
 
 const SCRATCH = "/scratch";
-const CLAIM_MOUNT = "/backup";
 
 /** The drill CronJob `<release>-restore-drill`. */
 export function restoreDrill(
@@ -64,17 +63,11 @@ export function restoreDrill(
   const offsite = args.offsite;
   // With off-site copies the drill takes what a lost cluster would leave: the bucket's copy.
   const fetched = `${SCRATCH}/backup`;
-  const drillDir = offsite ? fetched : CLAIM_MOUNT;
+  const drillDir = offsite ? fetched : BACKUP_MOUNT;
   const scratchMount = { name: "scratch", mountPath: SCRATCH };
-  const fetch: k8s.types.input.core.v1.Container | undefined = offsite && {
-    name: "fetch",
-    image: offsiteImage(offsite.config),
-    command: ["/bin/sh", "-c", backupScript("offsite"), "offsite", "latest", args.drill.pattern, fetched],
-    env: offsiteEnv(offsite.config, args.service),
-    securityContext: BACKUP_CONTAINER_SECURITY,
-    volumeMounts: [scratchMount],
-    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
-  };
+  const fetch =
+    offsite &&
+    offsiteStep("fetch", offsite, args.service, ["latest", args.drill.pattern, fetched], scratchMount);
   return new k8s.batch.v1.CronJob(
     name,
     {
@@ -113,7 +106,7 @@ export function restoreDrill(
                     securityContext: BACKUP_CONTAINER_SECURITY,
                     volumeMounts: [
                       scratchMount,
-                      ...(offsite ? [] : [{ name: "backup", mountPath: CLAIM_MOUNT, readOnly: true }]),
+                      ...(offsite ? [] : [{ name: "backup", mountPath: BACKUP_MOUNT, readOnly: true }]),
                     ],
                     resources: {
                       requests: { cpu: "100m", memory: "256Mi" },

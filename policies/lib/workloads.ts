@@ -8,6 +8,9 @@
 import { HelmRelease, Service } from "./charts";
 import { bool, formatPath, get, isObject, JsonObject, leaves, objects, str } from "./values";
 
+/** The resource types of a CronJob (batch/v1, and v1beta1 of older clusters). */
+export const CRONJOB_TYPES = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:batch/v1beta1:CronJob"]);
+
 /** Keys holding container lists: pod specs, and chart values' raw container lists. */
 const CONTAINER_LISTS = [
   "containers",

@@ -7,12 +7,11 @@ import type { PolicyConfigSchema, PolicyResource, StackValidationPolicy } from "
 import { CONFIG_KEY, HelmRelease, knownRelease, SERVICE_NAMES } from "../lib/charts";
 import { readConfig } from "../lib/config";
 import { BACKUP_LABEL, DRILL_LABEL, RELEASE_LABEL } from "../lib/labels";
+import { CRONJOB_TYPES } from "../lib/workloads";
 import { get, isObject, isUnknownValueError, JsonObject, num, str } from "../lib/values";
 
 /** Env var of the backup container that says how many days backups are kept. */
 const RETENTION_ENV = "RETENTION_DAYS";
-
-const CRONJOB_TYPES = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:batch/v1beta1:CronJob"]);
 
 export interface BackupConfig {
   /** Shortest retention allowed, in days. */

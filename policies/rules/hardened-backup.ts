@@ -5,9 +5,8 @@
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { BACKUP_LABEL } from "../lib/labels";
+import { CRONJOB_TYPES } from "../lib/workloads";
 import { get, isObject, isUnknownValueError, str } from "../lib/values";
-
-const CRONJOB_TYPES = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:batch/v1beta1:CronJob"]);
 
 /** What a pod spec (from a CronJob's job template) lacks of the restricted standard. */
 export function unhardened(podSpec: unknown): string[] {

@@ -6,9 +6,8 @@
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { BACKUP_LABEL } from "../lib/labels";
+import { CRONJOB_TYPES } from "../lib/workloads";
 import { get, isObject, isUnknownValueError, str } from "../lib/values";
-
-const CRONJOB_TYPES = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:batch/v1beta1:CronJob"]);
 
 /** Variables an upload step sets: where to, and the secret key, which must come from a Secret. */
 const TARGET_ENV = ["S3_ENDPOINT", "S3_BUCKET"];

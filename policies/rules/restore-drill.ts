@@ -5,9 +5,8 @@
  */
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { BACKUP_LABEL, DRILL_LABEL, RELEASE_LABEL } from "../lib/labels";
+import { CRONJOB_TYPES } from "../lib/workloads";
 import { get, isObject, isUnknownValueError, str } from "../lib/values";
-
-const CRONJOB_TYPES = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:batch/v1beta1:CronJob"]);
 
 interface LabelledJob {
   urn: string;

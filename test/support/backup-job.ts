@@ -20,6 +20,21 @@ export interface JobContainer {
   env: EnvVar[];
 }
 
+type PodSpec = { containers: JobContainer[]; initContainers?: JobContainer[] };
+
+/** The pod spec of the CronJob the dev stack registers as `resource` (under mocks, with `overrides` and `secrets`). */
+function cronJobPod(resource: string, overrides: Record<string, unknown>, secrets: ClusterSecrets): PodSpec {
+  const job = byType(runOk("dev", overrides, secrets), "kubernetes:batch/v1:CronJob").find(
+    (j) => j.name === resource,
+  );
+  assert.ok(job, `the dev stack declares no CronJob ${resource}`);
+  return (job.inputs.spec as { jobTemplate: { spec: { template: { spec: PodSpec } } } }).jobTemplate.spec
+    .template.spec;
+}
+
+/** The text of components/backup/<name>.sh, as a container runs it. */
+const script = (name: string) => fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${name}.sh`), "utf8");
+
 /** The containers of a service's backup CronJob: the backup, and with `backup.s3` the upload after it. */
 export interface JobContainers {
   backup: JobContainer;
@@ -36,17 +51,7 @@ export function jobContainers(
   overrides: Record<string, unknown> = {},
   secrets: ClusterSecrets = {},
 ): JobContainers {
-  const job = byType(runOk("dev", overrides, secrets), "kubernetes:batch/v1:CronJob").find(
-    (j) => j.name === `${service}-backup-cronjob`,
-  );
-  assert.ok(job, `the dev stack declares no ${service} backup CronJob`);
-  const spec = job.inputs.spec as {
-    jobTemplate: {
-      spec: { template: { spec: { containers: JobContainer[]; initContainers?: JobContainer[] } } };
-    };
-  };
-  const pod = spec.jobTemplate.spec.template.spec;
-  const script = (name: string) => fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${name}.sh`), "utf8");
+  const pod = cronJobPod(`${service}-backup-cronjob`, overrides, secrets);
   if (!pod.initContainers) {
     assert.equal(pod.containers.length, 1);
     assert.deepEqual(pod.containers[0].command, ["/bin/sh", "-c", script(service)]);
@@ -102,20 +107,10 @@ export function drillContainers(
   overrides: Record<string, unknown> = {},
   secrets: ClusterSecrets = {},
 ): DrillContainers {
-  const job = byType(runOk("dev", overrides, secrets), "kubernetes:batch/v1:CronJob").find(
-    (j) => j.name === `${service}-drill-cronjob`,
-  );
-  assert.ok(job, `the dev stack declares no ${service} restore-drill CronJob`);
-  const spec = job.inputs.spec as {
-    jobTemplate: {
-      spec: { template: { spec: { containers: JobContainer[]; initContainers?: JobContainer[] } } };
-    };
-  };
-  const pod = spec.jobTemplate.spec.template.spec;
+  const pod = cronJobPod(`${service}-drill-cronjob`, overrides, secrets);
   assert.equal(pod.containers.length, 1);
   const drill = pod.containers[0];
-  const script = fs.readFileSync(path.join(BACKUP_SCRIPTS_DIR, `${service}.sh`), "utf8");
-  assert.deepEqual(drill.command, ["/bin/sh", "-c", script, service, "drill"]);
+  assert.deepEqual(drill.command, ["/bin/sh", "-c", script(service), service, "drill"]);
   return { drill, fetch: pod.initContainers?.[0] };
 }
 
